@@ -1,0 +1,127 @@
+"""The `cnnsize` command line (also `python -m cnnsize`). Bad input: one message, exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .analyze import analyze
+from .conventions import DTYPE_BYTES, Conventions
+from .errors import CnnsizeError
+from .render import FORMATS, render, short_count
+from .spec import load, parse_input, zoo_names
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_convention_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that counts (report, and later compare and check)."""
+    p.add_argument("--input", metavar="C,H,W", help="override the spec's input shape, e.g. 3,227,227")
+    p.add_argument("--batch", type=_positive, default=1, help="batch size for MACs, FLOPs, memory (1)")
+    p.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32",
+                   help="element type for memory (float32)")
+    p.add_argument("--no-bias", action="store_true",
+                   help="exclude biases from params, connections and FLOPs")
+    p.add_argument("--bias-connections", action="store_true",
+                   help="count each unit's bias input as a connection (LeCun et al. 1998)")
+    p.add_argument("--flops-per-mac", type=int, choices=(1, 2), default=2,
+                   help="FLOPs per multiply-accumulate (2)")
+    p.add_argument("--no-elementwise-flops", action="store_true",
+                   help="FLOPs = flops-per-mac × MACs only (torch.utils.flop_counter's count)")
+    p.add_argument("--no-inplace", action="store_true",
+                   help="count the memory of every activation output, in-place ones too")
+
+
+def conventions_from(args: argparse.Namespace) -> Conventions:
+    return Conventions(bias=not args.no_bias, bias_connections=args.bias_connections,
+                       flops_per_mac=args.flops_per_mac,
+                       elementwise_flops=not args.no_elementwise_flops,
+                       inplace_activations=not args.no_inplace, dtype=args.dtype, batch=args.batch)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cnnsize", description="Exact size and cost of a CNN, layer by layer.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    rep = sub.add_parser("report", help="per-layer table of a spec or built-in network",
+                         description="Per-layer shapes, units, weights, connections, MACs, FLOPs, "
+                                     "memory and receptive field.")
+    rep.add_argument("spec", help="a spec file (.yaml/.yml/.json) or a built-in name (see `cnnsize zoo`)")
+    add_convention_flags(rep)
+    rep.add_argument("--explain", action="store_true", help="print every formula with its numbers")
+    rep.add_argument("--strict", action="store_true",
+                     help="a size formula that is not a whole number is an error")
+    rep.add_argument("--format", choices=FORMATS, default="text")
+    rep.add_argument("--si", action="store_true", help="memory in kB/MB (1000) instead of KiB/MiB (1024)")
+    rep.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    zoo = sub.add_parser("zoo", help="list the built-in networks")
+    zoo.add_argument("--format", choices=("text", "markdown"), default="text")
+    return parser
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as e:
+        raise CnnsizeError(f"cannot write {output}: {e.strerror}", field="--output") from None
+
+
+def _report(args: argparse.Namespace) -> int:
+    input_shape = parse_input(args.input) if args.input else None
+    report = analyze(args.spec, input_shape=input_shape, strict=args.strict,
+                     conventions=conventions_from(args))
+    _write(render(report, args.format, explain=args.explain, si=args.si), args.output)
+    return 0
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    import tabulate
+
+    rows = []
+    for name in zoo_names():
+        net = load(name)
+        report = analyze(net)
+        rows.append([name, net.name, "×".join(map(str, net.input_shape)),
+                     f"{report.totals.params:,}", short_count(report.totals.macs)])
+    fmt = "pipe" if args.format == "markdown" else "simple"
+    sys.stdout.write(tabulate.tabulate(rows, headers=["name", "network", "input", "params", "MACs"],
+                                       tablefmt=fmt, disable_numparse=True) + "\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"report": _report, "zoo": _zoo}[args.command](args)
+    except CnnsizeError as e:
+        sys.stderr.write(f"cnnsize: error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("cnnsize: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

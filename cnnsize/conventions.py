@@ -1,0 +1,54 @@
+"""Counting conventions, in one place: every derived number is computed here from raw costs.
+
+See docs/conventions.md for what each switch means and which paper or tool uses which setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import SpecError
+
+# Bytes per element of each supported dtype.
+DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Conventions:
+    """How counts are made. Defaults: biases counted, FLOPs = 2·MACs + per-element costs."""
+
+    bias: bool = True                 # count biases in params, and bias adds in FLOPs
+    bias_connections: bool = False    # count each unit's bias input as a connection (LeCun 1998)
+    flops_per_mac: int = 2            # 2: a multiply and an add (torch flop_counter); 1: FLOPs = MACs
+    elementwise_flops: bool = True    # add bias/pool/activation/norm per-element costs to FLOPs
+    inplace_activations: bool = True  # activations PyTorch can run in place add no memory
+    dtype: str = "float32"
+    batch: int = 1
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPE_BYTES:
+            raise SpecError(f"unknown dtype {self.dtype!r}", field="dtype",
+                            hint=f"choose one of {', '.join(DTYPE_BYTES)}")
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
+            raise SpecError(f"must be a positive integer, got {self.batch!r}", field="batch")
+        if self.flops_per_mac not in (1, 2):
+            raise SpecError(f"must be 1 or 2, got {self.flops_per_mac!r}", field="flops_per_mac")
+
+    @property
+    def bytes_per_element(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+    def describe(self) -> str:
+        """One line stating the conventions in force, printed under every report."""
+        parts = [
+            "biases counted" if self.bias else "biases excluded (--no-bias)",
+            "bias inputs counted as connections" if self.bias_connections and self.bias
+            else "connections exclude bias inputs",
+            f"FLOPs = {self.flops_per_mac}·MACs"
+            + (" + per-element ops" if self.elementwise_flops else ""),
+            f"MACs/FLOPs/memory for batch {self.batch}",
+            f"{self.dtype} ({self.bytes_per_element} B/element)",
+            "in-place activations share memory" if self.inplace_activations
+            else "every activation output stored",
+        ]
+        return "; ".join(parts)

@@ -1,0 +1,93 @@
+"""Parameter substitution inside specs: "$name", "${expression}" and "conv${n}" names.
+
+Expressions are parsed with `ast` and evaluated over a whitelist of nodes (numbers, names,
+arithmetic, comparisons, and/or/not, `a if c else b`, min/max): specs are data, never `eval`ed.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import SpecError
+
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+           ast.Div: operator.truediv}
+_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+            ast.Gt: operator.gt, ast.GtE: operator.ge}
+_FUNCS = {"min": min, "max": max}
+_WHOLE = re.compile(r"^\$(?:([A-Za-z_]\w*)|\{([^{}]*)\})$")
+_PART = re.compile(r"\$(?:([A-Za-z_]\w*)|\{([^{}]*)\})")
+
+
+def evaluate(text: str, env: Mapping[str, Any]) -> Any:
+    """Evaluate one whitelisted expression over the variables in `env`."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise SpecError(f"cannot parse expression {text!r}") from None
+    return _eval(tree.body, env, text)
+
+
+def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool, str, type(None))):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in env:
+            raise SpecError(f"unknown variable {node.id!r} in {text!r}",
+                            hint=f"variables here: {', '.join(sorted(env)) or 'none'}")
+        return env[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _eval(node.left, env, text), _eval(node.right, env, text)
+        if isinstance(node.op, ast.Pow) and abs(right) > 64:
+            raise SpecError(f"exponent too large in {text!r}")
+        try:
+            return _BINARY[type(node.op)](left, right)
+        except (TypeError, ZeroDivisionError) as e:
+            raise SpecError(f"cannot evaluate {text!r}: {e}") from None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
+        value = _eval(node.operand, env, text)
+        if isinstance(node.op, ast.Not):
+            return not value
+        return -value if isinstance(node.op, ast.USub) else +value
+    if isinstance(node, ast.BoolOp):
+        values = [_eval(v, env, text) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+        left = _eval(node.left, env, text)
+        for op, comp in zip(node.ops, node.comparators):
+            right = _eval(comp, env, text)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.IfExp):
+        return _eval(node.body if _eval(node.test, env, text) else node.orelse, env, text)
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS
+            and not node.keywords):
+        return _FUNCS[node.func.id](*(_eval(a, env, text) for a in node.args))
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_eval(e, env, text) for e in node.elts]
+    raise SpecError(f"unsupported expression {text!r}",
+                    hint="use numbers, variables, + - * // % **, comparisons, and/or/not, "
+                         "'a if cond else b', min(), max()")
+
+
+def substitute(value: Any, env: Mapping[str, Any]) -> Any:
+    """Replace variables in a value from a spec (recursing into lists and mappings)."""
+    if isinstance(value, str):
+        whole = _WHOLE.match(value)
+        if whole:
+            return evaluate(whole.group(1) or whole.group(2), env)
+        if "$" in value:
+            return _PART.sub(lambda m: str(evaluate(m.group(1) or m.group(2), env)), value)
+        return value
+    if isinstance(value, list):
+        return [substitute(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, env) for k, v in value.items()}
+    return value

@@ -1,0 +1,257 @@
+"""Convolutions: nn.Conv1d/2d/3d and nn.ConvTranspose1d/2d/3d.
+
+weights = C_out · (C_in / groups) · ∏F          (PyTorch's weight tensor)
+connections = MACs = units · ∏F · C_in / groups  (each output sums a window of every input channel
+                                                  of its group; CS231n / LeCun et al. 1998)
+Transposed: MACs = C_in · (C_out / groups) · ∏F · ∏W1 (every input element scatters one kernel;
+the count of fvcore's and torch.utils.flop_counter's conv handles).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from ..errors import ShapeError, SpecError
+from ..shape import require_positive, sliding_window, transposed
+from .base import (
+    SPATIAL_SYMBOLS,
+    Cost,
+    Kind,
+    Shape,
+    Window,
+    arg,
+    fmt_shape,
+    product_text,
+    register,
+    to_bool,
+    to_choice,
+    to_int,
+    to_ints,
+    to_optional,
+    to_padding,
+)
+
+
+def padding_pairs(padding: tuple[int, ...] | str, kernel: tuple[int, ...],
+                  dilation: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """(left, right) padding per dim; 'same' pads D(F-1) in total, the extra one on the right."""
+    if padding == "valid":
+        return tuple((0, 0) for _ in kernel)
+    if padding == "same":
+        pairs = []
+        for f, d in zip(kernel, dilation):
+            total = d * (f - 1)
+            pairs.append((total // 2, total - total // 2))
+        return tuple(pairs)
+    assert isinstance(padding, tuple)
+    return tuple((p, p) for p in padding)
+
+
+def check_groups(groups: int, c_in: int, c_out: int) -> None:
+    for name, n in (("in_channels", c_in), ("out_channels", c_out)):
+        if n % groups:
+            raise ShapeError(f"groups={groups} does not divide {name}={n}", field="groups",
+                             formula=f"{n} / {groups} = {Fraction(n, groups)}",
+                             hint="groups must divide both the input and the output channel counts")
+
+
+@dataclass(frozen=True, slots=True)
+class _ConvNd(Kind):
+    out_channels: int = arg(convert=to_int(1))
+    kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
+    stride: tuple[int, ...] = arg(1, to_ints(1))
+    padding: tuple[int, ...] | str = arg(0, to_padding)
+    dilation: tuple[int, ...] = arg(1, to_ints(1))
+    groups: int = arg(1, to_int(1))
+    bias: bool = arg(True, to_bool)
+    padding_mode: str = arg("zeros", to_choice("zeros", "reflect", "replicate", "circular"))
+    in_channels: int | None = arg(None, to_optional(to_int(1)))
+
+    family = "conv"
+
+    def validate(self) -> None:
+        if self.padding == "same" and any(s != 1 for s in self.stride):
+            raise SpecError("padding='same' is not supported for strided convolutions (PyTorch)",
+                            field="padding", hint="use an explicit padding, e.g. padding: 1")
+
+    def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
+        kw = {name: getattr(self, name) for name in self.arg_names()}
+        kw["in_channels"] = shape[0]
+        return kw
+
+    def analyze(self, shape: Shape) -> Cost:
+        c_in, spatial = self.expect_spatial(shape)
+        self.check_given("in_channels", self.in_channels, c_in)
+        check_groups(self.groups, c_in, self.out_channels)
+        pads = padding_pairs(self.padding, self.kernel_size, self.dilation)
+        symbols = SPATIAL_SYMBOLS[self.ndim]
+        dims = []
+        for w1, f, s, p, d, sym in zip(spatial, self.kernel_size, self.stride, pads, self.dilation,
+                                       symbols):
+            dim = sliding_window(w1, f, s, p, d, symbol=sym)
+            require_positive(dim, w1, f, d, p, field=f"output {sym}")
+            dims.append(dim)
+        out = (self.out_channels, *(d.size for d in dims))
+        units = math.prod(out)
+        window = math.prod(self.kernel_size)
+        per_group = c_in // self.groups
+        weights = self.out_channels * per_group * window
+        biases = self.out_channels if self.bias else 0
+        connections = units * window * per_group
+        ksym = "·".join(f"F{s}" for s in symbols) if self.ndim > 1 else "F"
+        group_txt = "C_in/groups" if self.groups > 1 else "C_in"
+        explain = [d.formula for d in dims] + [
+            f"units = {'·'.join(('C_out',) + tuple(f'{s}2' for s in symbols))} = "
+            f"{product_text(list(out))} = {units:,}",
+            f"weights = {ksym}·{group_txt}·C_out = "
+            f"{product_text([*self.kernel_size, per_group, self.out_channels])} = {weights:,}",
+            f"biases = C_out = {biases:,}" if self.bias else "biases = 0 (bias=False)",
+            f"connections = units·{ksym}·{group_txt} = "
+            f"{product_text([units, *self.kernel_size, per_group])} = {connections:,}",
+            f"MACs = connections = {connections:,}",
+        ]
+        return Cost(
+            output_shape=out,
+            weights=weights,
+            biases=biases,
+            connections=connections,
+            bias_connections=units if self.bias else 0,
+            macs=connections,
+            bias_adds=units if self.bias else 0,
+            neurons=True,
+            rf=tuple(Window(d * (f - 1) + 1, Fraction(s))
+                     for f, s, d in zip(self.kernel_size, self.stride, self.dilation)),
+            explain=tuple(explain),
+            inexact=tuple((f"output {sym}", d) for sym, d in zip(symbols, dims) if not d.is_exact),
+        )
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Conv1d(_ConvNd):
+    type_name = "conv1d"
+    torch_name = "Conv1d"
+    ndim = 1
+    examples = (({"out_channels": 4, "kernel_size": 3, "padding": "same", "dilation": 2}, (2, 11)),
+                ({"out_channels": 6, "kernel_size": 5, "stride": 2, "groups": 3}, (3, 20)))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Conv2d(_ConvNd):
+    type_name = "conv2d"
+    torch_name = "Conv2d"
+    ndim = 2
+    examples = (({"out_channels": 6, "kernel_size": 5}, (1, 32, 32)),
+                ({"out_channels": 8, "kernel_size": [3, 5], "stride": [2, 1], "padding": [1, 0],
+                  "dilation": [1, 2], "groups": 2, "bias": False}, (4, 17, 19)),
+                ({"out_channels": 4, "kernel_size": 4, "padding": "same"}, (2, 9, 9)))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Conv3d(_ConvNd):
+    type_name = "conv3d"
+    torch_name = "Conv3d"
+    ndim = 3
+    examples = (({"out_channels": 4, "kernel_size": [3, 3, 3], "stride": 2, "padding": 1}, (2, 8, 9, 10)),)
+
+
+@dataclass(frozen=True, slots=True)
+class _ConvTransposeNd(Kind):
+    out_channels: int = arg(convert=to_int(1))
+    kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
+    stride: tuple[int, ...] = arg(1, to_ints(1))
+    padding: tuple[int, ...] = arg(0, to_ints(0))
+    output_padding: tuple[int, ...] = arg(0, to_ints(0))
+    groups: int = arg(1, to_int(1))
+    bias: bool = arg(True, to_bool)
+    dilation: tuple[int, ...] = arg(1, to_ints(1))
+    padding_mode: str = arg("zeros", to_choice("zeros"))
+    in_channels: int | None = arg(None, to_optional(to_int(1)))
+
+    family = "conv"
+
+    def validate(self) -> None:
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= s and op >= d:
+                raise SpecError(f"output_padding {op} must be smaller than stride {s} or dilation {d}",
+                                field="output_padding")
+
+    def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
+        kw = {name: getattr(self, name) for name in self.arg_names()}
+        kw["in_channels"] = shape[0]
+        return kw
+
+    def analyze(self, shape: Shape) -> Cost:
+        c_in, spatial = self.expect_spatial(shape)
+        self.check_given("in_channels", self.in_channels, c_in)
+        check_groups(self.groups, c_in, self.out_channels)
+        symbols = SPATIAL_SYMBOLS[self.ndim]
+        dims = []
+        for w1, f, s, p, d, op, sym in zip(spatial, self.kernel_size, self.stride, self.padding,
+                                           self.dilation, self.output_padding, symbols):
+            dim = transposed(w1, f, s, p, d, op, symbol=sym)
+            if dim.size < 1:
+                raise ShapeError(f"output size would be {dim.size}", field=f"output {sym}",
+                                 formula=dim.formula, hint="reduce padding")
+            dims.append(dim)
+        out = (self.out_channels, *(d.size for d in dims))
+        units = math.prod(out)
+        window = math.prod(self.kernel_size)
+        per_group_out = self.out_channels // self.groups
+        weights = c_in * per_group_out * window
+        biases = self.out_channels if self.bias else 0
+        in_positions = math.prod(spatial)
+        macs = c_in * per_group_out * window * in_positions
+        explain = [d.formula for d in dims] + [
+            f"weights = C_in·(C_out/groups)·∏F = {product_text([c_in, per_group_out, *self.kernel_size])}"
+            f" = {weights:,}",
+            f"biases = C_out = {biases:,}" if self.bias else "biases = 0 (bias=False)",
+            f"connections = MACs = C_in·(C_out/groups)·∏F·∏W1 = "
+            f"{product_text([c_in, per_group_out, *self.kernel_size, *spatial])} = {macs:,}",
+        ]
+        return Cost(
+            output_shape=out, weights=weights, biases=biases, connections=macs,
+            bias_connections=units if self.bias else 0, macs=macs,
+            bias_adds=units if self.bias else 0, neurons=True,
+            # Each output sees ceil(F_eff/S) input positions per dim; the jump shrinks by S.
+            rf=tuple(Window(-(-(d * (f - 1) + 1) // s), Fraction(1, s))
+                     for f, s, d in zip(self.kernel_size, self.stride, self.dilation)),
+            explain=tuple(explain),
+        )
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ConvTranspose1d(_ConvTransposeNd):
+    type_name = "convtranspose1d"
+    torch_name = "ConvTranspose1d"
+    ndim = 1
+    examples = (({"out_channels": 3, "kernel_size": 4, "stride": 2, "padding": 1}, (2, 7)),)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ConvTranspose2d(_ConvTransposeNd):
+    type_name = "convtranspose2d"
+    torch_name = "ConvTranspose2d"
+    ndim = 2
+    examples = (({"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1,
+                  "output_padding": 1, "groups": 2}, (2, 5, 6)),)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ConvTranspose3d(_ConvTransposeNd):
+    type_name = "convtranspose3d"
+    torch_name = "ConvTranspose3d"
+    ndim = 3
+    examples = (({"out_channels": 2, "kernel_size": 2, "stride": 2}, (3, 3, 4, 5)),)
+
+
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+           "fmt_shape", "padding_pairs"]

@@ -1,0 +1,73 @@
+"""Fully connected and reshaping layers: nn.Linear, nn.Flatten.
+
+Linear acts on the last dim (PyTorch): weights = N_in · N_out, connections = MACs = rows · N_in · N_out
+where rows is the product of the leading dims (1 after a flatten).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ShapeError
+from .base import Cost, Kind, Shape, arg, fmt_shape, product_text, register, to_bool, to_int, to_optional
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Linear(Kind):
+    out_features: int = arg(convert=to_int(1))
+    bias: bool = arg(True, to_bool)
+    in_features: int | None = arg(None, to_optional(to_int(1)))
+
+    type_name, torch_name, family = "linear", "Linear", "linear"
+    examples = (({"out_features": 120}, (400,)), ({"out_features": 5, "bias": False}, (3, 7)))
+
+    def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
+        return {"in_features": shape[-1], "out_features": self.out_features, "bias": self.bias}
+
+    def analyze(self, shape: Shape) -> Cost:
+        n_in = shape[-1]
+        self.check_given("in_features", self.in_features, n_in)
+        rows = math.prod(shape[:-1])
+        out = (*shape[:-1], self.out_features)
+        units = math.prod(out)
+        weights = n_in * self.out_features
+        macs = rows * weights
+        row_txt = f"{rows:,}·" if rows != 1 else ""
+        explain = (
+            f"units = N_out = {units:,}" if rows == 1 else f"units = {product_text(list(out))} = {units:,}",
+            f"weights = N_in·N_out = {n_in:,}·{self.out_features:,} = {weights:,}",
+            f"biases = N_out = {self.out_features:,}" if self.bias else "biases = 0 (bias=False)",
+            f"connections = MACs = {row_txt}N_in·N_out = {macs:,}",
+        )
+        return Cost(output_shape=out, weights=weights, biases=self.out_features if self.bias else 0,
+                    connections=macs, bias_connections=units if self.bias else 0, macs=macs,
+                    bias_adds=units if self.bias else 0, neurons=True, rf="global",
+                    explain=explain)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Flatten(Kind):
+    start_dim: int = arg(1, to_int())
+    end_dim: int = arg(-1, to_int())
+
+    type_name, torch_name, family = "flatten", "Flatten", "reshape"
+    examples = (({}, (16, 5, 5)), ({"start_dim": 2}, (3, 4, 5)))
+
+    def analyze(self, shape: Shape) -> Cost:
+        # PyTorch's dims count the batch dim; the spec's shapes do not.
+        full = (1, *shape)
+        n = len(full)
+        start = self.start_dim % n if -n <= self.start_dim < n else None
+        end = self.end_dim % n if -n <= self.end_dim < n else None
+        if start is None or end is None or start == 0 or start > end:
+            raise ShapeError(f"cannot flatten dims {self.start_dim}..{self.end_dim} of an input "
+                             f"N×{fmt_shape(shape)}", field="start_dim",
+                             hint="dims count the batch dim as 0, as in PyTorch")
+        out = (*full[1:start], math.prod(full[start:end + 1]), *full[end + 1:])
+        return Cost(output_shape=tuple(out), new_tensor=False,
+                    explain=(f"output = {fmt_shape(shape)} flattened = {fmt_shape(tuple(out))} "
+                             f"(a view: no new memory)",))

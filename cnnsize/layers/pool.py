@@ -1,0 +1,227 @@
+"""Pooling: nn.MaxPool*d, nn.AvgPool*d, nn.AdaptiveAvgPool*d, nn.AdaptiveMaxPool*d.
+
+connections = units · window (the lecture tables: each pooled unit reads a window of one channel)
+FLOPs (our per-element convention, docs/conventions.md): max = window − 1 comparisons per output,
+average = window − 1 additions + 1 division = window per output. No MACs.
+Adaptive pools use PyTorch's bins: bin i spans [floor(i·W1/W2), ceil((i+1)·W1/W2)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from ..errors import SpecError
+from ..shape import adaptive_windows, require_positive, sliding_window
+from .base import (
+    SPATIAL_SYMBOLS,
+    Cost,
+    Kind,
+    Shape,
+    Window,
+    arg,
+    product_text,
+    register,
+    to_bool,
+    to_int,
+    to_ints,
+    to_optional,
+    to_optional_ints,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _PoolNd(Kind):
+    """Shared by max and average pooling: the sliding-window shape rule with ceil_mode."""
+
+    family = "pool"
+    is_max = True
+
+    def _dilation(self) -> tuple[int, ...]:
+        return (1,) * self.ndim
+
+    def _stride(self) -> tuple[int, ...]:
+        stride: tuple[int, ...] | None = getattr(self, "stride")
+        return stride if stride is not None else getattr(self, "kernel_size")
+
+    def validate(self) -> None:
+        kernel: tuple[int, ...] = getattr(self, "kernel_size")
+        padding: tuple[int, ...] = getattr(self, "padding")
+        for f, p, d in zip(kernel, padding, self._dilation()):
+            # PyTorch: "pad should be at most half of effective kernel size".
+            if p > (d * (f - 1) + 1) // 2:
+                raise SpecError(f"padding {p} is more than half of the kernel size {f}",
+                                field="padding", hint=f"use padding <= {(d * (f - 1) + 1) // 2}")
+
+    def analyze(self, shape: Shape) -> Cost:
+        channels, spatial = self.expect_spatial(shape)
+        kernel: tuple[int, ...] = getattr(self, "kernel_size")
+        padding: tuple[int, ...] = getattr(self, "padding")
+        ceil_mode: bool = getattr(self, "ceil_mode")
+        symbols = SPATIAL_SYMBOLS[self.ndim]
+        dims = []
+        for w1, f, s, p, d, sym in zip(spatial, kernel, self._stride(), padding, self._dilation(),
+                                       symbols):
+            dim = sliding_window(w1, f, s, (p, p), d, ceil_mode=ceil_mode, symbol=sym)
+            require_positive(dim, w1, f, d, (p, p), field=f"output {sym}")
+            dims.append(dim)
+        out = (channels, *(d.size for d in dims))
+        units = math.prod(out)
+        window = math.prod(kernel)
+        connections = units * window
+        per_output = window - 1 if self.is_max else window
+        op = "comparisons (window − 1)" if self.is_max else "adds and a divide (window)"
+        explain = [d.formula for d in dims] + [
+            f"units = {product_text(list(out))} = {units:,}",
+            f"connections = units·window = {product_text([units, *kernel])} = {connections:,}",
+            f"FLOPs = units·{op} = {units:,}·{per_output} = {units * per_output:,}",
+        ]
+        return Cost(
+            output_shape=out, connections=connections, elementwise_flops=units * per_output,
+            neurons=True,
+            rf=tuple(Window(d * (f - 1) + 1, Fraction(s))
+                     for f, s, d in zip(kernel, self._stride(), self._dilation())),
+            explain=tuple(explain),
+            inexact=tuple((f"output {sym}", d) for sym, d in zip(symbols, dims) if not d.is_exact),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _MaxPoolNd(_PoolNd):
+    kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
+    stride: tuple[int, ...] | None = arg(None, to_optional(to_ints(1)))
+    padding: tuple[int, ...] = arg(0, to_ints(0))
+    dilation: tuple[int, ...] = arg(1, to_ints(1))
+    return_indices: bool = arg(False, to_bool)
+    ceil_mode: bool = arg(False, to_bool)
+
+    def validate(self) -> None:
+        if self.return_indices:
+            raise SpecError("return_indices=True returns a tuple; cnnsize follows tensors only",
+                            field="return_indices")
+        _PoolNd.validate(self)
+
+    def _dilation(self) -> tuple[int, ...]:
+        return self.dilation
+
+
+@dataclass(frozen=True, slots=True)
+class _AvgPoolNd(_PoolNd):
+    kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
+    stride: tuple[int, ...] | None = arg(None, to_optional(to_ints(1)))
+    padding: tuple[int, ...] = arg(0, to_ints(0))
+    ceil_mode: bool = arg(False, to_bool)
+    count_include_pad: bool = arg(True, to_bool)
+    divisor_override: int | None = arg(None, to_optional(to_int(1)))
+
+    is_max = False
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MaxPool1d(_MaxPoolNd):
+    type_name, torch_name, ndim = "maxpool1d", "MaxPool1d", 1
+    examples = (({"kernel_size": 3, "stride": 2, "ceil_mode": True}, (2, 10)),)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MaxPool2d(_MaxPoolNd):
+    type_name, torch_name, ndim = "maxpool2d", "MaxPool2d", 2
+    examples = (({"kernel_size": 2}, (6, 28, 28)),
+                ({"kernel_size": 3, "stride": 2, "ceil_mode": True}, (64, 112, 112)),
+                ({"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2}, (3, 15, 14)))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MaxPool3d(_MaxPoolNd):
+    type_name, torch_name, ndim = "maxpool3d", "MaxPool3d", 3
+    examples = (({"kernel_size": [1, 2, 2]}, (2, 4, 6, 6)),)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class AvgPool1d(_AvgPoolNd):
+    type_name, torch_name, ndim = "avgpool1d", "AvgPool1d", 1
+    examples = (({"kernel_size": 4, "stride": 3, "padding": 1}, (2, 11)),)
+
+    def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
+        kw = _AvgPoolNd.torch_kwargs(self, shape)
+        del kw["divisor_override"]  # AvgPool1d has no divisor_override in PyTorch
+        return kw
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class AvgPool2d(_AvgPoolNd):
+    type_name, torch_name, ndim = "avgpool2d", "AvgPool2d", 2
+    examples = (({"kernel_size": 2, "stride": 2}, (3, 7, 8)),
+                ({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (3, 10, 10)))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class AvgPool3d(_AvgPoolNd):
+    type_name, torch_name, ndim = "avgpool3d", "AvgPool3d", 3
+    examples = (({"kernel_size": 2}, (1, 4, 4, 5)),)
+
+
+@dataclass(frozen=True, slots=True)
+class _AdaptivePoolNd(Kind):
+    output_size: tuple[int | None, ...] = arg(convert=to_optional_ints)
+
+    family = "pool"
+    is_max = False
+
+    def analyze(self, shape: Shape) -> Cost:
+        channels, spatial = self.expect_spatial(shape)
+        sizes = tuple(w if o is None else o for o, w in zip(self.output_size, spatial))
+        out = (channels, *sizes)
+        units = math.prod(out)
+        windows = [adaptive_windows(w1, w2) for w1, w2 in zip(spatial, sizes)]
+        # Sum over output positions of the window volume = product over dims of the bin sums.
+        connections = channels * math.prod(sum(w) for w in windows)
+        flops = connections - units if self.is_max else connections
+        global_pool = all(s == 1 for s in sizes)
+        explain = [
+            f"{sym}2 = output_size = {s} (bins of {min(w)}–{max(w)} inputs)"
+            for sym, s, w in zip(SPATIAL_SYMBOLS[self.ndim], sizes, windows)
+        ] + [
+            f"units = {product_text(list(out))} = {units:,}",
+            f"connections = C·∏(sum of bin lengths) = "
+            f"{product_text([channels, *(sum(w) for w in windows)])} = {connections:,}",
+            f"FLOPs = {'connections − units' if self.is_max else 'connections'} = {flops:,}",
+        ]
+        # For receptive fields a non-global adaptive pool acts like its largest bin at stride W1//W2.
+        rf = "global" if global_pool else tuple(
+            Window(max(w), Fraction(w1 // w2) if w1 >= w2 else Fraction(w1, w2))
+            for w, w1, w2 in zip(windows, spatial, sizes))
+        return Cost(output_shape=out, connections=connections, elementwise_flops=flops,
+                    neurons=True, rf=rf, explain=tuple(explain))
+
+    def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
+        return {"output_size": self.output_size}
+
+
+def _adaptive(name: str, torch_name: str, ndim: int, is_max: bool,
+              example: tuple[dict[str, Any], Shape]) -> type[Kind]:
+    cls = dataclass(frozen=True, slots=True)(
+        type(torch_name, (_AdaptivePoolNd,), {
+            "__module__": __name__, "type_name": name, "torch_name": torch_name, "ndim": ndim,
+            "is_max": is_max, "examples": (example,), "__annotations__": {},
+        }))
+    return register(cls)
+
+
+AdaptiveAvgPool1d = _adaptive("adaptiveavgpool1d", "AdaptiveAvgPool1d", 1, False, ({"output_size": 3}, (2, 10)))
+AdaptiveAvgPool2d = _adaptive("adaptiveavgpool2d", "AdaptiveAvgPool2d", 2, False,
+                              ({"output_size": [7, 7]}, (512, 7, 7)))
+AdaptiveAvgPool3d = _adaptive("adaptiveavgpool3d", "AdaptiveAvgPool3d", 3, False,
+                              ({"output_size": [1, None, 2]}, (2, 3, 5, 7)))
+AdaptiveMaxPool1d = _adaptive("adaptivemaxpool1d", "AdaptiveMaxPool1d", 1, True, ({"output_size": 1}, (4, 101)))
+AdaptiveMaxPool2d = _adaptive("adaptivemaxpool2d", "AdaptiveMaxPool2d", 2, True, ({"output_size": [3, 2]}, (2, 10, 7)))
+AdaptiveMaxPool3d = _adaptive("adaptivemaxpool3d", "AdaptiveMaxPool3d", 3, True, ({"output_size": 2}, (1, 5, 5, 5)))
+

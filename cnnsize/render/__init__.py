@@ -1,0 +1,182 @@
+"""Turn a Report into text, markdown, csv, json, latex or html (numbers become strings here only)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from ..errors import CnnsizeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..report import LayerStats, Report
+
+FORMATS = ("text", "markdown", "csv", "json", "latex", "html")
+_TABLEFMT = {"text": "simple", "markdown": "pipe", "latex": "latex_booktabs", "html": "html"}
+HEADERS = ("layer", "type", "output", "units", "weights", "biases", "connections", "MACs", "FLOPs",
+           "memory", "RF")
+
+
+def human_count(n: int) -> str:
+    """Exact integer with thousands separators: 138,357,544."""
+    return f"{n:,}"
+
+
+def short_count(n: float) -> str:
+    """Counts with SI suffixes (K = 1000): 15.47 G."""
+    for value, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= value:
+            return f"{n / value:.4g} {suffix}"
+    return f"{n:g}"
+
+
+def human_bytes(n: int, si: bool = False) -> str:
+    """Bytes in binary (KiB = 1024 B, default) or decimal (kB = 1000 B) units."""
+    base, units = (1000, ("B", "kB", "MB", "GB", "TB")) if si else (1024, ("B", "KiB", "MiB", "GiB", "TiB"))
+    value = float(n)
+    for unit in units:
+        if abs(value) < base or unit == units[-1]:
+            return f"{n:,} B" if unit == "B" else f"{value:.4g} {unit}"
+        value /= base
+    raise AssertionError("unreachable")
+
+
+def shape_text(shape: tuple[int, ...] | None, sep: str = "×") -> str:
+    return sep.join(str(s) for s in shape) if shape else "—"
+
+
+def _rf_text(row: LayerStats) -> str:
+    if row.receptive_field is None:
+        return "global"
+    rf = "×".join(str(r) for r in row.receptive_field)
+    if len(set(row.receptive_field)) == 1:
+        rf = str(row.receptive_field[0])
+    return rf
+
+
+def _jump_text(jump: tuple[Fraction, ...] | None) -> str:
+    if jump is None:
+        return "—"
+    parts = [str(j) for j in jump]
+    return parts[0] if len(set(parts)) == 1 else "×".join(parts)
+
+
+def _table_rows(report: Report, si: bool, indent: str) -> list[list[str]]:
+    rows = [["input", "", shape_text(report.input_shape), "", "", "", "", "", "",
+             human_bytes(report.totals.input_bytes, si), "1"]]
+    for row in report.layers:
+        mark = " ⚠" if row.notes else ""
+        rows.append([
+            indent * row.depth + row.name + mark, row.type, shape_text(row.output_shape),
+            human_count(row.units), human_count(row.weights), human_count(row.biases),
+            human_count(row.connections), human_count(row.macs), human_count(row.flops),
+            human_bytes(row.activation_bytes, si) if row.activation_bytes else "0",
+            _rf_text(row),
+        ])
+    t = report.totals
+    rows.append(["total", "", "", human_count(t.units), human_count(t.weights),
+                 human_count(t.biases), human_count(t.connections), human_count(t.macs),
+                 human_count(t.flops), human_bytes(t.activation_bytes, si), ""])
+    return rows
+
+
+def summary_lines(report: Report, si: bool = False) -> list[str]:
+    t = report.totals
+    c = report.conventions
+    return [
+        f"params: {t.params:,} ({short_count(t.params)}; weights {t.weights:,} + biases "
+        f"{t.biases:,}) = {human_bytes(t.param_bytes, si)} in {c.dtype}"
+        + (f"; buffers: {t.buffers:,}" if t.buffers else ""),
+        f"MACs: {t.macs:,} ({short_count(t.macs)})   FLOPs: {t.flops:,} ({short_count(t.flops)})",
+        f"activation memory (batch {c.batch}, input included): {t.activation_bytes:,} B "
+        f"({human_bytes(t.activation_bytes, si)})",
+        f"training memory estimate: SGD-momentum {human_bytes(t.training_bytes_sgd, si)}, "
+        f"Adam {human_bytes(t.training_bytes_adam, si)} (activations + params + gradients + "
+        "optimizer state)",
+        f"conventions: {c.describe()}",
+    ]
+
+
+def _notes(report: Report) -> list[str]:
+    return [f"⚠ {row.name}: {note}" for row in report.layers for note in row.notes]
+
+
+def _explain(report: Report) -> list[str]:
+    lines = []
+    for row in report.layers:
+        if not row.explain:
+            continue
+        args = ", ".join(f"{k}={v}" for k, v in row.args)
+        lines.append(f"{row.name} ({row.type}{': ' + args if args else ''})")
+        lines.extend(f"  {line}" for line in row.explain)
+    return lines
+
+
+def _tabulated(report: Report, fmt: str, explain: bool, si: bool) -> str:
+    import tabulate as tab
+
+    saved = tab.PRESERVE_WHITESPACE
+    tab.PRESERVE_WHITESPACE = fmt == "text"
+    try:
+        indent = "  " if fmt == "text" else ""
+        body = tab.tabulate(_table_rows(report, si, indent), headers=HEADERS, tablefmt=_TABLEFMT[fmt],
+                            disable_numparse=True, colalign=("left", "left", "right") + ("right",) * 8)
+    finally:
+        tab.PRESERVE_WHITESPACE = saved
+    title = f"{report.name}: input {shape_text(report.input_shape)}"
+    extra = summary_lines(report, si) + _notes(report)
+    if fmt == "text":
+        parts = [title, "", body, "", *extra]
+        if explain:
+            parts += ["", "Formulas:", *_explain(report)]
+        return "\n".join(parts) + "\n"
+    if fmt == "markdown":
+        parts = [f"### {title}", "", body, "", *(f"- {line}" for line in extra)]
+        if explain:
+            parts += ["", "```", *_explain(report), "```"]
+        return "\n".join(parts) + "\n"
+    if fmt == "html":
+        import html
+
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in extra)
+        return f"<div><strong>{html.escape(title)}</strong>{body}<ul>{items}</ul></div>\n"
+    return body + "\n"
+
+
+def _csv(report: Report) -> str:
+    out = io.StringIO()
+    rows = [row.to_dict() for row in report.layers]
+    keys = list(rows[0]) if rows else []
+    writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    for rec in rows:
+        rec["output_shape"] = "x".join(map(str, rec["output_shape"]))
+        rec["receptive_field"] = "x".join(map(str, rec["receptive_field"] or [])) or "global"
+        rec["jump"] = "x".join(map(str, rec["jump"] or []))
+        rec["notes"] = " | ".join(rec["notes"])
+        writer.writerow(rec)
+    return out.getvalue()
+
+
+def _json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def render(report: Report, fmt: str = "text", *, explain: bool = False, si: bool = False) -> str:
+    """Render a report in one of FORMATS."""
+    renderers: dict[str, Callable[[], str]] = {
+        "csv": lambda: _csv(report),
+        "json": lambda: _json(report),
+    }
+    if fmt in renderers:
+        return renderers[fmt]()
+    if fmt in _TABLEFMT:
+        return _tabulated(report, fmt, explain, si)
+    raise CnnsizeError(f"unknown format {fmt!r}", field="format",
+                       hint=f"choose one of {', '.join(FORMATS)}")
+
+
+__all__ = ["FORMATS", "human_bytes", "human_count", "render", "short_count", "summary_lines"]

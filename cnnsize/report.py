@@ -1,0 +1,162 @@
+"""The result of an analysis: frozen per-layer rows and totals of exact integers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from .conventions import Conventions
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+
+# Numeric columns shared by rows and totals, in the order of the JSON contract.
+COUNT_KEYS = ("units", "weights", "biases", "params", "connections", "macs", "flops",
+              "activation_bytes")
+
+
+def _number(x: Fraction) -> int | float:
+    return int(x) if x.denominator == 1 else float(x)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerStats:
+    """One row: a layer (or the merge step of a container) with its exact counts."""
+
+    name: str
+    type: str
+    output_shape: tuple[int, ...]
+    units: int
+    weights: int
+    biases: int
+    params: int
+    buffers: int
+    connections: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    receptive_field: tuple[int, ...] | None
+    jump: tuple[Fraction, ...] | None
+    depth: int
+    neurons: bool
+    args: tuple[tuple[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
+    explain: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "output_shape": list(self.output_shape),
+            **{key: getattr(self, key) for key in COUNT_KEYS[:3]},
+            "params": self.params,
+            "buffers": self.buffers,
+            **{key: getattr(self, key) for key in COUNT_KEYS[4:]},
+            "receptive_field": list(self.receptive_field) if self.receptive_field else None,
+            "jump": [_number(j) for j in self.jump] if self.jump else None,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Whole-network figures. `units` sums neuron layers only (conv, pool, linear)."""
+
+    units: int
+    weights: int
+    biases: int
+    params: int
+    buffers: int
+    connections: int
+    macs: int
+    flops: int
+    activation_bytes: int  # the input plus every stored layer output, for the batch
+    receptive_field: tuple[int, ...] | None
+    input_bytes: int
+    param_bytes: int
+    buffer_bytes: int
+    training_bytes_sgd: int   # activations + params + gradients + momentum
+    training_bytes_adam: int  # activations + params + gradients + two moments
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["receptive_field"] = list(self.receptive_field) if self.receptive_field else None
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    name: str
+    input_shape: tuple[int, ...]
+    conventions: Conventions
+    layers: tuple[LayerStats, ...]
+    totals: Totals
+    source: str = "<dict>"
+
+    @property
+    def batch(self) -> int:
+        return self.conventions.batch
+
+    @property
+    def dtype(self) -> str:
+        return self.conventions.dtype
+
+    def __getitem__(self, name: str) -> LayerStats:
+        for row in self.layers:
+            if row.name == name:
+                return row
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (docs/cli.md): exact integers, one entry per row."""
+        return {
+            "name": self.name,
+            "input": list(self.input_shape),
+            "batch": self.batch,
+            "dtype": self.dtype,
+            "conventions": {f.name: getattr(self.conventions, f.name)
+                            for f in fields(self.conventions)},
+            "layers": [row.to_dict() for row in self.layers],
+            "totals": self.totals.to_dict(),
+        }
+
+    def to_frame(self) -> pandas.DataFrame:
+        """One row per layer as a pandas DataFrame (pandas is imported only here)."""
+        import pandas as pd
+
+        records = [row.to_dict() for row in self.layers]
+        for rec in records:
+            rec["output_shape"] = tuple(rec["output_shape"])
+            rec["receptive_field"] = tuple(rec["receptive_field"]) if rec["receptive_field"] else None
+            rec["jump"] = tuple(rec["jump"]) if rec["jump"] else None
+        return pd.DataFrame.from_records(records).set_index("name")
+
+    def render(self, fmt: str = "text", **options: Any) -> str:
+        from .render import render
+
+        return render(self, fmt, **options)
+
+    def to_text(self, **options: Any) -> str:
+        return self.render("text", **options)
+
+    def to_markdown(self, **options: Any) -> str:
+        return self.render("markdown", **options)
+
+    def to_csv(self) -> str:
+        return self.render("csv")
+
+    def to_json(self) -> str:
+        return self.render("json")
+
+    def to_latex(self) -> str:
+        return self.render("latex")
+
+    def to_html(self) -> str:
+        return self.render("html")
+
+    def _repr_html_(self) -> str:
+        return self.render("html")
+
+    def __str__(self) -> str:
+        return self.render("text")

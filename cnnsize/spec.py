@@ -1,0 +1,386 @@
+"""Specs: YAML/JSON files, zoo names or dicts → a validated, immutable network description.
+
+A spec is data: YAML is read with the safe loader and expressions with a whitelist (expr.py).
+Nodes are layers (a registered kind) or containers (sequential, concat, residual). Blocks are
+named, parameterised lists of layers defined once under `blocks:` and used like a layer type.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Union
+
+from .errors import CnnsizeError, SpecError
+from .expr import substitute
+from .layers import Kind, lookup
+from .layers.base import did_you_mean, is_int
+
+CONTAINERS = ("sequential", "concat", "residual")
+ITEM_KEYS = ("type", "name", "repeat", "if", "inline")
+TOP_KEYS = ("name", "input", "layers", "blocks", "meta", "description")
+CONTAINER_KEYS = {
+    "sequential": ("layers",),
+    "concat": ("branches",),
+    "residual": ("body", "shortcut", "post", "shortcut_name"),
+}
+MAX_REPEAT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    path: str
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Sequential:
+    path: str
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Concat:
+    path: str
+    branches: tuple[Sequential, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Residual:
+    path: str
+    body: tuple[Node, ...]
+    shortcut: Sequential
+    post: tuple[Node, ...]
+
+
+Node = Union[Layer, Sequential, Concat, Residual]
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A parsed spec: name, input shape (channels first, no batch), and the layer tree."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    layers: tuple[Node, ...]
+    source: str = "<dict>"
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def with_input(self, input_shape: tuple[int, ...]) -> Network:
+        return Network(self.name, tuple(input_shape), self.layers, self.source, self.meta)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def zoo_names() -> list[str]:
+    folder = resources.files("cnnsize") / "zoo"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load(spec: str | os.PathLike[str] | Mapping[str, Any] | Network) -> Network:
+    """A Network from a file path, a built-in zoo name, a dict, or a Network (returned as is)."""
+    if isinstance(spec, Network):
+        return spec
+    if isinstance(spec, Mapping):
+        return parse(spec, source="<dict>")
+    text_spec = os.fspath(spec)
+    path = Path(text_spec)
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+        if not path.is_file():
+            raise SpecError(f"no such spec file: {text_spec}", source=text_spec)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise SpecError(f"cannot read the file: {e}", source=text_spec) from None
+        return loads(text, source=text_spec, is_json=path.suffix.lower() == ".json")
+    names = zoo_names()
+    if text_spec in names:
+        text = (resources.files("cnnsize") / "zoo" / f"{text_spec}.yaml").read_text(encoding="utf-8")
+        return loads(text, source=f"zoo:{text_spec}")
+    raise SpecError(f"{text_spec!r} is neither a spec file nor a built-in network",
+                    hint=did_you_mean(text_spec, names, "built-in networks"))
+
+
+def loads(text: str, source: str = "<string>", is_json: bool = False) -> Network:
+    """Parse spec text (YAML, or JSON when is_json) with the safe loader."""
+    if not text.strip():
+        raise SpecError("the file is empty", source=source,
+                        hint="a spec needs at least 'input' and 'layers'")
+    if is_json:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SpecError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
+                            source=source) from None
+    else:
+        import yaml  # PyYAML is light; only needed for text specs
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise SpecError(f"invalid YAML{where}: {problem}", source=source) from None
+    if not isinstance(data, Mapping):
+        raise SpecError(f"the spec must be a mapping with 'input' and 'layers', "
+                        f"got {type(data).__name__}", source=source)
+    return parse(data, source=source)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse(data: Mapping[str, Any], source: str = "<dict>") -> Network:
+    try:
+        return _Parser(data, source).network()
+    except CnnsizeError as e:
+        raise e.located(source=source) from None
+    except RecursionError:
+        raise SpecError("the spec nests too deeply", source=source) from None
+
+
+def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], what: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise SpecError(f"unknown key {key!r} in {what}", field=str(key),
+                            hint=did_you_mean(str(key), list(allowed), "valid keys"))
+
+
+@dataclass
+class _Parser:
+    data: Mapping[str, Any]
+    source: str
+
+    def network(self) -> Network:
+        data = self.data
+        _check_keys(data, TOP_KEYS, "the spec")
+        name = data.get("name", Path(self.source).stem if self.source != "<dict>" else "network")
+        if not isinstance(name, str):
+            raise SpecError("must be a string", field="name")
+        self.blocks = self._blocks(data.get("blocks", {}))
+        input_shape = parse_input(data.get("input"))
+        if "layers" not in data:
+            raise SpecError("the spec has no 'layers' list", field="layers")
+        layers = self._items(data["layers"], "", {}, (), "layers")
+        if not layers:
+            raise SpecError("the spec has no layers", field="layers")
+        meta = data.get("meta", {})
+        if not isinstance(meta, Mapping):
+            raise SpecError("must be a mapping", field="meta")
+        meta = dict(meta)
+        if "description" in data:
+            meta["description"] = data["description"]
+        return Network(name, input_shape, tuple(layers), self.source, meta)
+
+    def _blocks(self, blocks: Any) -> dict[str, Mapping[str, Any]]:
+        if not isinstance(blocks, Mapping):
+            raise SpecError("must be a mapping of block name to definition", field="blocks")
+        for bname, block in blocks.items():
+            where = f"blocks.{bname}"
+            if not isinstance(block, Mapping):
+                raise SpecError("a block needs 'layers' (and optional 'params')", path=where)
+            _check_keys(block, ("params", "layers", "description"), f"block {bname!r}")
+            if bname in CONTAINERS or bname in _kind_names():
+                raise SpecError(f"block name {bname!r} shadows a built-in type", path=where)
+            if not isinstance(block.get("params", {}), Mapping):
+                raise SpecError("must be a mapping of parameter name to default (null = required)",
+                                path=where, field="params")
+            if not isinstance(block.get("layers"), list):
+                raise SpecError("must be a list of layers", path=where, field="layers")
+        return dict(blocks)
+
+    def _items(self, items: Any, prefix: str, env: Mapping[str, Any],
+               stack: tuple[str, ...], field_name: str) -> list[Node]:
+        """Parse a list of items; `repeat` and `if` expand before positional names are given."""
+        if isinstance(items, Mapping) and "type" in items:
+            items = [items]
+        if not isinstance(items, list):
+            raise SpecError(f"must be a list of layers, got {type(items).__name__}",
+                            path=prefix or None, field=field_name)
+        expanded = self._expand(items, prefix, env, stack)
+        nodes: list[Node] = []
+        seen: set[str] = set()
+        for position, (item, local, name) in enumerate(expanded):
+            path = _join(prefix, name if name is not None else str(position))
+            if path in seen:
+                raise SpecError("two layers have this name", path=path, field="name")
+            seen.add(path)
+            nodes.append(self._item(item, path, local, stack))
+        return nodes
+
+    def _expand(self, items: list[Any], prefix: str, env: Mapping[str, Any],
+                stack: tuple[str, ...]) -> list[tuple[Mapping[str, Any], dict[str, Any], str | None]]:
+        """Apply `repeat`, `if` and `inline` to a list of items, keeping each copy's variables."""
+        expanded: list[tuple[Mapping[str, Any], dict[str, Any], str | None]] = []
+        for item in items:
+            where = _join(prefix, str(len(expanded)))
+            if not isinstance(item, Mapping):
+                raise SpecError(f"each layer must be a mapping with a 'type', got {item!r}",
+                                path=where)
+            repeat = substitute(item["repeat"], env) if "repeat" in item else 1
+            if not is_int(repeat) or not 0 <= repeat <= MAX_REPEAT:
+                raise SpecError(f"must be an integer from 0 to {MAX_REPEAT}, got {repeat!r}",
+                                path=where, field="repeat")
+            for i in range(repeat):
+                local = dict(env)
+                if "repeat" in item:
+                    local["i"] = i
+                try:
+                    if "if" in item and not substitute(item["if"], local):
+                        continue
+                    if item.get("inline"):
+                        block_name = item.get("type")
+                        if block_name not in self.blocks:
+                            raise SpecError("only blocks can be inlined", field="inline")
+                        if "name" in item:
+                            raise SpecError("an inlined block has no name of its own: its layers "
+                                            "join the enclosing list", field="name")
+                        bound, layers = self._bind(block_name, item, local, stack)
+                        expanded += self._expand(layers, prefix, bound, stack + (block_name,))
+                        continue
+                except CnnsizeError as e:
+                    raise e.located(path=where, kind=str(item.get("type"))) from None
+                expanded.append((item, local, self._name(item, local, repeat, i, where)))
+        return expanded
+
+    @staticmethod
+    def _name(item: Mapping[str, Any], env: Mapping[str, Any], repeat: int, i: int,
+              where: str) -> str | None:
+        if item.get("name") is None:
+            return None
+        name = substitute(item["name"], env)
+        if not isinstance(name, (str, int)) or isinstance(name, bool) or str(name) == "":
+            raise SpecError(f"must be a non-empty string, got {name!r}", path=where, field="name")
+        name = str(name)
+        if repeat > 1 and "$" not in str(item["name"]):
+            name = f"{name}_{i + 1}"
+        if "." in name:
+            raise SpecError(f"must not contain '.', got {name!r}", path=where, field="name",
+                            hint="dots separate nesting levels in paths")
+        return name
+
+    def _bind(self, type_name: str, item: Mapping[str, Any], env: Mapping[str, Any],
+              stack: tuple[str, ...]) -> tuple[dict[str, Any], list[Any]]:
+        """A block's variables from its defaults and the call's arguments, and its layers."""
+        if type_name in stack:
+            raise SpecError(f"block {type_name!r} uses itself ({' → '.join(stack + (type_name,))})",
+                            field="type")
+        block = self.blocks[type_name]
+        params = dict(block.get("params") or {})
+        local: dict[str, Any] = {}
+        for key, value in item.items():
+            if key in ITEM_KEYS:
+                continue
+            if key not in params:
+                raise SpecError(f"unknown parameter {key!r} for block {type_name!r}", field=key,
+                                hint=did_you_mean(key, list(params), "its parameters"))
+            local[key] = substitute(value, env)
+        for key, default in params.items():
+            if key not in local:
+                if default is None:
+                    raise SpecError(f"block {type_name!r} needs parameter {key!r}", field=key)
+                local[key] = default
+        return local, list(block["layers"])
+
+    def _item(self, item: Mapping[str, Any], path: str, env: Mapping[str, Any],
+              stack: tuple[str, ...]) -> Node:
+        type_name = item.get("type")
+        if not isinstance(type_name, str):
+            raise SpecError("every layer needs a 'type' (a lowercase PyTorch class name, a "
+                            "container or a block)", path=path, field="type")
+        type_name = type_name.lower()
+        try:
+            if type_name in CONTAINERS:
+                return self._container(type_name, item, path, env, stack)
+            if type_name in self.blocks:
+                return self._block(type_name, item, path, env, stack)
+            args = {k: substitute(v, env) for k, v in item.items() if k not in ITEM_KEYS}
+            kind_cls = lookup(type_name, extra=list(CONTAINERS) + list(self.blocks))
+            return Layer(path, kind_cls.from_args(args))
+        except CnnsizeError as e:
+            raise e.located(path=path, kind=type_name) from None
+
+    def _container(self, type_name: str, item: Mapping[str, Any], path: str,
+                   env: Mapping[str, Any], stack: tuple[str, ...]) -> Node:
+        allowed = ITEM_KEYS + CONTAINER_KEYS[type_name]
+        _check_keys(item, allowed, type_name)
+        if type_name == "sequential":
+            return Sequential(path, tuple(self._items(item.get("layers", []), path, env, stack,
+                                                      "layers")))
+        if type_name == "concat":
+            branches = item.get("branches")
+            if not isinstance(branches, list) or len(branches) < 1:
+                raise SpecError("must be a list of branches (each a list of layers)",
+                                field="branches")
+            parsed = []
+            for b, branch in enumerate(branches):
+                if isinstance(branch, Mapping) and "type" not in branch:
+                    _check_keys(branch, ("name", "layers"), "a concat branch")
+                    bname = substitute(branch.get("name", str(b)), env)
+                    layers = branch.get("layers", [])
+                else:
+                    bname, layers = str(b), branch
+                bpath = _join(path, str(bname))
+                parsed.append(Sequential(bpath, tuple(self._items(layers, bpath, env, stack,
+                                                                  "layers"))))
+            return Concat(path, tuple(parsed))
+        shortcut_name = substitute(item.get("shortcut_name", "shortcut"), env)
+        if not isinstance(shortcut_name, str) or not shortcut_name or "." in shortcut_name:
+            raise SpecError("must be a name without dots", field="shortcut_name")
+        body = self._items(item.get("body", []), path, env, stack, "body")
+        if not body:
+            raise SpecError("a residual needs a non-empty 'body'", field="body")
+        spath = _join(path, shortcut_name)
+        shortcut = Sequential(spath, tuple(self._items(item.get("shortcut", []), spath, env,
+                                                       stack, "shortcut")))
+        post = self._items(item.get("post", []), path, env, stack, "post")
+        names = [n.path for n in (*body, *post)] + [spath]
+        if len(set(names)) != len(names):
+            raise SpecError("names in body, shortcut and post must differ", field="body")
+        return Residual(path, tuple(body), shortcut, tuple(post))
+
+    def _block(self, type_name: str, item: Mapping[str, Any], path: str,
+               env: Mapping[str, Any], stack: tuple[str, ...]) -> Node:
+        local, layers = self._bind(type_name, item, env, stack)
+        inner_stack = stack + (type_name,)
+        if len(layers) == 1 and isinstance(layers[0], Mapping) and not any(
+                key in layers[0] for key in ("name", "repeat", "if", "inline")):
+            # A one-item block stands in the invocation's place, under the invocation's name.
+            return self._item(layers[0], path, local, inner_stack)
+        return Sequential(path, tuple(self._items(layers, path, local, inner_stack, "layers")))
+
+
+def parse_input(value: Any) -> tuple[int, ...]:
+    if value is None:
+        raise SpecError("the spec has no 'input' shape", field="input",
+                        hint="e.g. input: [3, 224, 224] (channels, then 1-3 spatial dims)")
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.replace("x", ",").replace("×", ",").split(",")]
+        try:
+            value = [int(p) for p in parts]
+        except ValueError:
+            raise SpecError(f"cannot read input shape {value!r}", field="input",
+                            hint="write it as C,H,W, e.g. 3,224,224") from None
+    if (not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 4
+            or not all(is_int(v) for v in value)):
+        raise SpecError(f"must be a list of 1 to 4 integers (channels, then spatial dims), "
+                        f"got {value!r}", field="input")
+    if any(v < 1 for v in value):
+        raise SpecError(f"every size must be >= 1, got {list(value)}", field="input")
+    return tuple(int(v) for v in value)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _kind_names() -> list[str]:
+    from .layers import REGISTRY
+
+    return list(REGISTRY)
