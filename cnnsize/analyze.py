@@ -241,14 +241,17 @@ class _Walker:
 
 
 def _inexact_notes(cost: Cost) -> tuple[str, ...]:
-    """One note per distinct rounded formula: 'output H, W: (224 − 11 + 2·2)/4 + 1 = 55.25 → 55'."""
+    """One note per distinct rounded formula, naming every dim it applies to."""
     groups: dict[str, list[str]] = {}
     for field, dim in cost.inexact:
-        lhs, _, numbers = dim.formula.partition(" = ")
-        formula = lhs.split("2 = ", 1)[-1] if "2 = " not in lhs else lhs.partition("2 = ")[2]
-        groups.setdefault(f"{formula} = {numbers}", []).append(field.removeprefix("output "))
-    return tuple(f"output {', '.join(fields)} not a whole number: {text}"
-                 for text, fields in groups.items())
+        numbers = dim.formula.split(" = ", 2)[2]
+        groups.setdefault(numbers, []).append(field.removeprefix("output "))
+    notes = []
+    for numbers, fields in groups.items():
+        value, _, rounded = numbers.partition(" → ")
+        notes.append(f"output {', '.join(fields)} = {value} is not a whole number; PyTorch's rule "
+                     f"gives {rounded} (--strict makes this an error)")
+    return tuple(notes)
 
 
 def _apply_rf(effect: tuple[Window, ...] | str, state: _State

@@ -30,7 +30,10 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
         raise SpecError(f"cannot parse expression {text!r}") from None
-    return _eval(tree.body, env, text)
+    try:
+        return _eval(tree.body, env, text)
+    except (TypeError, ValueError, ArithmeticError) as e:
+        raise SpecError(f"cannot evaluate {text!r}: {e}") from None
 
 
 def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
@@ -45,10 +48,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
         left, right = _eval(node.left, env, text), _eval(node.right, env, text)
         if isinstance(node.op, ast.Pow) and abs(right) > 64:
             raise SpecError(f"exponent too large in {text!r}")
-        try:
-            return _BINARY[type(node.op)](left, right)
-        except (TypeError, ZeroDivisionError) as e:
-            raise SpecError(f"cannot evaluate {text!r}: {e}") from None
+        return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
         value = _eval(node.operand, env, text)
         if isinstance(node.op, ast.Not):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from .errors import CnnsizeError, SpecError
 from .expr import substitute
@@ -57,7 +57,7 @@ class Residual:
     post: tuple[Node, ...]
 
 
-Node = Union[Layer, Sequential, Concat, Residual]
+Node = Layer | Sequential | Concat | Residual
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +223,11 @@ class _Parser:
             if not isinstance(item, Mapping):
                 raise SpecError(f"each layer must be a mapping with a 'type', got {item!r}",
                                 path=where)
-            repeat = substitute(item["repeat"], env) if "repeat" in item else 1
+            try:
+                repeat = substitute(item["repeat"], env) if "repeat" in item else 1
+            except CnnsizeError as e:
+                e.field = e.field or "repeat"
+                raise e.located(path=where, kind=str(item.get("type"))) from None
             if not is_int(repeat) or not 0 <= repeat <= MAX_REPEAT:
                 raise SpecError(f"must be an integer from 0 to {MAX_REPEAT}, got {repeat!r}",
                                 path=where, field="repeat")
@@ -242,11 +246,12 @@ class _Parser:
                             raise SpecError("an inlined block has no name of its own: its layers "
                                             "join the enclosing list", field="name")
                         bound, layers = self._bind(block_name, item, local, stack)
-                        expanded += self._expand(layers, prefix, bound, stack + (block_name,))
+                        expanded += self._expand(layers, prefix, bound, (*stack, block_name))
                         continue
+                    name = self._name(item, local, repeat, i, where)
                 except CnnsizeError as e:
                     raise e.located(path=where, kind=str(item.get("type"))) from None
-                expanded.append((item, local, self._name(item, local, repeat, i, where)))
+                expanded.append((item, local, name))
         return expanded
 
     @staticmethod
@@ -254,7 +259,11 @@ class _Parser:
               where: str) -> str | None:
         if item.get("name") is None:
             return None
-        name = substitute(item["name"], env)
+        try:
+            name = substitute(item["name"], env)
+        except CnnsizeError as e:
+            e.field = e.field or "name"
+            raise
         if not isinstance(name, (str, int)) or isinstance(name, bool) or str(name) == "":
             raise SpecError(f"must be a non-empty string, got {name!r}", path=where, field="name")
         name = str(name)
@@ -269,7 +278,7 @@ class _Parser:
               stack: tuple[str, ...]) -> tuple[dict[str, Any], list[Any]]:
         """A block's variables from its defaults and the call's arguments, and its layers."""
         if type_name in stack:
-            raise SpecError(f"block {type_name!r} uses itself ({' → '.join(stack + (type_name,))})",
+            raise SpecError(f"block {type_name!r} uses itself ({' → '.join((*stack, type_name))})",
                             field="type")
         block = self.blocks[type_name]
         params = dict(block.get("params") or {})
@@ -348,7 +357,7 @@ class _Parser:
     def _block(self, type_name: str, item: Mapping[str, Any], path: str,
                env: Mapping[str, Any], stack: tuple[str, ...]) -> Node:
         local, layers = self._bind(type_name, item, env, stack)
-        inner_stack = stack + (type_name,)
+        inner_stack = (*stack, type_name)
         if len(layers) == 1 and isinstance(layers[0], Mapping) and not any(
                 key in layers[0] for key in ("name", "repeat", "if", "inline")):
             # A one-item block stands in the invocation's place, under the invocation's name.

@@ -9,7 +9,7 @@ input's memory; dropout (at inference) and identity always do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .base import Cost, Kind, Shape, arg, register, to_bool, to_choice, to_float, to_int, to_optional
 
@@ -17,9 +17,9 @@ from .base import Cost, Kind, Shape, arg, register, to_bool, to_choice, to_float
 @dataclass(frozen=True, slots=True)
 class _Elementwise(Kind):
     family = "activation"
+    examples: ClassVar[tuple[tuple[dict[str, Any], tuple[int, ...]], ...]] = (({}, (3, 5, 5)),)
     flops_per_element: ClassVar[int] = 0
     aliases: ClassVar[bool] = False  # always shares the input's memory (views, inference no-ops)
-    examples = (({}, (3, 5, 5)),)
 
     def analyze(self, shape: Shape) -> Cost:
         units = 1

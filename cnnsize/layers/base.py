@@ -113,15 +113,18 @@ def to_optional_ints(value: Any, cls: type[Kind], name: str) -> tuple[int | None
         raise _type_error(value, f"an integer or a list of {n} integers or nulls")
     if any(v is not None and v < 1 for v in items):
         raise SpecError(f"every entry must be >= 1, got {value!r}")
+    if n == 1 and items[0] is None:
+        raise SpecError("a 1d adaptive pool needs an integer output_size (PyTorch)")
     return tuple(items)
 
 
 def to_padding(value: Any, cls: type[Kind], name: str) -> tuple[int, ...] | str:
-    if value in ("same", "valid"):
-        return str(value)
+    if value == "same" or value == "valid":
+        return "same" if value == "same" else "valid"
     if isinstance(value, str):
         raise SpecError(f"expected an integer, a list of integers, 'same' or 'valid', got {value!r}")
-    return to_ints(0)(value, cls, name)
+    ints: tuple[int, ...] = to_ints(0)(value, cls, name)
+    return ints
 
 
 def to_bool(value: Any, cls: type[Kind], name: str) -> bool:
@@ -174,7 +177,7 @@ class Kind:
     family: ClassVar[str] = ""
     ndim: ClassVar[int] = 0  # spatial dims the kind expects; 0 = any
     # Small valid configurations (args, input shape) that the tests check against torch.nn.
-    examples: ClassVar[tuple[tuple[dict[str, Any], Shape], ...]] = ()
+    examples: ClassVar[tuple[tuple[dict[str, Any], tuple[int, ...]], ...]] = ()
     # Arguments that exist in PyTorch but that this kind does not pass to the torch module.
     spec_only: ClassVar[frozenset[str]] = frozenset()
 
@@ -221,7 +224,8 @@ class Kind:
 
     def torch_module(self, shape: Shape) -> torch.nn.Module:
         import torch.nn
-        return getattr(torch.nn, self.torch_name)(**self.torch_kwargs(shape))
+        module: torch.nn.Module = getattr(torch.nn, self.torch_name)(**self.torch_kwargs(shape))
+        return module
 
     def args(self) -> dict[str, Any]:
         """The arguments that differ from PyTorch's defaults, for display."""

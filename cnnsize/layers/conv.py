@@ -104,7 +104,7 @@ class _ConvNd(Kind):
         ksym = "·".join(f"F{s}" for s in symbols) if self.ndim > 1 else "F"
         group_txt = "C_in/groups" if self.groups > 1 else "C_in"
         explain = [d.formula for d in dims] + [
-            f"units = {'·'.join(('C_out',) + tuple(f'{s}2' for s in symbols))} = "
+            f"units = {'·'.join(('C_out', *tuple(f'{s}2' for s in symbols)))} = "
             f"{product_text(list(out))} = {units:,}",
             f"weights = {ksym}·{group_txt}·C_out = "
             f"{product_text([*self.kernel_size, per_group, self.out_channels])} = {weights:,}",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import ShapeError, SpecError
 from ..shape import adaptive_windows, require_positive, sliding_window
 from .base import (
     SPATIAL_SYMBOLS,
@@ -36,31 +36,43 @@ from .base import (
 class _PoolNd(Kind):
     """Shared by max and average pooling: the sliding-window shape rule with ceil_mode."""
 
+    kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
+    stride: tuple[int, ...] | None = arg(None, to_optional(to_ints(1)))
+    padding: tuple[int, ...] = arg(0, to_ints(0))
+    ceil_mode: bool = arg(False, to_bool)
+
     family = "pool"
     is_max = True
+    # PyTorch's avg_pool3d also refuses inputs smaller than the kernel before padding.
+    unpadded_input_at_least_kernel = False
 
     def _dilation(self) -> tuple[int, ...]:
         return (1,) * self.ndim
 
     def _stride(self) -> tuple[int, ...]:
-        stride: tuple[int, ...] | None = getattr(self, "stride")
-        return stride if stride is not None else getattr(self, "kernel_size")
+        stride: tuple[int, ...] | None = self.stride
+        return stride if stride is not None else self.kernel_size
 
     def validate(self) -> None:
-        kernel: tuple[int, ...] = getattr(self, "kernel_size")
-        padding: tuple[int, ...] = getattr(self, "padding")
-        for f, p, d in zip(kernel, padding, self._dilation()):
-            # PyTorch: "pad should be at most half of effective kernel size".
-            if p > (d * (f - 1) + 1) // 2:
+        kernel: tuple[int, ...] = self.kernel_size
+        padding: tuple[int, ...] = self.padding
+        for f, p in zip(kernel, padding):
+            # PyTorch: "pad should be smaller than or equal to half of kernel size" (not dilated).
+            if p > f // 2:
                 raise SpecError(f"padding {p} is more than half of the kernel size {f}",
-                                field="padding", hint=f"use padding <= {(d * (f - 1) + 1) // 2}")
+                                field="padding", hint=f"use padding <= {f // 2}")
 
     def analyze(self, shape: Shape) -> Cost:
         channels, spatial = self.expect_spatial(shape)
-        kernel: tuple[int, ...] = getattr(self, "kernel_size")
-        padding: tuple[int, ...] = getattr(self, "padding")
-        ceil_mode: bool = getattr(self, "ceil_mode")
+        kernel: tuple[int, ...] = self.kernel_size
+        padding: tuple[int, ...] = self.padding
+        ceil_mode: bool = self.ceil_mode
         symbols = SPATIAL_SYMBOLS[self.ndim]
+        if self.unpadded_input_at_least_kernel and any(w < f for w, f in zip(spatial, kernel)):
+            raise ShapeError(f"input {'×'.join(map(str, spatial))} is smaller than the kernel "
+                             f"{'×'.join(map(str, kernel))}", field="kernel_size",
+                             hint=f"PyTorch's {self.torch_name} needs every input size >= "
+                                  "kernel_size, before padding")
         dims = []
         for w1, f, s, p, d, sym in zip(spatial, kernel, self._stride(), padding, self._dilation(),
                                        symbols):
@@ -90,12 +102,8 @@ class _PoolNd(Kind):
 
 @dataclass(frozen=True, slots=True)
 class _MaxPoolNd(_PoolNd):
-    kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
-    stride: tuple[int, ...] | None = arg(None, to_optional(to_ints(1)))
-    padding: tuple[int, ...] = arg(0, to_ints(0))
     dilation: tuple[int, ...] = arg(1, to_ints(1))
     return_indices: bool = arg(False, to_bool)
-    ceil_mode: bool = arg(False, to_bool)
 
     def validate(self) -> None:
         if self.return_indices:
@@ -109,10 +117,6 @@ class _MaxPoolNd(_PoolNd):
 
 @dataclass(frozen=True, slots=True)
 class _AvgPoolNd(_PoolNd):
-    kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
-    stride: tuple[int, ...] | None = arg(None, to_optional(to_ints(1)))
-    padding: tuple[int, ...] = arg(0, to_ints(0))
-    ceil_mode: bool = arg(False, to_bool)
     count_include_pad: bool = arg(True, to_bool)
     divisor_override: int | None = arg(None, to_optional(to_int(1)))
 
@@ -166,6 +170,7 @@ class AvgPool2d(_AvgPoolNd):
 @dataclass(frozen=True, slots=True)
 class AvgPool3d(_AvgPoolNd):
     type_name, torch_name, ndim = "avgpool3d", "AvgPool3d", 3
+    unpadded_input_at_least_kernel = True
     examples = (({"kernel_size": 2}, (1, 4, 4, 5)),)
 
 
@@ -208,7 +213,7 @@ class _AdaptivePoolNd(Kind):
 
 def _adaptive(name: str, torch_name: str, ndim: int, is_max: bool,
               example: tuple[dict[str, Any], Shape]) -> type[Kind]:
-    cls = dataclass(frozen=True, slots=True)(
+    cls: type[Kind] = dataclass(frozen=True, slots=True)(
         type(torch_name, (_AdaptivePoolNd,), {
             "__module__": __name__, "type_name": name, "torch_name": torch_name, "ndim": ndim,
             "is_max": is_max, "examples": (example,), "__annotations__": {},
@@ -216,12 +221,15 @@ def _adaptive(name: str, torch_name: str, ndim: int, is_max: bool,
     return register(cls)
 
 
-AdaptiveAvgPool1d = _adaptive("adaptiveavgpool1d", "AdaptiveAvgPool1d", 1, False, ({"output_size": 3}, (2, 10)))
+AdaptiveAvgPool1d = _adaptive("adaptiveavgpool1d", "AdaptiveAvgPool1d", 1, False,
+                              ({"output_size": 3}, (2, 10)))
 AdaptiveAvgPool2d = _adaptive("adaptiveavgpool2d", "AdaptiveAvgPool2d", 2, False,
                               ({"output_size": [7, 7]}, (512, 7, 7)))
 AdaptiveAvgPool3d = _adaptive("adaptiveavgpool3d", "AdaptiveAvgPool3d", 3, False,
                               ({"output_size": [1, None, 2]}, (2, 3, 5, 7)))
-AdaptiveMaxPool1d = _adaptive("adaptivemaxpool1d", "AdaptiveMaxPool1d", 1, True, ({"output_size": 1}, (4, 101)))
-AdaptiveMaxPool2d = _adaptive("adaptivemaxpool2d", "AdaptiveMaxPool2d", 2, True, ({"output_size": [3, 2]}, (2, 10, 7)))
-AdaptiveMaxPool3d = _adaptive("adaptivemaxpool3d", "AdaptiveMaxPool3d", 3, True, ({"output_size": 2}, (1, 5, 5, 5)))
-
+AdaptiveMaxPool1d = _adaptive("adaptivemaxpool1d", "AdaptiveMaxPool1d", 1, True,
+                              ({"output_size": 1}, (4, 101)))
+AdaptiveMaxPool2d = _adaptive("adaptivemaxpool2d", "AdaptiveMaxPool2d", 2, True,
+                              ({"output_size": [3, 2]}, (2, 10, 7)))
+AdaptiveMaxPool3d = _adaptive("adaptivemaxpool3d", "AdaptiveMaxPool3d", 3, True,
+                              ({"output_size": 2}, (1, 5, 5, 5)))

@@ -1,0 +1,120 @@
+"""The console script, run for real in subprocesses, and the output formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import cnnsize
+from cnnsize.report import COUNT_KEYS
+
+
+def run(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "cnnsize", *args], capture_output=True, text=True,
+                          timeout=120)
+    if check_rc is not None:
+        assert proc.returncode == check_rc, proc.stderr
+    return proc
+
+
+def test_console_script_entry_point():
+    proc = subprocess.run(["cnnsize", "zoo"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert {"lenet5", "alexnet", "vgg16"} <= {line.split()[0] for line in proc.stdout.splitlines()[2:]}
+    assert "138,357,544" in proc.stdout
+
+
+def test_symbolic_path_imports_no_heavy_module(tmp_path):
+    code = textwrap.dedent("""
+        import sys, cnnsize
+        from cnnsize.cli import main
+        main(["report", "vgg16", "--explain", "-o", sys.argv[1]])
+        main(["report", "alexnet", "--format", "json", "-o", sys.argv[1]])
+        main(["zoo"])
+        heavy = sorted(m for m in ("torch", "fvcore", "pandas", "matplotlib", "numpy") if m in sys.modules)
+        print("HEAVY", heavy)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout
+
+
+def test_lenet5_text_report(golden):
+    golden(run("report", "lenet5", "--no-bias").stdout)
+
+
+def test_alexnet_explain(golden):
+    golden(run("report", "alexnet", "--explain").stdout)
+
+
+def test_explain_shows_the_lecture_arithmetic(tmp_path):
+    spec = tmp_path / "alex1.yaml"
+    spec.write_text("input: [3, 227, 227]\nlayers:\n"
+                    "  - {name: conv1, type: conv2d, out_channels: 96, kernel_size: 11, stride: 4}\n")
+    out = run("report", str(spec), "--explain").stdout
+    assert "W2 = (W1 − F + 2P)/S + 1 = (227 − 11 + 2·0)/4 + 1 = 55" in out
+    assert "weights = FH·FW·C_in·C_out = 11·11·3·96 = 34,848" in out
+    flagged = run("report", str(spec), "--input", "3,224,224").stdout
+    assert "(224 − 11 + 2·0)/4 + 1 = 54.25 is not a whole number" in flagged
+    strict = run("report", str(spec), "--input", "3,224,224", "--strict", check_rc=2)
+    assert "54.25" in strict.stderr and "227" in strict.stderr and "Traceback" not in strict.stderr
+
+
+def test_json_contract():
+    data = json.loads(run("report", "vgg16", "--format", "json").stdout)
+    assert {"name", "input", "batch", "dtype", "layers", "totals"} <= set(data)
+    layer_keys = {"name", "type", "output_shape", "receptive_field", *COUNT_KEYS}
+    assert all(layer_keys <= set(layer) for layer in data["layers"])
+    assert set(COUNT_KEYS) <= set(data["totals"])
+    assert data["totals"]["params"] == 138_357_544 and data["input"] == [3, 224, 224]
+    assert data == json.loads(json.dumps(cnnsize.analyze("vgg16").to_dict()))
+
+
+def test_no_bias_flag_in_json():
+    data = json.loads(run("report", "lenet5", "--no-bias", "--format", "json").stdout)
+    by_name = {layer["name"]: layer for layer in data["layers"]}
+    assert by_name["F5"]["params"] == 48_000 and by_name["F5"]["connections"] == 48_000
+    assert data["totals"]["biases"] == 0
+
+
+def test_csv_keeps_exact_integers():
+    rows = list(csv.DictReader(io.StringIO(run("report", "vgg16", "--format", "csv").stdout)))
+    assert rows[0]["name"] == "features.0" and rows[0]["output_shape"] == "64x224x224"
+    by_name = {row["name"]: row for row in rows}
+    assert int(by_name["classifier.3"]["weights"]) == 16_777_216   # 4096·4096
+    assert int(by_name["classifier.3"]["flops"]) == 2 * 16_777_216 + 4096 + 0
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("markdown", "| C1 "), ("latex", "\\toprule"),
+                                             ("html", "<table>")])
+def test_human_formats(fmt, marker):
+    out = run("report", "lenet5", "--format", fmt).stdout
+    assert marker in out and "117,600" in out
+
+
+def test_output_file_and_options(tmp_path):
+    target = tmp_path / "r.md"
+    run("report", "alexnet", "--format", "markdown", "--batch", "4", "--dtype", "bfloat16",
+        "-o", str(target))
+    text = target.read_text()
+    assert "batch 4" in text and "bfloat16" in text
+
+
+def test_bad_flags_exit_2():
+    assert run("report", "lenet5", "--batch", "0", check_rc=2).stderr
+    assert "error" in run("report", "lenet5", "--input", "3,a", check_rc=2).stderr
+    assert "Traceback" not in run("report", "lenet5", "--dtype", "int4", check_rc=2).stderr
+
+
+def test_notebook_and_pandas_views():
+    report = cnnsize.analyze("lenet5")
+    assert report._repr_html_().count("<tr>") == len(report.layers) + 3  # header, input, total
+    frame = report.to_frame()
+    assert frame.loc["C3", "weights"] == 2_400 and frame["params"].sum() == report.totals.params
