@@ -120,18 +120,26 @@ class _Walker:
     def _residual(self, node: Residual, state: _State, depth: int) -> _State:
         body = self._nodes(node.body, state, depth + 1)
         short = self._nodes(node.shortcut.children, state, depth + 1)
-        if body.shape != short.shape:
+        if node.merge == "add":
+            shape = body.shape if body.shape == short.shape else None
+            hint = "add a projection to the shortcut (1x1 conv with the body's stride and out_channels)"
+        else:
+            shape = _broadcast(body.shape, short.shape)
+            hint = "a multiplying body must give the same shape, or 1 where it broadcasts (C×1×1)"
+        if shape is None:
             raise ShapeError(
                 f"the body gives {fmt_shape(body.shape)} but the shortcut gives "
-                f"{fmt_shape(short.shape)}; a residual sum needs equal shapes",
-                path=node.path, kind="residual", field="shortcut",
-                hint="add a projection to the shortcut (1x1 conv with the body's stride and "
-                     "out_channels)")
-        units = math.prod(body.shape)
-        cost = Cost(output_shape=body.shape, elementwise_flops=units,
-                    explain=(f"sum of body and shortcut: FLOPs = units = {units:,}",))
-        merged = _State(body.shape, _max_rf(body.rf, short.rf), body.jump)
-        state = self._add(node.path, "residual", cost, merged, depth, ())
+                f"{fmt_shape(short.shape)}; a residual {'sum' if node.merge == 'add' else 'product'}"
+                f" needs {'equal' if node.merge == 'add' else 'broadcastable'} shapes",
+                path=node.path, kind="residual", field="shortcut", hint=hint)
+        units = math.prod(shape)
+        op = "sum" if node.merge == "add" else "product"
+        cost = Cost(output_shape=shape, elementwise_flops=units,
+                    explain=(f"{op} of body and shortcut: FLOPs = units = {units:,}",))
+        merged = _State(shape, _max_rf(body.rf, short.rf),
+                        body.jump if body.jump is not None else short.jump)
+        state = self._add(node.path, "residual" if node.merge == "add" else "mul", cost, merged,
+                          depth, ())
         return self._nodes(node.post, state, depth + 1)
 
     def _concat(self, node: Concat, state: _State, depth: int) -> _State:
@@ -266,6 +274,13 @@ def _apply_rf(effect: tuple[Window, ...] | str, state: _State
     rf = tuple(r + (w.kernel - 1) * j for r, w, j in zip(state.rf, effect, state.jump))
     jump = tuple(j * w.stride for w, j in zip(effect, state.jump))
     return rf, jump
+
+
+def _broadcast(a: Shape, b: Shape) -> Shape | None:
+    """PyTorch's broadcast of two shapes of equal rank, or None where they do not broadcast."""
+    if len(a) != len(b) or any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        return None
+    return tuple(max(x, y) for x, y in zip(a, b))
 
 
 def _max_rf(a: tuple[Fraction, ...] | None, b: tuple[Fraction, ...] | None

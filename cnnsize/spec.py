@@ -26,7 +26,7 @@ TOP_KEYS = ("name", "input", "layers", "blocks", "meta", "description")
 CONTAINER_KEYS = {
     "sequential": ("layers",),
     "concat": ("branches",),
-    "residual": ("body", "shortcut", "post", "shortcut_name"),
+    "residual": ("body", "shortcut", "post", "shortcut_name", "merge"),
 }
 MAX_REPEAT = 10_000
 
@@ -55,6 +55,7 @@ class Residual:
     body: tuple[Node, ...]
     shortcut: Sequential
     post: tuple[Node, ...]
+    merge: str = "add"  # "add": body + shortcut (ResNet); "mul": body × shortcut (squeeze-excite)
 
 
 Node = Layer | Sequential | Concat | Residual
@@ -352,7 +353,10 @@ class _Parser:
         names = [n.path for n in (*body, *post)] + [spath]
         if len(set(names)) != len(names):
             raise SpecError("names in body, shortcut and post must differ", field="body")
-        return Residual(path, tuple(body), shortcut, tuple(post))
+        merge = substitute(item.get("merge", "add"), env)
+        if merge not in ("add", "mul"):
+            raise SpecError(f"must be 'add' or 'mul', got {merge!r}", field="merge")
+        return Residual(path, tuple(body), shortcut, tuple(post), merge)
 
     def _block(self, type_name: str, item: Mapping[str, Any], path: str,
                env: Mapping[str, Any], stack: tuple[str, ...]) -> Node:

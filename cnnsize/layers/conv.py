@@ -24,6 +24,7 @@ from .base import (
     Window,
     arg,
     fmt_shape,
+    is_int,
     product_text,
     register,
     to_bool,
@@ -50,6 +51,20 @@ def padding_pairs(padding: tuple[int, ...] | str, kernel: tuple[int, ...],
     return tuple((p, p) for p in padding)
 
 
+def to_connection_table(value: Any, cls: type[Kind], name: str) -> tuple[tuple[int, ...], ...] | None:
+    """A list, per output channel, of the input channel indices it reads (each non-empty)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(
+            isinstance(row, list) and row and all(is_int(i) and i >= 0 for i in row) for row in value):
+        raise SpecError("expected a list with, for each output channel, a non-empty list of input "
+                        "channel indices (0-based)")
+    for j, row in enumerate(value):
+        if len(set(row)) != len(row):
+            raise SpecError(f"output channel {j} lists an input channel twice: {row}")
+    return tuple(tuple(sorted(row)) for row in value)
+
+
 def check_groups(groups: int, c_in: int, c_out: int) -> None:
     for name, n in (("in_channels", c_in), ("out_channels", c_out)):
         if n % groups:
@@ -69,18 +84,50 @@ class _ConvNd(Kind):
     bias: bool = arg(True, to_bool)
     padding_mode: str = arg("zeros", to_choice("zeros", "reflect", "replicate", "circular"))
     in_channels: int | None = arg(None, to_optional(to_int(1)))
+    # A partial connection table (LeCun et al. 1998, Table I): for each output channel, the
+    # input channels it reads. Not a PyTorch argument; built as one small conv per output map.
+    connections: tuple[tuple[int, ...], ...] | None = arg(None, to_connection_table)
 
     family = "conv"
+    spec_only = frozenset({"connections"})
 
     def validate(self) -> None:
         if self.padding == "same" and any(s != 1 for s in self.stride):
             raise SpecError("padding='same' is not supported for strided convolutions (PyTorch)",
                             field="padding", hint="use an explicit padding, e.g. padding: 1")
+        if self.connections is not None:
+            if self.groups != 1:
+                raise SpecError("a connection table replaces groups: leave groups at 1",
+                                field="connections")
+            if len(self.connections) != self.out_channels:
+                raise SpecError(f"has {len(self.connections)} entries but out_channels is "
+                                f"{self.out_channels}: give one list of input channels per output "
+                                "channel", field="connections")
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
-        kw = {name: getattr(self, name) for name in self.arg_names()}
+        kw = {name: getattr(self, name) for name in self.arg_names() if name not in self.spec_only}
         kw["in_channels"] = shape[0]
         return kw
+
+    def torch_module(self, shape: Shape) -> Any:
+        if self.connections is None:
+            return Kind.torch_module(self, shape)
+        from ..verify.modules import PartialConv
+
+        return PartialConv(self.ndim, self.connections, self.torch_kwargs(shape))
+
+    def fan_in(self, c_in: int) -> tuple[int, str]:
+        """Input channels summed per output channel, over all outputs, and how it was counted."""
+        if self.connections is None:
+            return self.out_channels * (c_in // self.groups), ""
+        for j, inputs in enumerate(self.connections):
+            bad = [i for i in inputs if i >= c_in]
+            if bad:
+                raise ShapeError(f"output channel {j} reads input channel {bad[0]}, but the input "
+                                 f"has channels 0..{c_in - 1}", field="connections")
+        total = sum(len(inputs) for inputs in self.connections)
+        return total, (f" (connection table: {total} of {c_in * self.out_channels} "
+                       "input-output channel pairs)")
 
     def analyze(self, shape: Shape) -> Cost:
         c_in, spatial = self.expect_spatial(shape)
@@ -98,19 +145,33 @@ class _ConvNd(Kind):
         units = math.prod(out)
         window = math.prod(self.kernel_size)
         per_group = c_in // self.groups
-        weights = self.out_channels * per_group * window
+        pairs, table_note = self.fan_in(c_in)
+        weights = pairs * window
         biases = self.out_channels if self.bias else 0
-        connections = units * window * per_group
+        connections = units // self.out_channels * pairs * window
         ksym = "·".join(f"F{s}" for s in symbols) if self.ndim > 1 else "F"
         group_txt = "C_in/groups" if self.groups > 1 else "C_in"
+        unit_line = (f"units = {'·'.join(('C_out', *tuple(f'{s}2' for s in symbols)))} = "
+                     f"{product_text(list(out))} = {units:,}")
+        if self.connections is None:
+            count_lines = [
+                f"weights = {ksym}·{group_txt}·C_out = "
+                f"{product_text([*self.kernel_size, per_group, self.out_channels])} = {weights:,}",
+                f"connections = units·{ksym}·{group_txt} = "
+                f"{product_text([units, *self.kernel_size, per_group])} = {connections:,}",
+            ]
+        else:
+            positions = units // self.out_channels
+            count_lines = [
+                f"weights = {ksym}·Σ|inputs of each output| = "
+                f"{product_text([*self.kernel_size, pairs])} = {weights:,}{table_note}",
+                f"connections = positions·{ksym}·Σ|inputs| = "
+                f"{product_text([positions, *self.kernel_size, pairs])} = {connections:,}",
+            ]
         explain = [d.formula for d in dims] + [
-            f"units = {'·'.join(('C_out', *tuple(f'{s}2' for s in symbols)))} = "
-            f"{product_text(list(out))} = {units:,}",
-            f"weights = {ksym}·{group_txt}·C_out = "
-            f"{product_text([*self.kernel_size, per_group, self.out_channels])} = {weights:,}",
+            unit_line, count_lines[0],
             f"biases = C_out = {biases:,}" if self.bias else "biases = 0 (bias=False)",
-            f"connections = units·{ksym}·{group_txt} = "
-            f"{product_text([units, *self.kernel_size, per_group])} = {connections:,}",
+            count_lines[1],
             f"MACs = connections = {connections:,}",
         ]
         return Cost(
@@ -146,6 +207,8 @@ class Conv2d(_ConvNd):
     torch_name = "Conv2d"
     ndim = 2
     examples = (({"out_channels": 6, "kernel_size": 5}, (1, 32, 32)),
+                ({"out_channels": 3, "kernel_size": 3, "connections": [[0], [0, 1], [2, 1, 0]]},
+                 (3, 8, 8)),
                 ({"out_channels": 8, "kernel_size": [3, 5], "stride": [2, 1], "padding": [1, 0],
                   "dilation": [1, 2], "groups": 2, "bias": False}, (4, 17, 19)),
                 ({"out_channels": 4, "kernel_size": 4, "padding": "same"}, (2, 9, 9)))

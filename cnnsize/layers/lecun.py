@@ -1,0 +1,101 @@
+"""Layers of LeCun et al. 1998, "Gradient-based learning applied to document recognition".
+
+Trainable subsampling (S2, S4): each unit adds a window of one map, multiplies the sum by a
+trainable coefficient and adds a trainable bias: weights = C, biases = C,
+connections = units · window (+ units for the bias inputs).
+Euclidean RBF output: y_j = Σ_i (x_i − c_ij)² with fixed centres c (buffers, not trainable):
+connections = MACs = N_in · N_out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from ..shape import require_positive, sliding_window
+from .base import (
+    SPATIAL_SYMBOLS,
+    Cost,
+    Kind,
+    Shape,
+    Window,
+    arg,
+    product_text,
+    register,
+    to_bool,
+    to_int,
+    to_ints,
+    to_optional,
+)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Subsampling2d(Kind):
+    kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
+    stride: tuple[int, ...] | None = arg(None, to_optional(to_ints(1)))
+    bias: bool = arg(True, to_bool)
+
+    type_name, torch_name, family, ndim = "subsampling2d", "", "pool", 2
+    examples = (({"kernel_size": 2}, (6, 28, 28)),)
+
+    def torch_module(self, shape: Shape) -> Any:
+        from ..verify.modules import Subsampling
+
+        return Subsampling(self.ndim, shape[0], self.kernel_size,
+                           self.stride or self.kernel_size, self.bias)
+
+    def analyze(self, shape: Shape) -> Cost:
+        channels, spatial = self.expect_spatial(shape)
+        stride = self.stride or self.kernel_size
+        dims = []
+        for w1, f, s, sym in zip(spatial, self.kernel_size, stride, SPATIAL_SYMBOLS[self.ndim]):
+            dim = sliding_window(w1, f, s, (0, 0), symbol=sym)
+            require_positive(dim, w1, f, 1, (0, 0), field=f"output {sym}")
+            dims.append(dim)
+        out = (channels, *(d.size for d in dims))
+        units = math.prod(out)
+        window = math.prod(self.kernel_size)
+        biases = channels if self.bias else 0
+        return Cost(
+            output_shape=out, weights=channels, biases=biases, connections=units * window,
+            bias_connections=units if self.bias else 0,
+            elementwise_flops=units * window,  # window − 1 adds and one multiply
+            bias_adds=units if self.bias else 0, neurons=True,
+            rf=tuple(Window(f, Fraction(s)) for f, s in zip(self.kernel_size, stride)),
+            explain=(*(d.formula for d in dims),
+                     f"weights = C = {channels} (one coefficient per map); biases = {biases}",
+                     f"connections = units·window = {product_text([units, *self.kernel_size])} = "
+                     f"{units * window:,}"),
+            inexact=tuple((f"output {sym}", d) for sym, d in zip(SPATIAL_SYMBOLS[self.ndim], dims)
+                          if not d.is_exact),
+        )
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RBF(Kind):
+    out_features: int = arg(convert=to_int(1))
+    in_features: int | None = arg(None, to_optional(to_int(1)))
+
+    type_name, torch_name, family = "rbf", "", "linear"
+    examples = (({"out_features": 10}, (84,)),)
+
+    def torch_module(self, shape: Shape) -> Any:
+        from ..verify.modules import RBF as TorchRBF
+
+        return TorchRBF(shape[-1], self.out_features)
+
+    def analyze(self, shape: Shape) -> Cost:
+        n_in = shape[-1]
+        self.check_given("in_features", self.in_features, n_in)
+        out = (*shape[:-1], self.out_features)
+        macs = math.prod(shape[:-1]) * n_in * self.out_features
+        return Cost(output_shape=out, buffers=n_in * self.out_features, connections=macs,
+                    macs=macs, elementwise_flops=macs,  # the subtraction before each square
+                    neurons=True, rf="global",
+                    explain=(f"centres (fixed, buffers) = N_in·N_out = {n_in}·{self.out_features} = "
+                             f"{n_in * self.out_features:,}",
+                             f"connections = MACs = N_in·N_out = {macs:,}"))

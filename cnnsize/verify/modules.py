@@ -1,0 +1,56 @@
+"""torch.nn modules for layer kinds and containers that PyTorch does not have as one class."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class PartialConv(nn.Module):
+    """A convolution with a partial connection table: one conv per output map over its inputs."""
+
+    def __init__(self, ndim: int, table: Sequence[Sequence[int]], kwargs: dict[str, Any]) -> None:
+        super().__init__()
+        conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[ndim]
+        args = {k: v for k, v in kwargs.items() if k not in ("in_channels", "out_channels")}
+        self.maps = nn.ModuleList(conv(len(inputs), 1, **args) for inputs in table)
+        self.table = [list(t) for t in table]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([conv(x[:, inputs]) for conv, inputs in zip(self.maps, self.table)], dim=1)
+
+
+class Subsampling(nn.Module):
+    """LeCun et al. 1998's trainable subsampling: y = w_c · Σ_window x + b_c per channel."""
+
+    def __init__(self, ndim: int, channels: int, kernel_size: Sequence[int],
+                 stride: Sequence[int], bias: bool) -> None:
+        super().__init__()
+        pool = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}[ndim]
+        self.window = 1
+        for k in kernel_size:
+            self.window *= k
+        self.pool = pool(tuple(kernel_size), tuple(stride))
+        shape = (channels,) + (1,) * ndim
+        self.weight = nn.Parameter(torch.ones(shape))
+        self.bias = nn.Parameter(torch.zeros(shape)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y: torch.Tensor = self.pool(x) * self.window * self.weight
+        return y + self.bias if self.bias is not None else y
+
+
+class RBF(nn.Module):
+    """Euclidean radial basis units with fixed centres: y_j = Σ_i (x_i − c_ij)² (LeCun 1998)."""
+
+    centres: torch.Tensor
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.register_buffer("centres", torch.randn(out_features, in_features).sign())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x.unsqueeze(-2) - self.centres) ** 2).sum(-1)
