@@ -31,9 +31,24 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     except SyntaxError:
         raise SpecError(f"cannot parse expression {text!r}") from None
     try:
-        return _eval(tree.body, env, text)
+        return _check_size(_eval(tree.body, env, text), text)
     except (TypeError, ValueError, ArithmeticError) as e:
         raise SpecError(f"cannot evaluate {text!r}: {e}") from None
+
+
+MAX_MAGNITUDE = 2**63  # no size in a network comes near; bigger results are mistakes
+MAX_LENGTH = 10_000    # longest list or string an expression may build
+
+
+def _check_size(value: Any, text: str) -> Any:
+    if isinstance(value, int) and abs(value) > MAX_MAGNITUDE:
+        raise SpecError(f"{text!r} gives a number with {value.bit_length()} bits, far beyond any "
+                        "layer size")
+    if isinstance(value, float) and abs(value) > MAX_MAGNITUDE:
+        raise SpecError(f"{text!r} gives {value:.3g}, far beyond any layer size")
+    if isinstance(value, (str, list)) and len(value) > MAX_LENGTH:
+        raise SpecError(f"{text!r} builds a value of length {len(value):,}")
+    return value
 
 
 def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
@@ -48,7 +63,10 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
         left, right = _eval(node.left, env, text), _eval(node.right, env, text)
         if isinstance(node.op, ast.Pow) and abs(right) > 64:
             raise SpecError(f"exponent too large in {text!r}")
-        return _BINARY[type(node.op)](left, right)
+        if isinstance(node.op, ast.Mult) and isinstance(left, (str, list)) != isinstance(right, (str, list)):
+            raise SpecError(f"cannot repeat a list or string in {text!r}",
+                            hint="expressions compute numbers")
+        return _check_size(_BINARY[type(node.op)](left, right), text)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
         value = _eval(node.operand, env, text)
         if isinstance(node.op, ast.Not):

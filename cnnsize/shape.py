@@ -97,7 +97,7 @@ def adaptive_windows(w1: int, w2: int) -> list[int]:
 
 
 def require_positive(dim: Dim, w1: int, kernel: int, dilation: int, pad: tuple[int, int],
-                     field: str) -> None:
+                     field: str, symbol: str = "W") -> None:
     """Raise a ShapeError with the worked formula when an output size is not positive."""
     if dim.size >= 1:
         return
@@ -107,7 +107,7 @@ def require_positive(dim: Dim, w1: int, kernel: int, dilation: int, pad: tuple[i
         f"output size would be {dim.size}",
         field=field,
         formula=dim.formula,
-        hint=(f"the input to this layer is {w1} wide; kernel_size {kernel}"
+        hint=(f"the input to this layer has {symbol}1 = {w1}; kernel_size {kernel}"
               + (f" with dilation {dilation}" if dilation != 1 else "")
               + f" needs padding >= {need} (it has {pad[0]})"),
     )

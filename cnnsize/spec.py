@@ -18,7 +18,7 @@ from typing import Any
 from .errors import CnnsizeError, SpecError
 from .expr import substitute
 from .layers import Kind, lookup
-from .layers.base import did_you_mean, is_int
+from .layers.base import MAX_SIZE, did_you_mean, is_int
 
 CONTAINERS = ("sequential", "concat", "residual")
 ITEM_KEYS = ("type", "name", "repeat", "if", "inline")
@@ -29,6 +29,7 @@ CONTAINER_KEYS = {
     "residual": ("body", "shortcut", "post", "shortcut_name", "merge"),
 }
 MAX_REPEAT = 10_000
+MAX_LAYERS = 100_000  # layers in one network, after every repeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,8 @@ def loads(text: str, source: str = "<string>", is_json: bool = False) -> Network
         except json.JSONDecodeError as e:
             raise SpecError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
                             source=source) from None
+        except ValueError as e:  # e.g. an integer literal longer than Python converts
+            raise SpecError(f"invalid JSON: {e}", source=source) from None
     else:
         import yaml  # PyYAML is light; only needed for text specs
 
@@ -128,6 +131,11 @@ def loads(text: str, source: str = "<string>", is_json: bool = False) -> Network
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
             raise SpecError(f"invalid YAML{where}: {problem}", source=source) from None
+        except ValueError as e:  # e.g. an integer literal longer than Python converts
+            raise SpecError(f"invalid YAML: {e}", source=source) from None
+        if data is None:
+            raise SpecError("the file holds no spec (only comments?)", source=source,
+                            hint="a spec needs at least 'input' and 'layers'")
     if not isinstance(data, Mapping):
         raise SpecError(f"the spec must be a mapping with 'input' and 'layers', "
                         f"got {type(data).__name__}", source=source)
@@ -189,9 +197,14 @@ class _Parser:
             _check_keys(block, ("params", "layers", "description"), f"block {bname!r}")
             if bname in CONTAINERS or bname in _kind_names():
                 raise SpecError(f"block name {bname!r} shadows a built-in type", path=where)
-            if not isinstance(block.get("params", {}), Mapping):
+            params = block.get("params", {})
+            if not isinstance(params, Mapping):
                 raise SpecError("must be a mapping of parameter name to default (null = required)",
                                 path=where, field="params")
+            for key in params:
+                if not isinstance(key, str) or not key.isidentifier():
+                    raise SpecError(f"parameter names must be identifiers, got {key!r}", path=where,
+                                    field="params")
             if not isinstance(block.get("layers"), list):
                 raise SpecError("must be a list of layers", path=where, field="layers")
         return dict(blocks)
@@ -205,6 +218,10 @@ class _Parser:
             raise SpecError(f"must be a list of layers, got {type(items).__name__}",
                             path=prefix or None, field=field_name)
         expanded = self._expand(items, prefix, env, stack)
+        self.count = getattr(self, "count", 0) + len(expanded)
+        if self.count > MAX_LAYERS:
+            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers",
+                            path=prefix or None, field="repeat")
         nodes: list[Node] = []
         seen: set[str] = set()
         for position, (item, local, name) in enumerate(expanded):
@@ -237,11 +254,11 @@ class _Parser:
                 if "repeat" in item:
                     local["i"] = i
                 try:
-                    if "if" in item and not substitute(item["if"], local):
+                    if "if" in item and not _substitute_field(item["if"], local, "if"):
                         continue
                     if item.get("inline"):
                         block_name = item.get("type")
-                        if block_name not in self.blocks:
+                        if not isinstance(block_name, str) or block_name not in self.blocks:
                             raise SpecError("only blocks can be inlined", field="inline")
                         if "name" in item:
                             raise SpecError("an inlined block has no name of its own: its layers "
@@ -288,9 +305,10 @@ class _Parser:
             if key in ITEM_KEYS:
                 continue
             if key not in params:
-                raise SpecError(f"unknown parameter {key!r} for block {type_name!r}", field=key,
-                                hint=did_you_mean(key, list(params), "its parameters"))
-            local[key] = substitute(value, env)
+                raise SpecError(f"unknown parameter {key!r} for block {type_name!r}", field=str(key),
+                                hint=did_you_mean(str(key), [str(p) for p in params],
+                                                  "its parameters"))
+            local[key] = _substitute_field(value, env, str(key))
         for key, default in params.items():
             if key not in local:
                 if default is None:
@@ -310,7 +328,8 @@ class _Parser:
                 return self._container(type_name, item, path, env, stack)
             if type_name in self.blocks:
                 return self._block(type_name, item, path, env, stack)
-            args = {k: substitute(v, env) for k, v in item.items() if k not in ITEM_KEYS}
+            args = {k: _substitute_field(v, env, str(k)) for k, v in item.items()
+                    if k not in ITEM_KEYS}
             kind_cls = lookup(type_name, extra=list(CONTAINERS) + list(self.blocks))
             return Layer(path, kind_cls.from_args(args))
         except CnnsizeError as e:
@@ -328,7 +347,7 @@ class _Parser:
             if not isinstance(branches, list) or len(branches) < 1:
                 raise SpecError("must be a list of branches (each a list of layers)",
                                 field="branches")
-            parsed = []
+            parsed: list[Sequential] = []
             for b, branch in enumerate(branches):
                 if isinstance(branch, Mapping) and "type" not in branch:
                     _check_keys(branch, ("name", "layers"), "a concat branch")
@@ -336,7 +355,13 @@ class _Parser:
                     layers = branch.get("layers", [])
                 else:
                     bname, layers = str(b), branch
-                bpath = _join(path, str(bname))
+                bname = str(bname)
+                if not bname or "." in bname:
+                    raise SpecError(f"a branch name must be non-empty without dots, got {bname!r}",
+                                    field="branches")
+                bpath = _join(path, bname)
+                if any(b.path == bpath for b in parsed):
+                    raise SpecError(f"two branches are named {bname!r}", field="branches")
                 parsed.append(Sequential(bpath, tuple(self._items(layers, bpath, env, stack,
                                                                   "layers"))))
             return Concat(path, tuple(parsed))
@@ -386,7 +411,18 @@ def parse_input(value: Any) -> tuple[int, ...]:
                         f"got {value!r}", field="input")
     if any(v < 1 for v in value):
         raise SpecError(f"every size must be >= 1, got {list(value)}", field="input")
+    if any(v > MAX_SIZE for v in value):
+        raise SpecError(f"sizes above {MAX_SIZE:,} are beyond any real input", field="input")
     return tuple(int(v) for v in value)
+
+
+def _substitute_field(value: Any, env: Mapping[str, Any], field: str) -> Any:
+    """Substitute variables, naming the field in any error."""
+    try:
+        return substitute(value, env)
+    except CnnsizeError as e:
+        e.field = e.field or field
+        raise
 
 
 def _join(prefix: str, name: str) -> str:

@@ -78,13 +78,22 @@ def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+MAX_SIZE = 2**31  # the largest size, channel count or argument a spec may give
+
+
+def _bounded(value: int) -> int:
+    if abs(value) > MAX_SIZE:
+        raise SpecError(f"{value:.3e} is beyond any real layer (limit {MAX_SIZE:,})")
+    return value
+
+
 def to_int(minimum: int | None = None) -> Converter:
     def convert(value: Any, cls: type[Kind], name: str) -> int:
         if not is_int(value):
             raise _type_error(value, "an integer")
         if minimum is not None and value < minimum:
             raise SpecError(f"must be >= {minimum}, got {value}")
-        return int(value)
+        return _bounded(int(value))
     return convert
 
 
@@ -100,7 +109,7 @@ def to_ints(minimum: int = 0) -> Converter:
             raise _type_error(value, f"an integer or a list of {n} integers")
         if any(v < minimum for v in items):
             raise SpecError(f"every entry must be >= {minimum}, got {value!r}")
-        return tuple(int(v) for v in items)
+        return tuple(_bounded(int(v)) for v in items)
     return convert
 
 
@@ -113,6 +122,9 @@ def to_optional_ints(value: Any, cls: type[Kind], name: str) -> tuple[int | None
         raise _type_error(value, f"an integer or a list of {n} integers or nulls")
     if any(v is not None and v < 1 for v in items):
         raise SpecError(f"every entry must be >= 1, got {value!r}")
+    for v in items:
+        if v is not None:
+            _bounded(v)
     if n == 1 and items[0] is None:
         raise SpecError("a 1d adaptive pool needs an integer output_size (PyTorch)")
     return tuple(items)
@@ -280,7 +292,8 @@ def product_text(factors: list[int]) -> str:
 
 
 def did_you_mean(word: str, options: list[str], what: str) -> str:
-    close = difflib.get_close_matches(word.lower(), options, n=3, cutoff=0.6)
+    options = [str(o) for o in options]
+    close = difflib.get_close_matches(str(word).lower(), options, n=3, cutoff=0.6)
     listing = f"{what}: {', '.join(sorted(options))}"
     return (f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "") + listing
 

@@ -139,7 +139,7 @@ class _ConvNd(Kind):
         for w1, f, s, p, d, sym in zip(spatial, self.kernel_size, self.stride, pads, self.dilation,
                                        symbols):
             dim = sliding_window(w1, f, s, p, d, symbol=sym)
-            require_positive(dim, w1, f, d, p, field=f"output {sym}")
+            require_positive(dim, w1, f, d, p, field=f"output {sym}", symbol=sym)
             dims.append(dim)
         out = (self.out_channels, *(d.size for d in dims))
         units = math.prod(out)

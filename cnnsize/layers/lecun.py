@@ -53,7 +53,7 @@ class Subsampling2d(Kind):
         dims = []
         for w1, f, s, sym in zip(spatial, self.kernel_size, stride, SPATIAL_SYMBOLS[self.ndim]):
             dim = sliding_window(w1, f, s, (0, 0), symbol=sym)
-            require_positive(dim, w1, f, 1, (0, 0), field=f"output {sym}")
+            require_positive(dim, w1, f, 1, (0, 0), field=f"output {sym}", symbol=sym)
             dims.append(dim)
         out = (channels, *(d.size for d in dims))
         units = math.prod(out)

@@ -77,7 +77,7 @@ class _PoolNd(Kind):
         for w1, f, s, p, d, sym in zip(spatial, kernel, self._stride(), padding, self._dilation(),
                                        symbols):
             dim = sliding_window(w1, f, s, (p, p), d, ceil_mode=ceil_mode, symbol=sym)
-            require_positive(dim, w1, f, d, (p, p), field=f"output {sym}")
+            require_positive(dim, w1, f, d, (p, p), field=f"output {sym}", symbol=sym)
             dims.append(dim)
         out = (channels, *(d.size for d in dims))
         units = math.prod(out)
