@@ -136,8 +136,8 @@ class _Walker:
         op = "sum" if node.merge == "add" else "product"
         cost = Cost(output_shape=shape, elementwise_flops=units,
                     explain=(f"{op} of body and shortcut: FLOPs = units = {units:,}",))
-        merged = _State(shape, _max_rf(body.rf, short.rf),
-                        body.jump if body.jump is not None else short.jump)
+        rf = _max_rf(body.rf, short.rf)
+        merged = _State(shape, rf, None if rf is None else body.jump)
         state = self._add(node.path, "residual" if node.merge == "add" else "mul", cost, merged,
                           depth, ())
         return self._nodes(node.post, state, depth + 1)
@@ -186,12 +186,12 @@ class _Walker:
         rf, jump = _apply_rf(cost.rf, state)
         out = _State(cost.output_shape, rf, jump)
         counted_bias = cost.biases if conv.bias else 0
-        stored = cost.new_tensor and not (cost.may_alias and conv.inplace_activations)
+        mode = conv.inplace_activations
+        shared = cost.may_alias and (mode == "all" or (mode == "spec" and cost.inplace))
+        stored = cost.new_tensor and not shared
         flops = conv.flops_per_mac * cost.macs
-        if conv.bias:
-            flops += cost.bias_adds
         if conv.elementwise_flops:
-            flops += cost.elementwise_flops
+            flops += cost.elementwise_flops + (cost.bias_adds if conv.bias else 0)
         notes = _inexact_notes(cost)
         self.rows.append(LayerStats(
             name=path,

@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from .analyze import analyze
-from .conventions import DTYPE_BYTES, Conventions
+from .conventions import DTYPE_BYTES, INPLACE_MODES, Conventions
 from .errors import CnnsizeError
-from .render import FORMATS, render, short_count
+from .render import FORMATS, render, short_count, table
 from .spec import load, parse_input, zoo_names
 
 
@@ -43,15 +43,16 @@ def add_convention_flags(p: argparse.ArgumentParser) -> None:
                    help="FLOPs per multiply-accumulate (2)")
     p.add_argument("--no-elementwise-flops", action="store_true",
                    help="FLOPs = flops-per-mac × MACs only (torch.utils.flop_counter's count)")
-    p.add_argument("--no-inplace", action="store_true",
-                   help="count the memory of every activation output, in-place ones too")
+    p.add_argument("--inplace", choices=INPLACE_MODES, default="all",
+                   help="memory of activations PyTorch can run in place: all store nothing "
+                        "(CS231n, default), spec: only those with inplace=true, none: all stored")
 
 
 def conventions_from(args: argparse.Namespace) -> Conventions:
     return Conventions(bias=not args.no_bias, bias_connections=args.bias_connections,
                        flops_per_mac=args.flops_per_mac,
                        elementwise_flops=not args.no_elementwise_flops,
-                       inplace_activations=not args.no_inplace, dtype=args.dtype, batch=args.batch)
+                       inplace_activations=args.inplace, dtype=args.dtype, batch=args.batch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,8 +96,6 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _zoo(args: argparse.Namespace) -> int:
-    import tabulate
-
     rows = []
     for name in zoo_names():
         net = load(name)
@@ -104,8 +103,7 @@ def _zoo(args: argparse.Namespace) -> int:
         rows.append([name, net.name, "×".join(map(str, net.input_shape)),
                      f"{report.totals.params:,}", short_count(report.totals.macs)])
     fmt = "pipe" if args.format == "markdown" else "simple"
-    sys.stdout.write(tabulate.tabulate(rows, headers=["name", "network", "input", "params", "MACs"],
-                                       tablefmt=fmt, disable_numparse=True) + "\n")
+    sys.stdout.write(table(rows, ["name", "network", "input", "params", "MACs"], fmt) + "\n")
     return 0
 
 

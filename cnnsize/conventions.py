@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from .errors import SpecError
 
 # Bytes per element of each supported dtype.
+INPLACE_MODES = ("all", "spec", "none")
+
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 
@@ -21,7 +23,10 @@ class Conventions:
     bias_connections: bool = False    # count each unit's bias input as a connection (LeCun 1998)
     flops_per_mac: int = 2            # 2: a multiply and an add (torch flop_counter); 1: FLOPs = MACs
     elementwise_flops: bool = True    # add bias/pool/activation/norm per-element costs to FLOPs
-    inplace_activations: bool = True  # activations PyTorch can run in place add no memory
+    # Memory of activations that PyTorch can run in place (those with an `inplace` argument):
+    # "all": none stored (CS231n's tables), "spec": only those with inplace=true in the spec
+    # (what a forward pass allocates), "none": every output stored.
+    inplace_activations: str = "all"
     dtype: str = "float32"
     batch: int = 1
 
@@ -31,6 +36,9 @@ class Conventions:
                             hint=f"choose one of {', '.join(DTYPE_BYTES)}")
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
             raise SpecError(f"must be a positive integer, got {self.batch!r}", field="batch")
+        if self.inplace_activations not in INPLACE_MODES:
+            raise SpecError(f"must be one of {', '.join(INPLACE_MODES)}, got "
+                            f"{self.inplace_activations!r}", field="inplace_activations")
         if self.flops_per_mac not in (1, 2):
             raise SpecError(f"must be 1 or 2, got {self.flops_per_mac!r}", field="flops_per_mac")
 
@@ -48,7 +56,8 @@ class Conventions:
             + (" + per-element ops" if self.elementwise_flops else ""),
             f"MACs/FLOPs/memory for batch {self.batch}",
             f"{self.dtype} ({self.bytes_per_element} B/element)",
-            "in-place activations share memory" if self.inplace_activations
-            else "every activation output stored",
+            {"all": "activations that can run in place store nothing",
+             "spec": "activations marked inplace store nothing",
+             "none": "every activation output stored"}[self.inplace_activations],
         ]
         return "; ".join(parts)

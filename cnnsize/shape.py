@@ -63,7 +63,8 @@ def sliding_window(
     exact = Fraction(w1 + p_total - f_eff, stride) + 1
     rounding = "ceil" if ceil_mode else "floor"
     size = math.ceil(exact) if ceil_mode else math.floor(exact)
-    if ceil_mode and (size - 1) * stride >= w1 + pad[0]:
+    dropped = ceil_mode and (size - 1) * stride >= w1 + pad[0]
+    if dropped:
         # PyTorch drops a last window that would start inside the right padding.
         size -= 1
     if dilation == 1:
@@ -73,7 +74,10 @@ def sliding_window(
         lhs = f"{symbol}2 = ({symbol}1 − D·(F − 1) − 1 + 2P)/S + 1"
         nums = f"({w1} − {dilation}·({kernel} − 1) − 1 + {_padding_text(pad)})/{stride} + 1"
     text = f"{lhs} = {nums} = {fmt(exact)}"
-    if exact != size:
+    if dropped:
+        text += (f" → ceil {size + 1}, less the last window, which would start in the padding"
+                 f" → {size}")
+    elif exact != size:
         text += f" → {rounding} {size}"
     return Dim(size, exact, text, rounding, (w1, kernel, stride, pad, dilation))
 

@@ -210,7 +210,7 @@ class _Parser:
         return dict(blocks)
 
     def _items(self, items: Any, prefix: str, env: Mapping[str, Any],
-               stack: tuple[str, ...], field_name: str) -> list[Node]:
+               stack: tuple[str, ...], field_name: str, first: int = 0) -> list[Node]:
         """Parse a list of items; `repeat` and `if` expand before positional names are given."""
         if isinstance(items, Mapping) and "type" in items:
             items = [items]
@@ -225,7 +225,7 @@ class _Parser:
         nodes: list[Node] = []
         seen: set[str] = set()
         for position, (item, local, name) in enumerate(expanded):
-            path = _join(prefix, name if name is not None else str(position))
+            path = _join(prefix, name if name is not None else str(first + position))
             if path in seen:
                 raise SpecError("two layers have this name", path=path, field="name")
             seen.add(path)
@@ -254,7 +254,7 @@ class _Parser:
                 if "repeat" in item:
                     local["i"] = i
                 try:
-                    if "if" in item and not _substitute_field(item["if"], local, "if"):
+                    if "if" in item and not _condition(item["if"], local):
                         continue
                     if item.get("inline"):
                         block_name = item.get("type")
@@ -322,7 +322,8 @@ class _Parser:
         if not isinstance(type_name, str):
             raise SpecError("every layer needs a 'type' (a lowercase PyTorch class name, a "
                             "container or a block)", path=path, field="type")
-        type_name = type_name.lower()
+        if type_name not in self.blocks:
+            type_name = type_name.lower()
         try:
             if type_name in CONTAINERS:
                 return self._container(type_name, item, path, env, stack)
@@ -374,7 +375,7 @@ class _Parser:
         spath = _join(path, shortcut_name)
         shortcut = Sequential(spath, tuple(self._items(item.get("shortcut", []), spath, env,
                                                        stack, "shortcut")))
-        post = self._items(item.get("post", []), path, env, stack, "post")
+        post = self._items(item.get("post", []), path, env, stack, "post", first=len(body))
         names = [n.path for n in (*body, *post)] + [spath]
         if len(set(names)) != len(names):
             raise SpecError("names in body, shortcut and post must differ", field="body")
@@ -414,6 +415,15 @@ def parse_input(value: Any) -> tuple[int, ...]:
     if any(v > MAX_SIZE for v in value):
         raise SpecError(f"sizes above {MAX_SIZE:,} are beyond any real input", field="input")
     return tuple(int(v) for v in value)
+
+
+def _condition(value: Any, env: Mapping[str, Any]) -> bool:
+    """The value of an `if`: a boolean or a number, literally or from an expression."""
+    result = _substitute_field(value, env, "if")
+    if isinstance(result, (bool, int, float)) or result is None:
+        return bool(result)
+    raise SpecError(f"must be true/false or an expression like '${{i == 0}}', got {value!r}",
+                    field="if", hint="a plain string is always true: wrap the condition in ${...}")
 
 
 def _substitute_field(value: Any, env: Mapping[str, Any], field: str) -> Any:

@@ -30,7 +30,8 @@ class _Elementwise(Kind):
                    f" = {flops:,}",) if flops else ()
         return Cost(output_shape=shape, elementwise_flops=flops,
                     new_tensor=not self.aliases,
-                    may_alias="inplace" in self.arg_names(), explain=explain)
+                    may_alias="inplace" in self.arg_names(),
+                    inplace=bool(getattr(self, "inplace", False)), explain=explain)
 
 
 def _inplace() -> bool:

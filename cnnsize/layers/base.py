@@ -54,6 +54,7 @@ class Cost:
     bias_adds: int = 0
     new_tensor: bool = True
     may_alias: bool = False  # an activation PyTorch can run in place (see Conventions)
+    inplace: bool = False    # ... and the spec asks for it (inplace=true)
     neurons: bool = False
     rf: RFEffect = "same"
     notes: tuple[str, ...] = ()

@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Callable
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnsizeError
 
@@ -116,16 +116,10 @@ def _explain(report: Report) -> list[str]:
 
 
 def _tabulated(report: Report, fmt: str, explain: bool, si: bool) -> str:
-    import tabulate as tab
-
-    saved = tab.PRESERVE_WHITESPACE
-    tab.PRESERVE_WHITESPACE = fmt == "text"
-    try:
-        indent = "  " if fmt == "text" else ""
-        body = tab.tabulate(_table_rows(report, si, indent), headers=HEADERS, tablefmt=_TABLEFMT[fmt],
-                            disable_numparse=True, colalign=("left", "left", "right") + ("right",) * 8)
-    finally:
-        tab.PRESERVE_WHITESPACE = saved
+    indent = "  " if fmt == "text" else ""
+    body = table(_table_rows(report, si, indent), HEADERS, _TABLEFMT[fmt],
+                 colalign=("left", "left", "right") + ("right",) * 8,
+                 preserve_whitespace=fmt == "text")
     title = f"{report.name}: input {shape_text(report.input_shape)}"
     extra = summary_lines(report, si) + _notes(report)
     if fmt == "text":
@@ -144,6 +138,30 @@ def _tabulated(report: Report, fmt: str, explain: bool, si: bool) -> str:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in extra)
         return f"<div><strong>{html.escape(title)}</strong>{body}<ul>{items}</ul></div>\n"
     return body + "\n"
+
+
+def table(rows: list[list[str]], headers: tuple[str, ...] | list[str], tablefmt: str,
+          colalign: tuple[str, ...] | None = None, preserve_whitespace: bool = False) -> str:
+    """tabulate with numbers kept as given; leading spaces (indentation) kept when asked.
+
+    tabulate >= 0.10 takes `preserve_whitespace=`; older versions read a module global, which is
+    set and restored here.
+    """
+    import inspect
+
+    import tabulate as tab
+
+    kwargs: dict[str, Any] = {"headers": headers, "tablefmt": tablefmt, "disable_numparse": True}
+    if colalign:
+        kwargs["colalign"] = colalign
+    if "preserve_whitespace" in inspect.signature(tab.tabulate).parameters:
+        return tab.tabulate(rows, preserve_whitespace=preserve_whitespace, **kwargs)
+    saved = tab.PRESERVE_WHITESPACE
+    tab.PRESERVE_WHITESPACE = preserve_whitespace
+    try:
+        return tab.tabulate(rows, **kwargs)
+    finally:
+        tab.PRESERVE_WHITESPACE = saved
 
 
 def _csv(report: Report) -> str:
