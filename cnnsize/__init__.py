@@ -14,5 +14,18 @@ from .spec import Network, load, loads, parse, zoo_names
 
 __version__ = "0.1.0"
 
+# The parts that need torch load on first use, so that `import cnnsize` stays light.
+_LAZY = {"build": "cnnsize.verify.build", "crosscheck": "cnnsize.verify.crosscheck",
+         "from_module": "cnnsize.verify.importer"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cnnsize' has no attribute {name!r}")
+
 __all__ = ["DTYPE_BYTES", "CnnsizeError", "Conventions", "LayerStats", "Network", "Report",
-           "ShapeError", "SpecError", "Totals", "analyze", "load", "loads", "parse", "zoo_names"]
+           "ShapeError", "SpecError", "Totals", "analyze", "build", "crosscheck", "from_module", "load",
+           "loads", "parse", "zoo_names"]

@@ -136,13 +136,21 @@ class _Walker:
         op = "sum" if node.merge == "add" else "product"
         cost = Cost(output_shape=shape, elementwise_flops=units,
                     explain=(f"{op} of body and shortcut: FLOPs = units = {units:,}",))
-        rf = _max_rf(body.rf, short.rf)
-        merged = _State(shape, rf, None if rf is None else body.jump)
+        if node.merge == "mul" and (body.rf is None) != (short.rf is None):
+            # A gate from global statistics (squeeze-excite) rescales channels; the receptive
+            # field reported follows the feature path (docs/conventions.md).
+            feature = short if body.rf is None else body
+            rf, jump = feature.rf, feature.jump
+        else:
+            rf = _max_rf(body.rf, short.rf)
+            jump = None if rf is None else body.jump
+        merged = _State(shape, rf, jump)
         state = self._add(node.path, "residual" if node.merge == "add" else "mul", cost, merged,
                           depth, ())
         return self._nodes(node.post, state, depth + 1)
 
     def _concat(self, node: Concat, state: _State, depth: int) -> _State:
+        state = self._nodes(node.pre, state, depth + 1)
         outs = [self._nodes(b.children, state, depth + 1) for b in node.branches]
         first = outs[0].shape
         for branch, out in zip(node.branches, outs):

@@ -71,6 +71,31 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--si", action="store_true", help="memory in kB/MB (1000) instead of KiB/MiB (1024)")
     rep.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
+    chk = sub.add_parser("crosscheck", help="build the network in PyTorch, run it, compare per layer",
+                         description="Build the spec as a torch model, run a forward pass, and "
+                                     "compare shapes, params, buffers, MACs (fvcore), FLOPs "
+                                     "(torch.utils.flop_counter), activation counts and memory "
+                                     "with the symbolic report. Exit 0 when everything that can "
+                                     "be compared matches, 1 otherwise.")
+    chk.add_argument("spec", help="a spec file or a built-in name")
+    chk.add_argument("--input", metavar="C,H,W", help="override the spec's input shape")
+    chk.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    chk.add_argument("--batch", type=_positive, default=1)
+    chk.add_argument("--dtype", choices=["float32", "float16", "bfloat16", "float64"],
+                     default="float32")
+    chk.add_argument("--format", choices=["text", "markdown", "json", "html", "latex"],
+                     default="text")
+    chk.add_argument("-o", "--output", metavar="FILE")
+
+    imp = sub.add_parser("import", help="turn a PyTorch model into a spec (YAML)",
+                         description="Trace a torch.nn.Module made by a factory (torch.fx; "
+                                     "forward hooks where tracing fails) into a cnnsize spec.")
+    imp.add_argument("factory", metavar="PKG.MOD:FACTORY",
+                     help="e.g. torchvision.models:resnet50 (called without arguments)")
+    imp.add_argument("--input", metavar="C,H,W", required=True, help="input shape, e.g. 3,224,224")
+    imp.add_argument("--name", help="the spec's name (default: the module's class name)")
+    imp.add_argument("-o", "--output", metavar="FILE", help="write the YAML to FILE")
+
     zoo = sub.add_parser("zoo", help="list the built-in networks")
     zoo.add_argument("--format", choices=("text", "markdown"), default="text")
     return parser
@@ -107,10 +132,45 @@ def _zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _crosscheck(args: argparse.Namespace) -> int:
+    from .verify.crosscheck import crosscheck
+
+    input_shape = parse_input(args.input) if args.input else None
+    result = crosscheck(args.spec, device=args.device, batch=args.batch, dtype=args.dtype,
+                        input_shape=input_shape, progress=sys.stderr.isatty())
+    _write(result.render(args.format), args.output)
+    if args.output:
+        sys.stderr.write(result.summary() + "\n")
+    return 0 if result.ok else 1
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .spec import dump_yaml
+    from .verify.importer import load_factory, module_to_spec
+
+    factory = load_factory(args.factory)
+    try:
+        module = factory()
+    except Exception as e:
+        raise CnnsizeError(f"{args.factory}() failed: {type(e).__name__}: {e}") from None
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise CnnsizeError(f"{args.factory}() returned {type(module).__name__}, not a "
+                           "torch.nn.Module")
+    spec, _, method = module_to_spec(module, parse_input(args.input), args.name)
+    report = analyze(spec)
+    _write(dump_yaml(spec), args.output)
+    sys.stderr.write(f"imported {args.factory} with {method}: {len(report.layers)} rows, "
+                     f"{report.totals.params:,} params, {report.totals.macs:,} MACs\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    commands = {"report": _report, "zoo": _zoo, "crosscheck": _crosscheck, "import": _import}
     try:
-        return {"report": _report, "zoo": _zoo}[args.command](args)
+        return commands[args.command](args)
     except CnnsizeError as e:
         sys.stderr.write(f"cnnsize: error: {e}\n")
         return 2

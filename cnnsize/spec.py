@@ -25,7 +25,7 @@ ITEM_KEYS = ("type", "name", "repeat", "if", "inline")
 TOP_KEYS = ("name", "input", "layers", "blocks", "meta", "description")
 CONTAINER_KEYS = {
     "sequential": ("layers",),
-    "concat": ("branches",),
+    "concat": ("branches", "pre"),
     "residual": ("body", "shortcut", "post", "shortcut_name", "merge"),
 }
 MAX_REPEAT = 10_000
@@ -47,7 +47,8 @@ class Sequential:
 @dataclass(frozen=True, slots=True)
 class Concat:
     path: str
-    branches: tuple[Sequential, ...]
+    branches: tuple[Sequential, ...]  # an inline branch has the concat's own path
+    pre: tuple[Node, ...] = ()        # layers before the fork, named under the concat
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,24 +349,40 @@ class _Parser:
             if not isinstance(branches, list) or len(branches) < 1:
                 raise SpecError("must be a list of branches (each a list of layers)",
                                 field="branches")
+            pre = self._items(item.get("pre", []), path, env, stack, "pre")
+            direct = [n.path for n in pre]  # paths directly under the concat
             parsed: list[Sequential] = []
             for b, branch in enumerate(branches):
+                inline = False
                 if isinstance(branch, Mapping) and "type" not in branch:
-                    _check_keys(branch, ("name", "layers"), "a concat branch")
+                    _check_keys(branch, ("name", "layers", "inline"), "a concat branch")
+                    inline = bool(branch.get("inline", False))
+                    if inline and "name" in branch:
+                        raise SpecError("an inline branch has no name: its layers are named "
+                                        "under the concat", field="branches")
                     bname = substitute(branch.get("name", str(b)), env)
                     layers = branch.get("layers", [])
                 else:
                     bname, layers = str(b), branch
-                bname = str(bname)
-                if not bname or "." in bname:
-                    raise SpecError(f"a branch name must be non-empty without dots, got {bname!r}",
+                if inline:
+                    children = self._items(layers, path, env, stack, "layers", first=len(direct))
+                    parsed.append(Sequential(path, tuple(children)))
+                    new_paths = [n.path for n in children]
+                else:
+                    bname = str(bname)
+                    if not bname or "." in bname:
+                        raise SpecError(f"a branch name must be non-empty without dots, got "
+                                        f"{bname!r}", field="branches")
+                    bpath = _join(path, bname)
+                    parsed.append(Sequential(bpath, tuple(self._items(layers, bpath, env, stack,
+                                                                      "layers"))))
+                    new_paths = [bpath]
+                clash = set(new_paths) & set(direct)
+                if clash:
+                    raise SpecError(f"two parts of this concat are named {sorted(clash)[0]!r}",
                                     field="branches")
-                bpath = _join(path, bname)
-                if any(b.path == bpath for b in parsed):
-                    raise SpecError(f"two branches are named {bname!r}", field="branches")
-                parsed.append(Sequential(bpath, tuple(self._items(layers, bpath, env, stack,
-                                                                  "layers"))))
-            return Concat(path, tuple(parsed))
+                direct += new_paths
+            return Concat(path, tuple(parsed), tuple(pre))
         shortcut_name = substitute(item.get("shortcut_name", "shortcut"), env)
         if not isinstance(shortcut_name, str) or not shortcut_name or "." in shortcut_name:
             raise SpecError("must be a name without dots", field="shortcut_name")
@@ -388,11 +405,44 @@ class _Parser:
                env: Mapping[str, Any], stack: tuple[str, ...]) -> Node:
         local, layers = self._bind(type_name, item, env, stack)
         inner_stack = (*stack, type_name)
-        if len(layers) == 1 and isinstance(layers[0], Mapping) and not any(
-                key in layers[0] for key in ("name", "repeat", "if", "inline")):
-            # A one-item block stands in the invocation's place, under the invocation's name.
-            return self._item(layers[0], path, local, inner_stack)
+        kept = []
+        for index, layer in enumerate(layers):
+            try:
+                if not isinstance(layer, Mapping) or "if" not in layer or _condition(layer["if"], local):
+                    kept.append(layer)
+            except CnnsizeError as e:
+                raise e.located(path=_join(path, str(index)), kind=str(layer.get("type"))) from None
+        if len(kept) == 1 and isinstance(kept[0], Mapping) and not any(
+                key in kept[0] for key in ("name", "repeat", "inline")):
+            # A block with one item (after `if`) stands in the invocation's place and name.
+            only = {k: v for k, v in kept[0].items() if k != "if"}
+            return self._item(only, path, local, inner_stack)
         return Sequential(path, tuple(self._items(layers, path, local, inner_stack, "layers")))
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    """A spec dict as YAML: block style for containers, one flow-style line per layer."""
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def represent_dict(dumper: yaml.SafeDumper, value: dict[str, Any]) -> yaml.Node:
+        flat = all(not isinstance(v, (dict, list)) or
+                   (isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v))
+                   for v in value.values())
+        return dumper.represent_mapping("tag:yaml.org,2002:map", value.items(),
+                                        flow_style=flat and "layers" not in value)
+
+    def represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
+        flat = all(not isinstance(x, (dict, list)) for x in value)
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flat)
+
+    _Dumper.add_representer(dict, represent_dict)
+    _Dumper.add_representer(list, represent_list)
+    text: str = yaml.dump(dict(data), Dumper=_Dumper, sort_keys=False, width=100,
+                          allow_unicode=True)
+    return text
 
 
 def parse_input(value: Any) -> tuple[int, ...]:

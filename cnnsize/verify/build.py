@@ -80,17 +80,38 @@ class ResidualBlock(nn.Module):
 
 
 class ConcatBlock(nn.Module):
-    """Parallel branches, outputs concatenated along channels; an empty branch is the identity."""
+    """Optional `pre` layers, then parallel branches concatenated along channels.
 
-    def __init__(self, branches: list[tuple[str, Chain]]) -> None:
+    A named branch is one child Chain; an inline branch's layers are children of this module
+    directly. An empty branch is the identity.
+    """
+
+    def __init__(self, pre: list[tuple[str, nn.Module]],
+                 branches: list[tuple[str | None, list[tuple[str, nn.Module]]]]) -> None:
         super().__init__()
-        self.branch_names = [n for n, _ in branches]
-        for name, module in branches:
+        self.pre_names = [n for n, _ in pre]
+        for name, module in pre:
             self.add_module(name, module)
+        self.branch_calls: list[list[str]] = []
+        for bname, children in branches:
+            if bname is None:
+                for name, module in children:
+                    self.add_module(name, module)
+                self.branch_calls.append([n for n, _ in children])
+            else:
+                self.add_module(bname, Chain(children))
+                self.branch_calls.append([bname])
         self.add_module(MERGE, Merge("cat"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = [self.get_submodule(name)(x) for name in self.branch_names]
+        for name in self.pre_names:
+            x = self.get_submodule(name)(x)
+        outs = []
+        for calls in self.branch_calls:
+            h = x
+            for name in calls:
+                h = self.get_submodule(name)(h)
+            outs.append(h)
         y: torch.Tensor = self.get_submodule(MERGE)(*outs)
         return y
 
@@ -133,13 +154,14 @@ class _Builder:
             return ResidualBlock(body, _leaf(node.shortcut.path), Chain(short), post,
                                  node.merge), out_shape
         assert isinstance(node, Concat)
-        branches = []
+        pre, shape = self.nodes(node.pre, shape)
+        branches: list[tuple[str | None, list[tuple[str, nn.Module]]]] = []
         shapes = []
         for branch in node.branches:
             children, branch_shape = self.nodes(branch.children, shape)
-            branches.append((_leaf(branch.path), Chain(children)))
+            branches.append((None if branch.path == node.path else _leaf(branch.path), children))
             shapes.append(branch_shape)
-        return ConcatBlock(branches), (sum(s[0] for s in shapes), *shapes[0][1:])
+        return ConcatBlock(pre, branches), (sum(s[0] for s in shapes), *shapes[0][1:])
 
 
 SpecLike = str | os.PathLike[str] | Mapping[str, Any] | Network
