@@ -15,6 +15,7 @@ MACs = conv + linear multiply-adds, bias adds excluded, on both sides.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -28,16 +29,13 @@ from fvcore.nn import FlopCountAnalysis  # noqa: E402
 from cnnsize.verify.build import build  # noqa: E402
 
 
-def fvcore_analysis(name: str) -> FlopCountAnalysis:
+@functools.cache
+def traced(name: str) -> tuple[cnnsize.Report, FlopCountAnalysis]:
+    """The report and fvcore's analysis of the built model, once per network (tracing is slow)."""
     analysis = FlopCountAnalysis(build(name), torch.randn(1, 3, 224, 224))
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return analysis
-
-
-@pytest.fixture(scope="module", params=["mobilenet_v2", "efficientnet_b0"])
-def net(request: pytest.FixtureRequest):
-    """(report, fvcore analysis) per network, built and traced once."""
-    return request.param, cnnsize.analyze(request.param), fvcore_analysis(request.param)
+    analysis.total()
+    return cnnsize.analyze(name), analysis
 
 
 # ---------------------------------------------------------------- MobileNetV2
@@ -124,10 +122,19 @@ def test_efficientnet_b0_shapes_by_hand():
 # ---------------------------------------------------------------- fvcore
 
 
-def test_macs_equal_fvcore_conv_and_linear(net):
-    name, report, analysis = net
+# fvcore's total() = our MACs + batch norm (2·Σ BN units) + adaptive pools (Σ pool inputs):
+FVCORE_TOTAL = {
+    "mobilenet_v2": 314_193_216,     # 300,774,272 + 13,356,224 + 62,720 (1280·7·7)
+    "efficientnet_b0": 401_659_392,  # 385,814,752 + 13,475,392 + 2,369,248 (16 SE pools + head)
+}
+
+
+@pytest.mark.parametrize("name", sorted(FVCORE_TOTAL))
+def test_macs_equal_fvcore_conv_and_linear(name):
+    report, analysis = traced(name)
     ops = analysis.by_operator()
-    assert report.totals.macs == ops["conv"] + ops["linear"], name
+    assert report.totals.macs == ops["conv"] + ops["linear"]
+    assert analysis.total() == FVCORE_TOTAL[name]
     # fvcore's total adds batch norm and adaptive average pools, and nothing else.
     assert set(ops) == {"conv", "linear", "batch_norm", "adaptive_avg_pool2d"}
     bn = 2 * sum(r.units for r in report.layers if r.type == "batchnorm2d")
@@ -136,26 +143,14 @@ def test_macs_equal_fvcore_conv_and_linear(net):
     assert ops["batch_norm"] == bn
     assert ops["adaptive_avg_pool2d"] == pooled
     assert analysis.total() == report.totals.macs + bn + pooled
-
-
-def zero(inputs: object, outputs: object) -> int:
-    return 0
-
-
-def test_fvcore_with_norm_and_pool_zeroed_is_our_macs(net):
-    name, report, _ = net
-    analysis = fvcore_analysis(name)
-    # Not set_op_handle(op, None), which fvcore's own comment on aten::batch_norm suggests: in
-    # fvcore 0.1.5.post20221221 None only adds the op to the ignored set, and a default handle
-    # for it still runs (JitModelAnalysis looks up handles before the ignored set).
-    analysis.set_op_handle("aten::batch_norm", zero, "aten::adaptive_avg_pool2d", zero)
-    assert analysis.total() == report.totals.macs
+    # To make fvcore count only MACs, give those two ops a handle that returns 0. Not
+    # set_op_handle(op, None), which fvcore's comment on aten::batch_norm suggests: in fvcore
+    # 0.1.5.post20221221 None only adds the op to the ignored set, and the default handle still
+    # runs (JitModelAnalysis looks up handles before the ignored set).
 
 
 def test_fvcore_skips_the_squeeze_excitation_multiply():
-    report = cnnsize.analyze("efficientnet_b0")
-    analysis = fvcore_analysis("efficientnet_b0")
-    analysis.total()
+    report, analysis = traced("efficientnet_b0")
     # 16 SE gates, each a C×1×1 tensor times a C×H×W one: aten::mul, no handle in fvcore.
     assert analysis.unsupported_ops()["aten::mul"] == 16
     # cnnsize counts them as elementwise FLOPs (one per output element), not as MACs.
