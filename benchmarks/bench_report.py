@@ -93,15 +93,19 @@ def main() -> None:
     t_theirs = statistics.median(results[f"torchinfo.summary {args.model}"])
     print(f"ratio torchinfo / cnnsize: {t_theirs / t_ours:.1f}x")
 
+    big = [sys.executable, "-m", "cnnsize", "report", "resnet152"]
+    print(describe("cnnsize report resnet152", measure(big, args.repeat)))
+
     import cnnsize
 
-    runs = []
-    for _ in range(20):
-        start = time.perf_counter()
-        cnnsize.analyze(args.model)
-        runs.append(time.perf_counter() - start)
-    print(f"cnnsize.analyze({args.model!r}) in process: median "
-          f"{statistics.median(runs) * 1000:.2f} ms over 20 runs (spec parsing included)")
+    print("\nin-process analysis of every zoo entry (spec parsing included), median of 11 runs:")
+    for name in cnnsize.zoo_names():
+        runs = []
+        for _ in range(11):
+            start = time.perf_counter()
+            report = cnnsize.analyze(name)
+            runs.append(time.perf_counter() - start)
+        print(f"  {name:<16} {len(report.layers):4d} rows  {statistics.median(runs) * 1000:7.2f} ms")
 
 
 if __name__ == "__main__":
