@@ -15,7 +15,7 @@ from typing import Any
 
 from .conventions import Conventions
 from .errors import CnnsizeError, ShapeError
-from .layers import Cost, Shape
+from .layers import REGISTRY, Cost, Shape
 from .layers.base import Window, fmt_shape
 from .report import LayerStats, Report, Totals
 from .shape import divisible_inputs, divisible_paddings, fmt
@@ -221,6 +221,7 @@ class _Walker:
             neurons=cost.neurons,
             args=args,
             notes=notes + cost.notes,
+            input_shape=state.shape if args is not None and type_name in REGISTRY else None,
             explain=cost.explain + (("biases not counted (--no-bias)",)
                                     if cost.biases and not conv.bias else ()),
         ))

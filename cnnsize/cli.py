@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--name", help="the spec's name (default: the module's class name)")
     imp.add_argument("-o", "--output", metavar="FILE", help="write the YAML to FILE")
 
+    chk2 = sub.add_parser("check", help="check hand-calculated sizes, cell by cell",
+                          description="Check a claims file (YAML, or a CSV/Markdown table with a "
+                                      "'layer' column) against the computed report. Exit 0 when "
+                                      "every claim holds, 1 when some do not, 2 on bad input.")
+    chk2.add_argument("claims", help="claims file (.yaml/.yml, .csv, .md)")
+    chk2.add_argument("--spec", help="the network the claims are about (overrides the file's "
+                                     "'spec'; needed for CSV/Markdown tables)")
+    chk2.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    chk2.add_argument("-o", "--output", metavar="FILE")
+
     zoo = sub.add_parser("zoo", help="list the built-in networks")
     zoo.add_argument("--format", choices=("text", "markdown"), default="text")
     return parser
@@ -166,9 +176,18 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from .check import check
+
+    result = check(args.claims, spec=args.spec)
+    _write(result.render(args.format), args.output)
+    return 0 if result.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"report": _report, "zoo": _zoo, "crosscheck": _crosscheck, "import": _import}
+    commands = {"report": _report, "zoo": _zoo, "crosscheck": _crosscheck, "import": _import,
+                "check": _check}
     try:
         return commands[args.command](args)
     except CnnsizeError as e:

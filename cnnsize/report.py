@@ -43,6 +43,7 @@ class LayerStats:
     args: tuple[tuple[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
     explain: tuple[str, ...] = ()
+    input_shape: tuple[int, ...] | None = None  # of a layer (None for a container's merge row)
 
     def to_dict(self) -> dict[str, Any]:
         return {

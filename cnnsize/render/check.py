@@ -1,0 +1,49 @@
+"""Render a CheckResult: one row per claim; the worked formula and diagnosis under each ✗."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from ..errors import CnnsizeError
+from . import table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..check import CheckResult
+
+_TABLEFMT = {"text": "simple", "markdown": "pipe"}
+
+
+def _computed(value: object) -> str:
+    if isinstance(value, tuple):
+        return "×".join(map(str, value))
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "—" if value is None else str(value)
+
+
+def render_check(result: CheckResult, fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    if fmt not in _TABLEFMT:
+        raise CnnsizeError(f"unknown format {fmt!r}", field="format",
+                           hint="choose one of text, markdown, json")
+    rows = [[v.layer, v.quantity, v.claimed, _computed(v.computed), "✓" if v.ok else "✗",
+             v.note or v.diagnosis] for v in result.verdicts]
+    body = table(rows, ["layer", "quantity", "claimed", "computed", "", "why"], _TABLEFMT[fmt])
+    details = []
+    for v in result.verdicts:
+        if v.ok:
+            continue
+        details.append(f"✗ {v.layer} {v.quantity}: you wrote {v.claimed}, the right value is "
+                       f"{_computed(v.computed)}")
+        details += [f"    {line}" for line in v.formula]
+        if v.diagnosis:
+            details.append(f"    likely mistake: {v.diagnosis}")
+    lines = [f"{result.network}: checking {result.source}", "", body, "", *details]
+    if details:
+        lines.append("")
+    lines += [*result.conventions, result.summary()]
+    if fmt == "markdown":
+        return "\n".join([f"### {lines[0]}", "", body, "", "```", *lines[4:], "```"]) + "\n"
+    return "\n".join(lines) + "\n"
