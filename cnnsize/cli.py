@@ -106,6 +106,33 @@ def build_parser() -> argparse.ArgumentParser:
     chk2.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     chk2.add_argument("-o", "--output", metavar="FILE")
 
+    cmp = sub.add_parser("compare", help="compare networks side by side",
+                         description="One column per network: sizes, costs, memory, the largest "
+                                     "layers, and where parameters and connections live.")
+    cmp.add_argument("specs", nargs="+", metavar="SPEC")
+    add_convention_flags(cmp)
+    cmp.add_argument("--format", choices=FORMATS, default="text")
+    cmp.add_argument("--si", action="store_true", help="memory in kB/MB instead of KiB/MiB")
+    cmp.add_argument("-o", "--output", metavar="FILE")
+
+    plt = sub.add_parser("plot", help="draw a chart (PNG or SVG)",
+                         description="layers: per-layer units, weights and connections of one "
+                                     "network; totals: totals of several; scatter: MACs vs "
+                                     "params (the whole zoo when no SPEC); memory: activation "
+                                     "memory per layer, inference vs training; resolution: MACs "
+                                     "and memory as the input grows.")
+    plt.add_argument("specs", nargs="*", metavar="SPEC")
+    plt.add_argument("-o", "--output", metavar="FILE", required=True, help="FILE.png or FILE.svg")
+    plt.add_argument("--kind", choices=["layers", "totals", "scatter", "memory", "resolution"],
+                     default="layers")
+    plt.add_argument("--log", action="store_true", help="log scale (layers chart)")
+    plt.add_argument("--sizes", metavar="N,N,...", help="input sizes for --kind resolution")
+    add_convention_flags(plt)
+
+    reps = sub.add_parser("reports", help="regenerate the reports/ folder")
+    reps.add_argument("-o", "--output", metavar="DIR", default="reports")
+    reps.add_argument("--no-charts", action="store_true", help="Markdown only")
+
     zoo = sub.add_parser("zoo", help="list the built-in networks")
     zoo.add_argument("--format", choices=("text", "markdown"), default="text")
     return parser
@@ -184,10 +211,46 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    input_shape = parse_input(args.input) if args.input else None
+    comparison = compare(args.specs, input_shape=input_shape, conventions=conventions_from(args))
+    _write(comparison.render(args.format, si=args.si), args.output)
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plot import plot, save
+
+    if not args.specs and args.kind != "scatter":
+        raise CnnsizeError(f"a '{args.kind}' chart needs at least one SPEC", field="specs")
+    sizes: list[int] = []
+    if args.sizes:
+        try:
+            sizes = [int(s) for s in args.sizes.split(",")]
+        except ValueError:
+            raise CnnsizeError(f"cannot read sizes {args.sizes!r}", field="--sizes",
+                               hint="e.g. --sizes 32,64,128,224") from None
+    figure = plot(args.specs, args.kind, log=args.log, sizes=sizes,
+                  conventions=conventions_from(args))
+    save(figure, args.output)
+    sys.stderr.write(f"wrote {args.output}\n")
+    return 0
+
+
+def _reports(args: argparse.Namespace) -> int:
+    from .reports import write_reports
+
+    written = write_reports(args.output, charts=not args.no_charts, progress=sys.stderr.isatty())
+    sys.stderr.write(f"wrote {len(written)} files to {args.output}\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"report": _report, "zoo": _zoo, "crosscheck": _crosscheck, "import": _import,
-                "check": _check}
+                "check": _check, "compare": _compare, "plot": _plot, "reports": _reports}
     try:
         return commands[args.command](args)
     except CnnsizeError as e:

@@ -1,0 +1,228 @@
+"""Charts with matplotlib (imported here only): per-layer bars, totals across networks,
+MACs vs params, where the memory goes, and cost vs input resolution.
+
+Every chart has a title, axes labelled with their units, K/M/G tick labels, a legend, and one
+colour per quantity across all charts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .analyze import SpecLike, analyze
+from .compare import compare
+from .conventions import Conventions
+from .errors import CnnsizeError
+from .spec import load, zoo_names
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+KINDS = ("layers", "totals", "scatter", "memory", "resolution")
+COLORS = {"units": "#1f77b4", "weights": "#d62728", "params": "#d62728",
+          "connections": "#2ca02c", "macs": "#ff7f0e", "activation_bytes": "#9467bd",
+          "training": "#8c564b"}
+LABELS = {"units": "units", "weights": "weights", "params": "parameters",
+          "connections": "connections", "macs": "MACs", "activation_bytes": "activation memory"}
+
+
+def _si(value: float, _pos: Any = None) -> str:
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+def _byte_unit(largest: float) -> tuple[int, str]:
+    """The binary unit that keeps byte axes readable: plot values / scale, label the unit."""
+    for scale, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if largest >= scale:
+            return scale, suffix
+    return 1, "B"
+
+
+def _figure(width: float = 9, height: float = 5) -> tuple[Figure, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _ticks(ax: Any, axis: str, formatter: Any) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(formatter))
+
+
+def _neuron_rows(net: SpecLike, conv: Conventions) -> tuple[str, list[Any]]:
+    report = analyze(net, conventions=conv)
+    return report.name, [r for r in report.layers if r.neurons]
+
+
+def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | None = None
+                ) -> Figure:
+    """Per-layer bars of units, weights and connections (the lecture's rule of thumb)."""
+    name, rows = _neuron_rows(net, conventions or Conventions())
+    fig, ax = _figure(max(7.0, 0.35 * len(rows) + 3), 5)
+    quantities = ("units", "weights", "connections")
+    width = 0.27
+    for i, q in enumerate(quantities):
+        xs = [j + (i - 1) * width for j in range(len(rows))]
+        ax.bar(xs, [getattr(r, q) for r in rows], width, label=LABELS[q], color=COLORS[q])
+    ax.set_xticks(range(len(rows)), [r.name for r in rows], rotation=90 if len(rows) > 12 else 0,
+                  fontsize=7 if len(rows) > 30 else 9)
+    ax.set_xlabel("layer (convolution, pooling and fully connected layers)")
+    ax.set_ylabel("count per example" + (" (log scale)" if log else ""))
+    if log:
+        ax.set_yscale("log")
+    else:
+        _ticks(ax, "y", _si)
+    ax.set_title(f"{name}: units, weights and connections per layer")
+    ax.legend()
+    return fig
+
+
+def plot_totals(nets: Sequence[SpecLike], *, log: bool = True,
+                conventions: Conventions | None = None) -> Figure:
+    """Totals of several networks side by side (log scale by default)."""
+    comparison = compare(nets, conventions=conventions)
+    quantities = ("units", "params", "connections", "macs")
+    fig, ax = _figure(max(7.0, 1.6 * len(comparison.names) + 2), 5)
+    width = 0.8 / len(quantities)
+    for i, q in enumerate(quantities):
+        values = comparison.row(q).values
+        xs = [j + (i - 1.5) * width for j in range(len(values))]
+        ax.bar(xs, values, width, label=LABELS[q], color=COLORS[q])
+    ax.set_xticks(range(len(comparison.names)), comparison.names)
+    ax.set_xlabel("network")
+    ax.set_ylabel("count per example" + (" (log scale)" if log else ""))
+    if log:
+        ax.set_yscale("log")
+    else:
+        _ticks(ax, "y", _si)
+    ax.set_title("Network totals compared")
+    ax.legend()
+    return fig
+
+
+def plot_scatter(nets: Sequence[SpecLike] | None = None, *,
+                 conventions: Conventions | None = None) -> Figure:
+    """MACs against parameters, one labelled point per network (the whole zoo by default)."""
+    comparison = compare(list(nets) if nets else zoo_names(), conventions=conventions)
+    params, macs = comparison.row("params").values, comparison.row("macs").values
+    fig, ax = _figure(9, 6)
+    ax.scatter(params, macs, color=COLORS["macs"], label="network")
+    for name, x, y in zip(comparison.names, params, macs):
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("MACs per example at the spec's input size (log scale)")
+    ax.set_title("Compute vs size")
+    ax.legend()
+    return fig
+
+
+def plot_memory(net: SpecLike, *, conventions: Conventions | None = None) -> Figure:
+    """Activation memory per layer: inference (in-place ops share) vs training (all kept)."""
+    conv = conventions or Conventions()
+    inference = analyze(net, conventions=conv)
+    training = analyze(net, conventions=dataclasses.replace(conv, inplace_activations="none"))
+    names = [r.name for r in training.layers]
+    fig, ax = _figure(max(7.0, 0.25 * len(names) + 3), 5)
+    xs = range(len(names))
+    scale, unit = _byte_unit(max((r.activation_bytes for r in training.layers), default=1))
+    ax.bar([x - 0.2 for x in xs], [r.activation_bytes / scale for r in inference.layers], 0.4,
+           label="inference (in-place activations share memory)",
+           color=COLORS["activation_bytes"])
+    ax.bar([x + 0.2 for x in xs], [r.activation_bytes / scale for r in training.layers], 0.4,
+           label="training (every output kept for the backward pass)", color=COLORS["training"])
+    ax.set_xticks(list(xs), names, rotation=90, fontsize=7 if len(names) > 30 else 8)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(f"activation memory ({unit}), batch {conv.batch}, {conv.dtype}")
+    ax.set_title(f"{inference.name}: where the activation memory goes")
+    ax.legend()
+    return fig
+
+
+def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
+                    conventions: Conventions | None = None) -> Figure:
+    """MACs and activation memory as the input grows (square inputs; sizes that fail skipped)."""
+    conv = conventions or Conventions()
+    fig, ax = _figure(9, 5)
+    ax2 = ax.twinx()
+    styles = ("-", "--", ":", "-.")
+    series = []
+    for net in nets:
+        network = load(net)
+        channels, *spatial = network.input_shape
+        base = spatial[0] if spatial else 1
+        grid = list(sizes) or sorted({max(8, base * f // 4) for f in range(1, 9)})
+        xs, macs, mem = [], [], []
+        for s in grid:
+            try:
+                report = analyze(network, conventions=conv, input_shape=(channels, *[s] * len(spatial)))
+            except CnnsizeError:
+                continue
+            xs.append(s)
+            macs.append(report.totals.macs)
+            mem.append(report.totals.activation_bytes)
+        series.append((network.name, xs, macs, mem))
+    scale, unit = _byte_unit(max((m for *_, mem in series for m in mem), default=1))
+    for k, (name, xs, macs, mem) in enumerate(series):
+        style = styles[k % len(styles)]
+        ax.plot(xs, macs, style, marker="o", color=COLORS["macs"], label=f"{name}: MACs")
+        ax2.plot(xs, [m / scale for m in mem], style, marker="s", color=COLORS["activation_bytes"],
+                 label=f"{name}: activation memory")
+    ax.set_xlabel("input height = width (pixels)")
+    ax.set_ylabel(f"MACs, batch {conv.batch}")
+    ax2.set_ylabel(f"activation memory ({unit}), batch {conv.batch}, {conv.dtype}")
+    _ticks(ax, "y", _si)
+    ax.set_title("Cost vs input resolution")
+    handles = ax.get_legend_handles_labels()
+    handles2 = ax2.get_legend_handles_labels()
+    ax.legend(handles[0] + handles2[0], handles[1] + handles2[1], fontsize=8)
+    return fig
+
+
+def plot(nets: Sequence[SpecLike], kind: str = "layers", *, log: bool = False,
+         sizes: Sequence[int] = (), conventions: Conventions | None = None) -> Figure:
+    """One chart of `kind` (see KINDS) for the given networks."""
+    if kind not in KINDS:
+        raise CnnsizeError(f"unknown chart kind {kind!r}", field="kind",
+                           hint=f"choose one of {', '.join(KINDS)}")
+    single = {"layers": lambda n: plot_layers(n, log=log, conventions=conventions),
+              "memory": lambda n: plot_memory(n, conventions=conventions)}
+    if kind in single:
+        if len(nets) != 1:
+            raise CnnsizeError(f"a '{kind}' chart shows one network; got {len(nets)}", field="kind")
+        return single[kind](nets[0])
+    if kind == "totals":
+        return plot_totals(nets, log=True, conventions=conventions)
+    if kind == "scatter":
+        return plot_scatter(nets, conventions=conventions)
+    return plot_resolution(nets, sizes, conventions=conventions)
+
+
+def save(fig: Figure, path: str | os.PathLike[str]) -> None:
+    """Write PNG or SVG (by extension), without timestamps so that files are reproducible."""
+    target = os.fspath(path)
+    ext = os.path.splitext(target)[1].lower()
+    if ext not in (".png", ".svg"):
+        raise CnnsizeError(f"charts are written as .png or .svg, not {ext or 'no extension'!r}",
+                           field="--output")
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": "cnnsize", "svg.fonttype": "none"}):
+        try:
+            fig.savefig(target, metadata={"Date": None} if ext == ".svg" else {"Software": None})
+        except OSError as e:
+            raise CnnsizeError(f"cannot write {target}: {e.strerror}", field="--output") from None
+
+

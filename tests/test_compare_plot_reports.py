@@ -1,0 +1,130 @@
+"""compare, plot and the committed reports."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cnnsize
+from cnnsize.compare import compare
+from cnnsize.conventions import Conventions
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_compare_rows_come_from_the_reports():
+    comparison = compare(["lenet5", "alexnet", "vgg16"])
+    assert comparison.names == ("LeNet-5", "AlexNet", "VGG-16")
+    assert comparison.row("params").values == (61_706, 61_100_840, 138_357_544)
+    assert comparison.row("depth").values == (5, 8, 16)          # conv + linear layers
+    assert comparison.row("largest_params").values[2] == ("classifier.0", 102_764_544)
+    # the lecture's rule of thumb: weights in the FC layers, connections in the conv layers
+    fc_share = comparison.row("fc_param_share").values
+    conv_share = comparison.row("conv_connection_share").values
+    assert all(s > 0.85 for s in fc_share) and all(s > 0.8 for s in conv_share)
+    # LeNet-5: F5 + F6 + output = 48,120 + 10,164 + 850 of 61,706
+    assert fc_share[0] == pytest.approx((48_120 + 10_164 + 850) / 61_706)
+
+
+def test_compare_follows_the_conventions():
+    base = compare(["lenet5"]).row("params").values[0]
+    no_bias = compare(["lenet5"], conventions=Conventions(bias=False)).row("params").values[0]
+    assert base - no_bias == 6 + 16 + 120 + 84 + 10
+
+
+def test_training_compute_from_metadata():
+    comparison = compare(["lenet5_1998", "alexnet_2012"])
+    assert comparison.row("training_examples").values == (60_000, 1_200_000)
+    ops = comparison.row("training_ops").values
+    connections = comparison.row("connections").values
+    # ≈ 3 multiply-adds per connection per example (1 forward, 2 backward) × examples × epochs
+    assert ops == (3 * connections[0] * 60_000 * 20, 3 * connections[1] * 1_200_000 * 90)
+
+
+def test_compare_frame_and_formats():
+    comparison = compare(["lenet5", "alexnet"])
+    frame = comparison.to_frame()
+    assert frame.loc["params", "AlexNet"] == 61_100_840
+    data = json.loads(comparison.render("json"))
+    assert data["networks"] == ["LeNet-5", "AlexNet"]
+    for fmt, marker in (("markdown", "| parameters"), ("latex", "\\toprule"), ("html", "<table>"),
+                        ("csv", "params,61706,61100840")):
+        assert marker in comparison.render(fmt), fmt
+
+
+def test_compare_cli():
+    proc = subprocess.run([sys.executable, "-m", "cnnsize", "compare", "lenet5", "alexnet", "vgg16",
+                           "--no-bias"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "138,344,128" in proc.stdout  # VGG-16 params without biases
+
+
+# ---------------------------------------------------------------- charts, checked structurally
+
+plt = pytest.importorskip("matplotlib")
+from cnnsize import plot as charts  # noqa: E402
+
+
+def test_layers_chart_structure():
+    fig = charts.plot_layers("lenet5")
+    ax = fig.axes[0]
+    assert ax.get_title() == "LeNet-5: units, weights and connections per layer"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["C1", "S2", "C3", "S4", "F5", "F6",
+                                                            "output"]
+    heights = [p.get_height() for p in ax.patches]
+    assert len(heights) == 3 * 7
+    assert heights[:7] == [4_704, 1_176, 1_600, 400, 120, 84, 10]       # units
+    assert heights[14:] == [117_600, 4_704, 240_000, 1_600, 48_000, 10_080, 840]  # connections
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["units", "weights", "connections"]
+    assert ax.get_ylabel() and ax.get_xlabel()
+
+
+def test_other_charts_structure():
+    totals = charts.plot_totals(["lenet5", "vgg16"]).axes[0]
+    assert totals.get_yscale() == "log" and len(totals.patches) == 4 * 2
+    scatter = charts.plot_scatter(["lenet5", "alexnet", "resnet18"]).axes[0]
+    assert [t.get_text() for t in scatter.texts] == ["LeNet-5", "AlexNet", "ResNet-18"]
+    memory = charts.plot_memory("alexnet").axes[0]
+    bars = [p.get_height() for p in memory.patches]
+    report = cnnsize.analyze("alexnet")
+    assert len(bars) == 2 * len(report.layers) and "KiB" in memory.get_ylabel()
+    resolution = charts.plot_resolution(["alexnet"], sizes=[64, 128, 224]).axes[0]
+    line = resolution.get_lines()[0]
+    assert list(line.get_xdata()) == [64, 128, 224]
+    assert line.get_ydata()[-1] == report.totals.macs
+
+
+def test_plot_cli_writes_files(tmp_path):
+    for kind, specs in (("layers", ["lenet5"]), ("scatter", []), ("resolution", ["lenet5"])):
+        out = tmp_path / f"{kind}.png"
+        proc = subprocess.run([sys.executable, "-m", "cnnsize", "plot", *specs, "--kind", kind,
+                               "-o", str(out)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = subprocess.run([sys.executable, "-m", "cnnsize", "plot", "lenet5", "-o",
+                          str(tmp_path / "x.jpg")], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+# ---------------------------------------------------------------- committed reports
+
+def test_committed_reports_are_up_to_date():
+    from cnnsize.reports import index, pages
+
+    folder = ROOT / "reports"
+    stale = []
+    for _, files in pages(charts=False):
+        for name, text in files.items():
+            path = folder / name
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+            for chart in re.findall(r"\]\(([^)]+\.svg)\)", text):
+                if not (folder / chart).exists():
+                    stale.append(chart)
+    if (folder / "README.md").read_text(encoding="utf-8") != index(cnnsize.zoo_names()):
+        stale.append("README.md")
+    assert not stale, f"reports/ is out of date ({stale[:5]}): run `cnnsize reports`"
