@@ -1,0 +1,98 @@
+"""Every command shown in the docs runs, and every transcript in them is real.
+
+A fenced block whose first line is `$ cnnsize ...` is a transcript: the command is run from the
+repository root and the lines after it must match its output; a line `...` or `…` stands for
+lines left out. Other `cnnsize ...` lines in ```bash blocks must run without a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+DOCS = sorted([*(ROOT / "docs").glob("*.md"), ROOT / "README.md"])
+FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+ELISION = ("...", "…")
+SKIP = ("cnnsize reports",)  # rewrites reports/: covered by tests/test_compare_plot_reports.py
+
+
+def _blocks(path: Path) -> list[str]:
+    return FENCE.findall(path.read_text(encoding="utf-8"))
+
+
+def transcripts() -> list[tuple[str, str, list[str]]]:
+    out = []
+    for path in DOCS:
+        for block in _blocks(path):
+            lines = block.rstrip("\n").split("\n")
+            if lines and lines[0].startswith("$ cnnsize "):
+                out.append((path.name, lines[0][2:], lines[1:]))
+    return out
+
+
+def commands() -> list[tuple[str, str]]:
+    out = []
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"^```(?:bash|sh|shell)\n(.*?)^```", text, re.S | re.M):
+            for line in match.group(1).splitlines():
+                line = line.split("  #")[0].strip()
+                if line.startswith("cnnsize ") and not line.startswith(SKIP):
+                    out.append((path.name, line))
+    return out
+
+
+def run(command: str) -> subprocess.CompletedProcess[str]:
+    shell = any(c in command for c in (";", "|", "&&", ">", "$?"))
+    argv = command if shell else [sys.executable, "-m", "cnnsize", *shlex.split(command)[1:]]
+    if shell:
+        command = command.replace("cnnsize ", f"{shlex.quote(sys.executable)} -m cnnsize ", 1)
+    return subprocess.run(command if shell else argv, shell=shell, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=None)
+
+
+def matches(shown: list[str], actual: list[str]) -> str | None:
+    """None when `shown` is `actual` with elided runs; else the first line that differs."""
+    i, skipping = 0, False
+    for line in shown:
+        if line.strip() in ELISION:
+            skipping = True
+            continue
+        if skipping:
+            while i < len(actual) and actual[i].rstrip() != line.rstrip():
+                i += 1
+        if i >= len(actual) or actual[i].rstrip() != line.rstrip():
+            return f"expected {line!r}, got {actual[i] if i < len(actual) else '<end>'!r}"
+        i, skipping = i + 1, False
+    if not skipping and i != len(actual):
+        return f"output goes on after the transcript: {actual[i]!r}"
+    return None
+
+
+@pytest.mark.parametrize(("doc", "command", "shown"), transcripts(),
+                         ids=[f"{d}:{c[:60]}" for d, c, _ in transcripts()])
+def test_transcript_is_real(doc, command, shown):
+    proc = run(command)
+    actual = (proc.stdout + proc.stderr).rstrip("\n").split("\n")
+    problem = matches(shown, actual)
+    assert problem is None, f"{doc}: `{command}`: {problem}"
+
+
+@pytest.mark.parametrize(("doc", "command"), commands(),
+                         ids=[f"{d}:{c[:60]}" for d, c in commands()])
+def test_command_runs(doc, command, tmp_path):
+    command = re.sub(r"(-o|--output) (\S+)", lambda m: f"{m.group(1)} {tmp_path / Path(m.group(2)).name}",
+                     command)
+    proc = run(command)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 1), f"{doc}: `{command}` exited {proc.returncode}: {proc.stderr}"
+
+
+def test_there_are_transcripts():
+    assert len(transcripts()) >= 5
