@@ -112,7 +112,7 @@ def parse_claim(value: Any, quantity: str) -> Claim:
         raise SpecError(f"expected a number, got {value!r}")
     s = value.strip().replace("\u2009", " ").replace("\u202f", " ")
     approximate = False
-    for mark in ("~", "≈", "about ", "approx. ", "approx "):
+    for mark in ("~", "∼", "≈", "about ", "approx. ", "approx "):
         if s.lower().startswith(mark):
             s, approximate = s[len(mark):].strip(), True
     tolerance = None
@@ -203,7 +203,8 @@ class CheckResult:
 
     def summary(self) -> str:
         wrong = sum(not v.ok for v in self.verdicts)
-        return (f"{len(self.verdicts)} claims about {self.network}: "
+        n = len(self.verdicts)
+        return (f"{n} claim{'s' if n != 1 else ''} about {self.network}: "
                 f"{len(self.verdicts) - wrong} ✓, {wrong} ✗")
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,7 +236,8 @@ def load_claims(source: str | os.PathLike[str] | Mapping[str, Any],
         text = path.read_text(encoding="utf-8")
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            data = {"layers": _table_rows(list(csv.reader(io.StringIO(text))), name)}
+            lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+            data = {"layers": _table_rows(list(csv.reader(io.StringIO("\n".join(lines)))), name)}
         elif suffix in (".md", ".markdown"):
             data = {"layers": _table_rows(_markdown_rows(text, name), name)}
         else:
@@ -420,7 +422,10 @@ def _check(data: dict[str, Any], source: str) -> CheckResult:
     verdicts = [_judge_layer(ctx, name, rows, q, c) for name, rows, q, c in parsed]
     for quantity, claim in total_claims:
         verdicts.append(_judge_total(ctx, quantity, claim, parsed))
-    notes.insert(0, f"conventions: {ctx.base.conventions.describe()}")
+    notes.append(f"{'other conventions' if ctx.choice else 'conventions'}: "
+                 f"{ctx.base.conventions.describe()}")
+    if data.get("title"):
+        notes.insert(0, str(data["title"]))
     return CheckResult(network.name, tuple(verdicts), tuple(notes), source)
 
 
@@ -451,6 +456,7 @@ def _rows(report: Report, name: str) -> list[LayerStats]:
     """The rows a claim names: one row, or several joined with '+'."""
     names = [n.strip() for n in name.split("+")]
     by_name = {r.name: r for r in report.layers}
+    by_name["input"] = _input_row(report)
     by_lower = {r.name.lower(): r for r in report.layers}
     rows = []
     for n in names:
@@ -460,6 +466,14 @@ def _rows(report: Report, name: str) -> list[LayerStats]:
                             hint=did_you_mean(n, list(by_name), "its layers"))
         rows.append(row)
     return rows
+
+
+def _input_row(report: Report) -> LayerStats:
+    """The report's `input` row as a pseudo-layer, so that claims about it can be checked."""
+    t = report.totals
+    units = t.input_bytes // (report.conventions.batch * report.conventions.bytes_per_element)
+    return LayerStats("input", "input", report.input_shape, units, 0, 0, 0, 0, 0, 0, 0,
+                      t.input_bytes, (1,) * (len(report.input_shape) - 1), None, 0, False)
 
 
 def _computed(ctx: _Context, rows: list[LayerStats], quantity: str,
@@ -473,7 +487,7 @@ def _computed(ctx: _Context, rows: list[LayerStats], quantity: str,
             rep = ctx.variants[ctx.choice.get(_family(row), "given")]
         else:
             rep = ctx.base
-        values.append(_value(rep[row.name], quantity))
+        values.append(_value(row if row.type == "input" else rep[row.name], quantity))
     if len(values) == 1:
         return values[0]
     if any(not isinstance(v, int) for v in values):
@@ -546,7 +560,7 @@ def _judge_total(ctx: _Context, quantity: str, claim: Claim,
         computed = getattr(totals, quantity)
     if claim.holds(computed):
         return Verdict("total", quantity, claim.text, computed, True)
-    rows = [r for r in ctx.base.layers if _value(r, quantity)]
+    rows = [r for r in ctx.base.layers if _value(r, quantity) and (quantity != "units" or r.neurons)]
     terms = [f"{_value(r, quantity):,}" for r in rows[:6]]
     formula = [f"total {quantity} = sum over {len(rows)} layers = {' + '.join(terms)}"
                f"{' + …' if len(rows) > 6 else ''} = {_fmt(computed)}"]
@@ -726,18 +740,21 @@ def _unit_base(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
     unit = claim.unit.lower()
     if unit in swaps:
         table = BYTE_UNITS if unit.endswith("b") else COUNT_UNITS
-        factor = Fraction(table[swaps[unit]], table[unit])
-        if claim.rescaled(factor).holds(computed):
-            base = "1024" if swaps[unit].endswith(("i", "ib")) else "1000"
-            return (f"{claim.text} matches if its {claim.unit} means {base}× "
-                    f"({_fmt(computed)} = {float(Fraction(computed) / table[swaps[unit]]):.4g} "
-                    f"{swaps[unit].upper() if base == '1000' else claim.unit[0].upper() + swaps[unit][1:]})")
-    for power in (1, 2, 3):
-        ratio = Fraction(1024, 1000) ** power
-        if claim.rescaled(1 / ratio).holds(computed):
-            return (f"{claim.text} is {float(ratio):.4g}× the right value: 1024 appears where "
-                    "1000 belongs (K = 1024 vs 1000, or 1024 classes for 1000)")
+        other = swaps[unit]
+        if claim.rescaled(Fraction(table[other], table[unit])).holds(computed):
+            value = float(Fraction(computed) / table[other])
+            return (f"{claim.text} fits if its {claim.unit} meant {_UNIT_NAMES[other]} "
+                    f"({_fmt(computed)} = {value:.4g} {_UNIT_NAMES[other]}): "
+                    f"{_UNIT_NAMES[unit]} = {table[unit]:,}, {_UNIT_NAMES[other]} = {table[other]:,}")
+    ratio = Fraction(1024, 1000)
+    if not claim.approximate and claim.rescaled(1 / ratio).holds(computed):
+        return (f"{claim.text} is 1.024× the right value: 1024 appears where 1000 belongs "
+                "(K = 1024 vs 1000, or 1024 classes for 1000)")
     return None
+
+
+_UNIT_NAMES = {"k": "K", "m": "M", "g": "G", "ki": "Ki", "mi": "Mi", "gi": "Gi", "kb": "kB",
+               "mb": "MB", "gb": "GB", "kib": "KiB", "mib": "MiB", "gib": "GiB"}
 
 
 def _neighbour(ctx: _Context, rows: list[LayerStats] | None, quantity: str,

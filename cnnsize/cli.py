@@ -83,8 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--batch", type=_positive, default=1)
     chk.add_argument("--dtype", choices=["float32", "float16", "bfloat16", "float64"],
                      default="float32")
-    chk.add_argument("--format", choices=["text", "markdown", "json", "html", "latex"],
-                     default="text")
+    chk.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     chk.add_argument("-o", "--output", metavar="FILE")
 
     imp = sub.add_parser("import", help="turn a PyTorch model into a spec (YAML)",

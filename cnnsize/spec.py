@@ -360,10 +360,10 @@ class _Parser:
                     if inline and "name" in branch:
                         raise SpecError("an inline branch has no name: its layers are named "
                                         "under the concat", field="branches")
-                    bname = substitute(branch.get("name", str(b)), env)
+                    bname = substitute(branch.get("name", str(len(pre) + b)), env)
                     layers = branch.get("layers", [])
                 else:
-                    bname, layers = str(b), branch
+                    bname, layers = str(len(pre) + b), branch  # numbered after the `pre` items
                 if inline:
                     children = self._items(layers, path, env, stack, "layers", first=len(direct))
                     parsed.append(Sequential(path, tuple(children)))
@@ -407,8 +407,9 @@ class _Parser:
         inner_stack = (*stack, type_name)
         kept = []
         for index, layer in enumerate(layers):
-            try:
-                if not isinstance(layer, Mapping) or "if" not in layer or _condition(layer["if"], local):
+            try:  # items with `repeat` keep their `if` for each copy (it may use `i`)
+                if not isinstance(layer, Mapping) or "if" not in layer or "repeat" in layer \
+                        or _condition(layer["if"], local):
                     kept.append(layer)
             except CnnsizeError as e:
                 raise e.located(path=_join(path, str(index)), kind=str(layer.get("type"))) from None
@@ -473,7 +474,8 @@ def _condition(value: Any, env: Mapping[str, Any]) -> bool:
     if isinstance(result, (bool, int, float)) or result is None:
         return bool(result)
     raise SpecError(f"must be true/false or an expression like '${{i == 0}}', got {value!r}",
-                    field="if", hint="a plain string is always true: wrap the condition in ${...}")
+                    field="if", hint="wrap the condition in ${...}" if isinstance(value, str)
+                    else "give true, false or an expression")
 
 
 def _substitute_field(value: Any, env: Mapping[str, Any], field: str) -> Any:

@@ -96,3 +96,29 @@ def test_command_runs(doc, command, tmp_path):
 
 def test_there_are_transcripts():
     assert len(transcripts()) >= 5
+
+
+def update(paths: list[Path]) -> int:
+    """Rewrite the transcripts of `paths` from real runs (only those without elisions)."""
+    changed = 0
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+
+        def refresh(match: re.Match[str]) -> str:
+            nonlocal changed
+            head, body = match.group(1), match.group(2)
+            lines = body.rstrip("\n").split("\n")
+            if not lines[0].startswith("$ cnnsize ") or any(x.strip() in ELISION for x in lines):
+                return match.group(0)
+            proc = run(lines[0][2:])
+            new = lines[0] + "\n" + (proc.stdout + proc.stderr).rstrip("\n") + "\n"
+            changed += new != body
+            return f"{head}{new}```"
+
+        path.write_text(re.sub(r"^(```[^\n]*\n)(.*?)^```", refresh, text, flags=re.S | re.M),
+                        encoding="utf-8")
+    return changed
+
+
+if __name__ == "__main__":  # python -m tests.test_docs docs/x.md ...: refresh transcripts
+    print(f"{update([Path(p) for p in sys.argv[1:]] or DOCS)} transcripts updated")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
 COLUMNS = (("output_shape", "shape"), ("params", "params"), ("buffers", "buffers"),
            ("macs", "MACs (fvcore)"), ("flops", "FLOPs (flop_counter)"),
            ("activations", "acts (fvcore)"), ("activation_bytes", "memory (hooks)"))
-_TABLEFMT = {"text": "simple", "markdown": "pipe", "html": "html", "latex": "latex_booktabs"}
+_TABLEFMT = {"text": "simple", "markdown": "pipe"}
 
 
 def _value(v: object) -> str:
@@ -45,7 +45,7 @@ def render_crosscheck(result: CrossCheck, fmt: str = "text") -> str:
         return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
     if fmt not in _TABLEFMT:
         raise CnnsizeError(f"unknown format {fmt!r}", field="format",
-                           hint="choose one of text, markdown, json, html, latex")
+                           hint="choose one of text, markdown, json")
     rows = [[layer.name, layer.type, *(cell(layer.get(q)) for q, _ in COLUMNS)]
             for layer in result.layers]
     body = table(rows, ["layer", "type", *(h for _, h in COLUMNS)], _TABLEFMT[fmt])

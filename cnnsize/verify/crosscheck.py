@@ -202,6 +202,11 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
     """Build (or copy) the model, run it, and compare it with the symbolic report per layer."""
     if dtype not in DTYPES:
         raise CnnsizeError(f"crosscheck runs float dtypes only: {', '.join(DTYPES)}", field="dtype")
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError):
+        raise CnnsizeError(f"unknown device {device!r}", field="device",
+                           hint="use cpu or cuda (cuda:0, ...)") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise CnnsizeError("CUDA is not available on this machine", field="device",
                            hint="use --device cpu")

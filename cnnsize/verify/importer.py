@@ -187,8 +187,8 @@ class _Importer:
         if self.unsupported:
             raise CnnsizeError(
                 "cnnsize cannot express these layers: " + ", ".join(self.unsupported),
-                hint="supported: the layer kinds of `cnnsize report --help`'s spec reference "
-                     "(docs/spec.md), their functional forms, add/mul/cat merges")
+                hint="supported: the layer kinds of docs/spec.md, their functional forms "
+                     "(F.relu, F.max_pool2d, torch.flatten, ...) and add/mul/cat merges")
         self.pdom = self._postdominators(nodes)
         self.ancestors: dict[fx.Node, set[fx.Node]] = {}
         start = next(n for n in nodes if n.op == "placeholder")
@@ -409,7 +409,9 @@ def module_to_spec(module: nn.Module, input_shape: tuple[int, ...],
             raise
         except RuntimeError as e:
             raise CnnsizeError(f"the model's forward pass failed: {e}") from e
-        method = f"forward hooks (torch.fx could not trace: {type(trace_error).__name__})"
+        method = (f"forward hooks (torch.fx could not trace: {type(trace_error).__name__}; "
+                  "hooks see modules only: functional calls such as F.relu or torch.cat and any "
+                  "branching are not in the spec)")
     else:
         elements = importer.elements(gm)
     layers = importer.to_items(elements, "", names, "")
@@ -438,6 +440,11 @@ def load_factory(reference: str) -> Callable[[], nn.Module]:
         raise CnnsizeError(f"expected PKG.MOD:FACTORY, got {reference!r}",
                            hint="e.g. torchvision.models:resnet50")
     mod_name, attr = reference.split(":", 1)
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path and "" not in sys.path:  # like `python -m`: the cwd imports
+        sys.path.insert(0, os.getcwd())
     try:
         mod = importlib.import_module(mod_name)
     except ImportError as e:

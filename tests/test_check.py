@@ -1,0 +1,467 @@
+"""cnnsize check: claimed values, diagnoses, the lecture examples of docs/examples, the CLI.
+
+The examples are transcribed from lecture slides (docs/tutorial-check.md names each one); their
+expected ✓/✗ patterns below are what the slides get right and wrong, worked out by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cnnsize.check import CheckResult, check, parse_claim
+from cnnsize.errors import SpecError
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "docs" / "examples"
+TUTORIAL = ROOT / "docs" / "tutorial-check.md"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cnnsize", "check", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+
+
+def wrong(result: CheckResult) -> set[tuple[str, str]]:
+    return {(v.layer, v.quantity) for v in result.verdicts if not v.ok}
+
+
+def verdict(result: CheckResult, layer: str, quantity: str):
+    (found,) = [v for v in result.verdicts if (v.layer, v.quantity) == (layer, quantity)]
+    return found
+
+
+# ---------------------------------------------------------------- parse_claim
+
+
+def test_exact_values():
+    claim = parse_claim(117600, "connections")
+    assert claim.low == claim.high == 117_600 and not claim.approximate
+    claim = parse_claim("117,600", "connections")
+    assert claim.low == claim.high == 117_600 and not claim.approximate
+    assert parse_claim("117_600", "connections").low == 117_600
+
+
+def test_a_rounded_figure_stands_for_everything_that_rounds_to_it():
+    claim = parse_claim("35K", "params")       # CS231n: (11*11*3)*96 = 35K
+    assert (claim.low, claim.high) == (34_500, 35_500) and claim.approximate and claim.unit == "K"
+    assert claim.holds(34_848)                 # 11 * 11 * 3 * 96 = 34,848
+    assert claim.holds(34_944)                 # + 96 biases
+    assert not claim.holds(35_501)
+    assert (parse_claim("3.2M", "units").low, parse_claim("3.2M", "units").high) == (3_150_000, 3_250_000)
+    # "800K": the last nonzero digit is the precision, 100K
+    assert (parse_claim("800K", "units").low, parse_claim("800K", "units").high) == (750_000, 850_000)
+
+
+def test_approximate_and_tolerance():
+    claim = parse_claim("~60M", "params")
+    assert (claim.low, claim.high) == (55_000_000, 65_000_000) and claim.approximate
+    claim = parse_claim("60M ± 5%", "params")  # 60M · 5% = 3M
+    assert (claim.low, claim.high) == (57_000_000, 63_000_000)
+    claim = parse_claim("117600 +/- 100", "connections")
+    assert (claim.low, claim.high) == (117_500, 117_700)
+    claim = parse_claim("~5000", "units")
+    assert (claim.low, claim.high) == (4_500, 5_500)
+
+
+def test_products_and_sums():
+    assert parse_claim("4096 × 1024", "weights").low == 4_194_304            # 4096 * 1024
+    assert parse_claim("(11*11*3)*96", "weights").low == 34_848              # 11 * 11 * 3 * 96
+    # CS7015: (512 × 7 × 7 × 4096) + (4096 × 4096) + (4096 × 1024)
+    #       = 102,760,448 + 16,777,216 + 4,194,304 = 123,731,968
+    assert parse_claim("(512 × 7 × 7 × 4096) + (4096 × 4096) + (4096 × 1024)",
+                       "weights").low == 123_731_968
+
+
+def test_bytes_si_and_binary():
+    mb = parse_claim("96MB", "activation_bytes")
+    assert (mb.low, mb.high) == (95_500_000, 96_500_000)
+    mib = parse_claim("96MiB", "activation_bytes")
+    assert (mib.low, mib.high) == (Fraction(191, 2) * 2**20, Fraction(193, 2) * 2**20)
+    assert mb.holds(96_000_000) and not mib.holds(96_000_000)
+    assert mib.holds(96 * 2**20) and not mb.holds(96 * 2**20)    # 100,663,296 B
+    ki = parse_claim("2Ki", "params")
+    assert (ki.low, ki.high) == (1_536, 2_560)                   # 2·1024 ± 512
+    with pytest.raises(SpecError, match="unknown unit 'MB'"):
+        parse_claim("96MB", "params")                            # bytes are for memory only
+
+
+def test_shapes():
+    assert parse_claim([6, 28, 28], "output_shape").low == (6, 28, 28)
+    assert parse_claim("6x28x28", "output_shape").low == (6, 28, 28)
+    assert parse_claim("6 × 28 × 28", "output_shape").low == (6, 28, 28)
+    assert parse_claim("55x55x96", "output_shape").low == (55, 55, 96)   # as written; checked later
+    assert parse_claim(120, "output_shape").low == (120,)
+    assert parse_claim("14x14", "receptive_field").low == (14, 14)
+
+
+@pytest.mark.parametrize("value", ["lots", "12 parsecs", True, None, "1.2.3", "35K ± lots"])
+def test_unreadable_values(value):
+    with pytest.raises(SpecError):
+        parse_claim(value, "weights")
+
+
+def test_tilde_operator_reads_as_approximate():
+    claim = parse_claim("∼ 122M", "params")
+    assert (claim.low, claim.high) == (121_500_000, 122_500_000)
+
+
+# ---------------------------------------------------------------- diagnoses
+
+
+def test_bias_left_out_or_added():
+    result = check({"spec": "lenet5", "conventions": {"bias": True}, "layers": {"C1": {"params": 150}}})
+    v = verdict(result, "C1", "params")
+    assert not v.ok and v.computed == 156                        # 5 * 5 * 1 * 6 + 6 = 156
+    assert "without biases (150)" in v.diagnosis
+    result = check({"spec": "lenet5", "conventions": {"bias": False}, "layers": {"C1": {"params": 156}}})
+    assert "with biases (156)" in verdict(result, "C1", "params").diagnosis
+
+
+def test_a_bias_convention_the_family_does_not_share_is_a_mistake():
+    # C3 counted with biases (5 * 5 * 6 * 16 + 16 = 2,416), C1 without: no single convention.
+    result = check({"spec": "lenet5", "layers": {"C1": {"params": 150}, "C3": {"params": 2416}}})
+    assert wrong(result) == {("C1", "params")}
+    assert "biases left out" in verdict(result, "C1", "params").diagnosis
+    assert not any("one convention" in line for line in result.conventions)
+
+
+def test_lecun_bias_inputs_as_connections_are_inferred():
+    # LeCun et al. 1998 count each unit's bias input: 4,704 * (5 * 5 * 1 + 1) = 122,304
+    result = check({"spec": "lenet5", "layers": {"C1": {"connections": "122,304"},
+                                                 "C3": {"connections": "241,600"}}})  # 1,600 * 151
+    assert result.ok
+    assert any("bias input counted as a connection" in line for line in result.conventions)
+
+
+def test_macs_vs_flops():
+    result = check({"spec": "lenet5", "layers": {"C1": {"macs": "235,200", "flops": "117,600"}}})
+    # MACs = 4,704 * 5 * 5 * 1 = 117,600; 2 * 117,600 = 235,200
+    assert "2·MACs = FLOPs (235,200)" in verdict(result, "C1", "macs").diagnosis
+    assert "the MAC count (117,600)" in verdict(result, "C1", "flops").diagnosis
+
+
+def test_input_channels_forgotten():
+    # C3: 5 * 5 * 16 = 400 instead of 5 * 5 * 6 * 16 = 2,400; 1,600 * 5 * 5 = 40,000 instead of 240,000
+    result = check({"spec": "lenet5", "layers": {"C3": {"weights": 400, "connections": "40,000",
+                                                        "macs": "40,000"}}})
+    assert wrong(result) == {("C3", "weights"), ("C3", "connections"), ("C3", "macs")}
+    for v in result.verdicts:
+        assert "input channels were left out" in v.diagnosis and "C_in = 6" in v.diagnosis
+
+
+def test_224_vs_227():
+    # (227 - 11)/4 + 1 = 55;  (224 - 11)/4 + 1 = 54.25 -> 54
+    at_224 = check({"spec": "alexnet_2012", "input": [3, 224, 224],
+                    "layers": {"conv1": {"output": "55x55x96"}}})
+    assert "value for a 227×227 input" in verdict(at_224, "conv1", "output_shape").diagnosis
+    at_227 = check({"spec": "alexnet_2012", "layers": {"conv1": {"output": [96, 54, 54]}}})
+    assert "value for a 224×224 input" in verdict(at_227, "conv1", "output_shape").diagnosis
+    # totals too: alexnet_2012 at 227 has 724,406,816 MACs (`cnnsize zoo`: 724.4 M)
+    total = check({"spec": "alexnet_2012", "input": [3, 224, 224], "totals": {"macs": "724.4M"}})
+    assert "value for a 227×227 input (724,406,816)" in verdict(total, "total", "macs").diagnosis
+
+
+def test_stride_padding_and_off_by_one():
+    # stride forgotten: 227 - 11 + 1 = 217
+    result = check({"spec": "alexnet_2012", "layers": {"conv1": {"output": "217x217x96"}}})
+    assert "stride was not applied" in verdict(result, "conv1", "output_shape").diagnosis
+    # padding forgotten: 224 - 3 + 1 = 222 instead of 224 - 3 + 2 * 1 + 1 = 224
+    result = check({"spec": "vgg16", "layers": {"features.0": {"output": "222x222x64"}}})
+    assert "padding was left out" in verdict(result, "features.0", "output_shape").diagnosis
+    # the + 1 forgotten: 32 - 5 = 27 instead of 28; 14 - 5 + 2 = 11 instead of 10
+    result = check({"spec": "lenet5", "layers": {"C1": {"output": [6, 27, 27]},
+                                                 "C3": {"output": "11x11x16"}}})
+    assert wrong(result) == {("C1", "output_shape"), ("C3", "output_shape")}
+    assert all("off by one" in v.diagnosis for v in result.verdicts)
+
+
+def test_1024_vs_1000():
+    # VGG-16 has 138,357,544 params = 131.95 Mi
+    result = check({"spec": "vgg16", "totals": {"params": "138Mi", "activation_bytes": "61MiB"}})
+    assert "138Mi fits if its Mi meant M" in verdict(result, "total", "params").diagnosis
+    # 61,050,784 B = 61.05 MB = 58.22 MiB
+    assert "(61,050,784 = 61.05 MB)" in verdict(result, "total", "activation_bytes").diagnosis
+    # 1024 classes for 1000: 4096 * 1024 = 4,194,304 = 1.024 * 4,096,000
+    result = check({"spec": "vgg16", "layers": {"classifier.6": {"weights": "4096 × 1024"}}})
+    assert "1024 appears where 1000 belongs" in verdict(result, "classifier.6", "weights").diagnosis
+
+
+def test_1024_diagnosis_names_mebibytes():
+    result = check({"spec": "vgg16", "totals": {"activation_bytes": "58.22MB"}})
+    assert "(61,050,784 = 58.22 MiB)" in verdict(result, "total", "activation_bytes").diagnosis
+
+
+def test_no_1024_cube_diagnosis_for_a_kilo_figure():
+    # 61,706 * 1.024**3 = 66,256, inside ~70K = 65K..75K; no K-vs-Ki slip makes 70K of 61,706
+    result = check({"spec": "lenet5", "totals": {"params": "~70K"}})
+    assert "1024" not in verdict(result, "total", "params").diagnosis
+
+
+def test_neighbours_value():
+    result = check({"spec": "lenet5", "layers": {"S2": {"units": 4704}, "F6": {"weights": "48,000"}}})
+    assert "neighbouring layer C1 (4,704)" in verdict(result, "S2", "units").diagnosis
+    assert "neighbouring layer F5 (48,000)" in verdict(result, "F6", "weights").diagnosis
+
+
+def test_channels_last_shapes_hold_with_a_note():
+    result = check({"spec": "alexnet_2012", "layers": {"conv1": {"output": "55x55x96"}}})
+    assert result.ok and "channels last" in result.verdicts[0].note
+
+
+def test_joined_layers_are_summed():
+    # 102,760,448 + 16,777,216 + 4,096,000 = 123,633,664
+    result = check({"spec": "vgg16", "layers": {"classifier.0 + classifier.3 + classifier.6":
+                                                {"weights": "123,633,664", "params": "~123.6M"}}})
+    assert result.ok
+    assert verdict(result, "classifier.0 + classifier.3 + classifier.6", "params").computed == 123_642_856
+
+
+def test_total_units_formula_lists_the_rows_it_sums():
+    result = check({"spec": "lenet5", "totals": {"units": 9000}})
+    # 4,704 + 1,176 + 1,600 + 400 + 120 + 84 + 10 = 8,094
+    v = verdict(result, "total", "units")
+    assert v.computed == 8_094
+    assert "sum over 7 layers = 4,704 + 1,176 + 1,600" in v.formula[0]
+
+
+def test_the_input_row_can_be_claimed():
+    result = check({"spec": "vgg16", "layers": {"input": {"units": "150K"}}})
+    assert result.ok                                          # 224 * 224 * 3 = 150,528
+
+
+# ---------------------------------------------------------------- the lecture examples
+
+
+# claims file → (number of claims, the claims that are wrong)
+EXPECTED = {
+    # CSC421/2516 Lecture 10: every cell of the LeNet table is right.
+    "lenet_table.yaml": (19, set()),
+    # CS7015 Lecture 11: right, under a mixed convention (conv without, FC with biases).
+    "lenet_params.yaml": (14, set()),
+    # CS231n Lecture 9: every row right; 24M is not the column's sum, 96MB = 24M * 4 B.
+    "vgg16_memory.yaml": (45, {("total", "units"), ("total", "activation_bytes")}),
+    # CS7015 Lecture 11: 1024 classes; ~122M and ~102M wrong.
+    "vgg16_fc.yaml": (6, {("classifier.0 + classifier.3 + classifier.6", "weights"),
+                          ("classifier.0 + classifier.3 + classifier.6", "params"),
+                          ("classifier.0", "params"), ("classifier.6", "weights")}),
+    # CS7015 Lecture 11: every size right, 27.55M wrong.
+    "alexnet_27_55M.yaml": (10, {("total", "params")}),
+    # CS231n Lecture 9: 55 and 27 are the sizes for 227, not 224.
+    "alexnet_227_vs_224.yaml": (5, {("conv1", "output_shape"), ("pool1", "output_shape")}),
+    "alexnet_227.yaml": (5, set()),
+}
+
+
+def test_every_claims_file_in_docs_examples_has_an_expectation():
+    claims_files = {p.name for p in EXAMPLES.glob("*.yaml")
+                    if "spec" in (yaml.safe_load(p.read_text(encoding="utf-8")) or {})}
+    assert claims_files == set(EXPECTED)
+    for name in EXPECTED:
+        assert (EXAMPLES / name).read_text(encoding="utf-8").startswith("# "), name  # names its slide
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_pattern(name):
+    count, expected_wrong = EXPECTED[name]
+    result = check(EXAMPLES / name)
+    assert len(result.verdicts) == count
+    assert wrong(result) == expected_wrong
+
+
+def test_lenet_params_states_the_mixed_convention_once():
+    result = check(EXAMPLES / "lenet_params.yaml")
+    # C1: 5 * 5 * 1 * 6 = 150 (no bias), F5: 400 * 120 + 120 = 48,120 (bias)
+    assert verdict(result, "C1", "params").computed == 150
+    assert verdict(result, "F5", "params").computed == 48_120
+    text = result.render()
+    assert text.count("your numbers follow one convention throughout") == 1
+    assert ("convolution layers: biases not counted; fully connected layers: biases counted"
+            in text)
+
+
+def test_vgg16_memory_numbers():
+    result = check(EXAMPLES / "vgg16_memory.yaml")
+    units = verdict(result, "total", "units")
+    # 64·224²·2 + 64·112² + 128·112²·2 + 128·56² + 256·56²·3 + 256·28² + 512·28²·3
+    # + 512·14² + 512·14²·3 + 512·7² (pool) + 512·7² (avgpool) + 4096 + 4096 + 1000
+    # = 15,112,168
+    assert units.computed == 15_112_168
+    assert "your own rows for units add up to" in units.diagnosis
+    # (15,112,168 + 3 * 224 * 224) * 4 B = 61,050,784 B, not ~96MB
+    assert verdict(result, "total", "activation_bytes").computed == (15_112_168 + 3 * 224 * 224) * 4
+    # the params column has no biases, so the total is checked without them: 138,344,128
+    assert verdict(result, "total", "params").computed == 138_344_128
+    assert any("convolution layers: biases not counted; fully connected layers: biases not counted"
+               in line for line in result.conventions)
+
+
+def test_vgg16_fc_numbers():
+    result = check(EXAMPLES / "vgg16_fc.yaml")
+    joined = "classifier.0 + classifier.3 + classifier.6"
+    assert verdict(result, joined, "weights").computed == 102_760_448 + 16_777_216 + 4_096_000
+    # with biases: 123,633,664 + 4,096 + 4,096 + 1,000 = 123,642,856
+    assert verdict(result, joined, "params").computed == 123_642_856
+    # 25,088 * 4,096 + 4,096 = 102,764,544, which rounds to 103M, not 102M
+    assert verdict(result, "classifier.0", "params").computed == 102_764_544
+    assert "1024 appears where 1000 belongs" in verdict(result, "classifier.6", "weights").diagnosis
+
+
+def test_alexnet_27_55M_numbers():
+    result = check(EXAMPLES / "alexnet_27_55M.yaml")
+    # weights: 11·11·3·96 + 5·5·96·256 + 3·3·256·384 + 3·3·384·384 + 3·3·384·256
+    #        = 34,848 + 614,400 + 884,736 + 1,327,104 + 884,736 = 3,745,824
+    #        + 1,024·4,096 + 4,096·4,096 + 4,096·1,000 = 25,067,520  ->  28,813,344
+    # biases: 96 + 256 + 384 + 384 + 256 + 4,096 + 4,096 + 1,000 = 10,568
+    assert verdict(result, "total", "params").computed == 28_813_344 + 10_568 == 28_823_912
+    assert verdict(result, "flatten", "units").computed == 1_024          # 2 * 2 * 256
+
+
+def test_alexnet_227_vs_224_diagnosis():
+    result = check(EXAMPLES / "alexnet_227_vs_224.yaml")
+    conv1 = verdict(result, "conv1", "output_shape")
+    assert conv1.computed == (96, 54, 54)                   # floor((224 - 11)/4) + 1 = 54
+    assert "value for a 227×227 input" in conv1.diagnosis
+    assert verdict(result, "pool1", "output_shape").computed == (96, 26, 26)  # floor((54 - 3)/2) + 1
+
+
+def test_csv_and_markdown_tables_read_like_the_yaml():
+    def rows(result: CheckResult) -> list[tuple[object, ...]]:
+        return sorted((v.layer, v.quantity, v.computed, v.ok) for v in result.verdicts)
+
+    from_yaml = rows(check(EXAMPLES / "lenet_table.yaml"))
+    assert rows(check(EXAMPLES / "lenet_table.csv", spec="lenet5")) == from_yaml
+    assert rows(check(EXAMPLES / "lenet_table.md", spec="lenet5")) == from_yaml
+    assert ("C1", "connections", 117_600, True) in from_yaml   # 4,704 * 5 * 5 * 1 = 117,600
+
+
+def test_table_columns_and_empty_cells(tmp_path):
+    table = tmp_path / "t.md"
+    table.write_text("| Layer | Kind | # Params | output size |\n|---|---|---|---|\n"
+                     "| C1 | conv | 156 | 6x28x28 |\n| S2 | pool | - | 14x14x6 |\n")
+    result = check(table, spec="lenet5")
+    assert [(v.layer, v.quantity) for v in result.verdicts] == [
+        ("C1", "params"), ("C1", "output_shape"), ("S2", "output_shape")]
+    assert result.ok
+
+
+def test_csv_may_start_with_a_comment(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("# CSC421/2516 Lecture 10\nlayer,# units\nC1,4704\n")
+    assert check(table, spec="lenet5").ok
+
+
+# ---------------------------------------------------------------- the console script
+
+
+def test_exit_statuses(tmp_path):
+    assert run("docs/examples/lenet_table.yaml").returncode == 0
+    assert run("docs/examples/lenet_table.csv", "--spec", "lenet5").returncode == 0
+    assert run("docs/examples/vgg16_fc.yaml").returncode == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("spec: lenet5\nlayers:\n  C1: {weigths: 150}\n")
+    assert run(str(bad)).returncode == 2
+
+
+def test_formats_and_output_file(tmp_path):
+    proc = run("docs/examples/alexnet_227_vs_224.yaml", "--format", "json")
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    assert data["ok"] is False and data["summary"].endswith("3 ✓, 2 ✗")
+    conv1 = next(c for c in data["claims"] if c["layer"] == "conv1" and c["quantity"] == "output_shape")
+    assert conv1["computed"] == [96, 54, 54] and "227×227" in conv1["diagnosis"]
+    proc = run("docs/examples/alexnet_227_vs_224.yaml", "--format", "markdown")
+    assert proc.stdout.startswith("### AlexNet (2012): checking") and "| conv1 " in proc.stdout
+    out = tmp_path / "out.txt"
+    proc = run("docs/examples/lenet_table.yaml", "-o", str(out))
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert out.read_text(encoding="utf-8").endswith("19 claims about LeNet-5: 19 ✓, 0 ✗\n")
+
+
+BAD_INPUT = {
+    "unknown quantity": ("spec: lenet5\nlayers:\n  C1: {weigths: 150}\n",
+                         ["unknown quantity 'weigths'", "did you mean 'weights'?"]),
+    "unknown layer": ("spec: lenet5\nlayers:\n  C7: {weights: 150}\n",
+                      ["LeNet-5 has no layer 'C7'", "its layers:"]),
+    "unreadable value": ("spec: lenet5\nlayers:\n  C1: {weights: lots}\n",
+                         ["cannot read 'lots' as a number", "hint: write 117600"]),
+    "unknown unit": ("spec: lenet5\nlayers:\n  C1: {weights: 12 parsecs}\n", ["unknown unit 'parsecs'"]),
+    "missing spec": ("layers:\n  C1: {weights: 150}\n", ["the claims name no network"]),
+    "unknown network": ("spec: lenet6\nlayers:\n  C1: {weights: 150}\n", ["'lenet6'", "lenet5"]),
+    "unknown key": ("spec: lenet5\nlayer:\n  C1: {weights: 150}\n",
+                    ["unknown key 'layer'", "did you mean 'layers'?"]),
+    "nothing to check": ("spec: lenet5\n", ["there is nothing to check"]),
+    "invalid YAML": ("spec: lenet5\nlayers: {C1: [\n", ["invalid YAML"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_exits_2_with_one_message(case, tmp_path):
+    text, fragments = BAD_INPUT[case]
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(text, encoding="utf-8")
+    proc = run(str(claims))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("cnnsize: error: ") and "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in proc.stderr
+
+
+def test_bad_tables_and_missing_files_exit_2(tmp_path):
+    proc = run("docs/examples/lenet_table.md")                  # no --spec
+    assert proc.returncode == 2 and "the claims name no network" in proc.stderr
+    table = tmp_path / "t.csv"
+    table.write_text("layer,wieghts\nC1,150\n")
+    proc = run(str(table), "--spec", "lenet5")
+    assert proc.returncode == 2 and "did you mean 'weights'" in proc.stderr
+    table.write_text("name,weights\nC1,150\n")
+    proc = run(str(table), "--spec", "lenet5")
+    assert proc.returncode == 2 and "needs a 'layer' column" in proc.stderr
+    proc = run(str(tmp_path / "nowhere.yaml"))
+    assert proc.returncode == 2 and "no such claims file" in proc.stderr
+    for proc in (run("docs/examples/lenet_table.md"), run(str(tmp_path / "nowhere.yaml"))):
+        assert "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- the tutorial
+
+
+def tutorial_runs() -> list[tuple[str, str]]:
+    """(command, pasted output) of every ```text block that starts with `$ cnnsize check`."""
+    text = TUTORIAL.read_text(encoding="utf-8")
+    blocks = re.findall(r"^```text\n\$ (cnnsize check [^\n]*)\n(.*?)^```$", text, re.M | re.S)
+    return [(command, output) for command, output in blocks]
+
+
+def test_the_tutorial_shows_every_example():
+    commands = " ".join(command for command, _ in tutorial_runs())
+    for name in [*EXPECTED, "lenet_table.csv"]:
+        assert f"docs/examples/{name}" in commands
+
+
+@pytest.mark.parametrize(("command", "pasted"), tutorial_runs(),
+                         ids=[command.split()[2] for command, _ in tutorial_runs()])
+def test_tutorial_output_is_a_real_run(command, pasted):
+    proc = run(*shlex.split(command)[2:])
+    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.stdout == pasted
+
+
+def test_the_tutorial_claims_snippets_hold():
+    text = TUTORIAL.read_text(encoding="utf-8")
+    snippets = [yaml.safe_load(block) for block in re.findall(r"^```yaml\n(.*?)^```$", text, re.M | re.S)]
+    with_spec = [s for s in snippets if "spec" in s]
+    assert with_spec
+    for snippet in with_spec:
+        assert check(snippet).ok, snippet
+    joined = next(s for s in snippets if "spec" not in s)      # the '+' example, about vgg16
+    assert check({"spec": "vgg16", **joined}).ok
