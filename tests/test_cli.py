@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -37,11 +38,13 @@ def test_symbolic_path_imports_no_heavy_module(tmp_path):
         main(["report", "vgg16", "--explain", "-o", sys.argv[1]])
         main(["report", "alexnet", "--format", "json", "-o", sys.argv[1]])
         main(["zoo"])
+        main(["check", "docs/examples/lenet_table.yaml", "-o", sys.argv[1]])
+        main(["compare", "lenet5", "alexnet", "vgg16", "-o", sys.argv[1]])
         heavy = sorted(m for m in ("torch", "fvcore", "pandas", "matplotlib", "numpy") if m in sys.modules)
         print("HEAVY", heavy)
     """)
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, cwd=Path(__file__).parent.parent)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout
 
