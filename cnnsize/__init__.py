@@ -7,6 +7,8 @@ matplotlib are imported only by the functions that need them.
 from __future__ import annotations
 
 from .analyze import analyze
+from .claims import check
+from .comparison import compare
 from .conventions import DTYPE_BYTES, Conventions
 from .errors import CnnsizeError, ShapeError, SpecError
 from .report import LayerStats, Report, Totals
@@ -16,7 +18,7 @@ __version__ = "0.1.0"
 
 # The parts that need torch load on first use, so that `import cnnsize` stays light.
 _LAZY = {"build": "cnnsize.verify.build", "crosscheck": "cnnsize.verify.crosscheck",
-         "from_module": "cnnsize.verify.importer"}
+         "from_module": "cnnsize.verify.importer", "time_layers": "cnnsize.verify.timing"}
 
 
 def __getattr__(name: str) -> object:
@@ -27,5 +29,5 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'cnnsize' has no attribute {name!r}")
 
 __all__ = ["DTYPE_BYTES", "CnnsizeError", "Conventions", "LayerStats", "Network", "Report",
-           "ShapeError", "SpecError", "Totals", "analyze", "build", "crosscheck", "from_module", "load",
-           "loads", "parse", "zoo_names"]
+           "ShapeError", "SpecError", "Totals", "analyze", "build", "check", "compare", "crosscheck",
+           "from_module", "load", "loads", "parse", "time_layers", "zoo_names"]

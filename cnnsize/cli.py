@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare networks side by side",
                          description="One column per network: sizes, costs, memory, the largest "
                                      "layers, and where parameters and connections live.")
-    cmp.add_argument("specs", nargs="+", metavar="SPEC")
+    cmp.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or built-in names")
     add_convention_flags(cmp)
     cmp.add_argument("--format", choices=FORMATS, default="text")
     cmp.add_argument("--si", action="store_true", help="memory in kB/MB instead of KiB/MiB")
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "params (the whole zoo when no SPEC); memory: activation "
                                      "memory per layer, inference vs training; resolution: MACs "
                                      "and memory as the input grows.")
-    plt.add_argument("specs", nargs="*", metavar="SPEC")
+    plt.add_argument("specs", nargs="*", metavar="SPEC", help="spec files or built-in names")
     plt.add_argument("-o", "--output", metavar="FILE", required=True, help="FILE.png or FILE.svg")
     plt.add_argument("--kind", choices=["layers", "totals", "scatter", "memory", "resolution"],
                      default="layers")
@@ -128,8 +128,35 @@ def build_parser() -> argparse.ArgumentParser:
     plt.add_argument("--sizes", metavar="N,N,...", help="input sizes for --kind resolution")
     add_convention_flags(plt)
 
-    reps = sub.add_parser("reports", help="regenerate the reports/ folder")
-    reps.add_argument("-o", "--output", metavar="DIR", default="reports")
+    tim = sub.add_parser("time", help="measure per-layer latency (GPU or CPU) against a roofline",
+                         description="Time every layer and the whole network (CUDA events on "
+                                     "GPU, perf_counter on CPU), compare each layer with its "
+                                     "roofline floor from a device microbenchmark, or sweep "
+                                     "batch and input sizes.")
+    tim.add_argument("spec", help="a spec file or a built-in name")
+    tim.add_argument("--device", default="cpu", help="cuda or cpu (default cpu)")
+    tim.add_argument("--batch", type=_positive, default=1)
+    tim.add_argument("--dtype", choices=["float32", "float16", "bfloat16", "float64"],
+                     default="float32")
+    tim.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    tim.add_argument("--warmup", type=int, default=3, help="untimed runs first (3)")
+    tim.add_argument("--repeat", type=_positive, default=10, help="timed runs (10)")
+    tim.add_argument("--backward", action="store_true", help="also time the backward pass")
+    tim.add_argument("--no-cudnn-benchmark", action="store_true",
+                     help="turn cuDNN autotuning off (on by default)")
+    tim.add_argument("--sweep", metavar="batch=1,8,32[;size=112,224]",
+                     help="latency and images/s over batch (and input) sizes instead")
+    tim.add_argument("--format", choices=["text", "markdown", "csv", "json"], default="text")
+    tim.add_argument("-o", "--output", metavar="FILE")
+    tim.add_argument("--chart", metavar="FILE.png|svg",
+                     help="share of time vs share of FLOPs per layer, or throughput vs batch")
+
+    reps = sub.add_parser("reports", help="regenerate the reports/ folder",
+                          description="Regenerate the committed reports: one Markdown page (table "
+                                      "and SVG charts) per built-in network and the comparison "
+                                      "pages, with the default conventions.")
+    reps.add_argument("-o", "--output", metavar="DIR", default="reports",
+                      help="folder to write (default reports/)")
     reps.add_argument("--no-charts", action="store_true", help="Markdown only")
 
     zoo = sub.add_parser("zoo", help="list the built-in networks")
@@ -203,7 +230,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .check import check
+    from .claims import check
 
     result = check(args.claims, spec=args.spec)
     _write(result.render(args.format), args.output)
@@ -211,7 +238,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import compare
+    from .comparison import compare
 
     input_shape = parse_input(args.input) if args.input else None
     comparison = compare(args.specs, input_shape=input_shape, conventions=conventions_from(args))
@@ -231,10 +258,39 @@ def _plot(args: argparse.Namespace) -> int:
         except ValueError:
             raise CnnsizeError(f"cannot read sizes {args.sizes!r}", field="--sizes",
                                hint="e.g. --sizes 32,64,128,224") from None
+    input_shape = parse_input(args.input) if args.input else None
     figure = plot(args.specs, args.kind, log=args.log, sizes=sizes,
-                  conventions=conventions_from(args))
+                  conventions=conventions_from(args), input_shape=input_shape)
     save(figure, args.output)
     sys.stderr.write(f"wrote {args.output}\n")
+    return 0
+
+
+def _time(args: argparse.Namespace) -> int:
+    from .verify.timing import parse_sweep, sweep, time_layers
+
+    common = {"device": args.device, "dtype": args.dtype, "channels_last": args.channels_last}
+    if args.sweep:
+        grid = parse_sweep(args.sweep)
+        from .render.timing import render_sweep, sweep_chart
+
+        result = sweep(args.spec, batches=grid.get("batch", [args.batch]),
+                       sizes=grid.get("size", []), warmup=args.warmup, repeat=args.repeat,
+                       progress=sys.stderr.isatty(), **common)
+        _write(render_sweep(result, args.format), args.output)
+        chart = sweep_chart(result) if args.chart else None
+    else:
+        from .render.timing import timing_chart
+
+        timing = time_layers(args.spec, batch=args.batch, warmup=args.warmup, repeat=args.repeat,
+                             backward=args.backward, cudnn_benchmark=not args.no_cudnn_benchmark,
+                             **common)
+        _write(timing.render(args.format), args.output)
+        chart = timing_chart(timing) if args.chart else None
+    if chart is not None:
+        from .plot import save
+
+        save(chart, args.chart)
     return 0
 
 
@@ -242,14 +298,17 @@ def _reports(args: argparse.Namespace) -> int:
     from .reports import write_reports
 
     written = write_reports(args.output, charts=not args.no_charts, progress=sys.stderr.isatty())
-    sys.stderr.write(f"wrote {len(written)} files to {args.output}\n")
+    charts = len([p for p in written if p.suffix == ".svg"])
+    sys.stderr.write(f"wrote {len(written) - charts} Markdown files and {charts} charts to "
+                     f"{args.output}\n")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"report": _report, "zoo": _zoo, "crosscheck": _crosscheck, "import": _import,
-                "check": _check, "compare": _compare, "plot": _plot, "reports": _reports}
+                "check": _check, "compare": _compare, "plot": _plot, "reports": _reports,
+                "time": _time}
     try:
         return commands[args.command](args)
     except CnnsizeError as e:

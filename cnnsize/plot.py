@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .analyze import SpecLike, analyze
-from .compare import compare
+from .comparison import compare
 from .conventions import Conventions
 from .errors import CnnsizeError
 from .spec import load, zoo_names
@@ -60,15 +60,16 @@ def _ticks(ax: Any, axis: str, formatter: Any) -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(formatter))
 
 
-def _neuron_rows(net: SpecLike, conv: Conventions) -> tuple[str, list[Any]]:
-    report = analyze(net, conventions=conv)
+def _neuron_rows(net: SpecLike, conv: Conventions, input_shape: tuple[int, ...] | None = None
+                 ) -> tuple[str, list[Any]]:
+    report = analyze(net, conventions=conv, input_shape=input_shape)
     return report.name, [r for r in report.layers if r.neurons]
 
 
-def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | None = None
-                ) -> Figure:
+def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | None = None,
+                input_shape: tuple[int, ...] | None = None) -> Figure:
     """Per-layer bars of units, weights and connections (the lecture's rule of thumb)."""
-    name, rows = _neuron_rows(net, conventions or Conventions())
+    name, rows = _neuron_rows(net, conventions or Conventions(), input_shape)
     fig, ax = _figure(max(7.0, 0.35 * len(rows) + 3), 5)
     quantities = ("units", "weights", "connections")
     width = 0.27
@@ -81,17 +82,18 @@ def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | 
     ax.set_ylabel("count per example" + (" (log scale)" if log else ""))
     if log:
         ax.set_yscale("log")
-    else:
-        _ticks(ax, "y", _si)
+    _ticks(ax, "y", _si)
     ax.set_title(f"{name}: units, weights and connections per layer")
     ax.legend()
     return fig
 
 
 def plot_totals(nets: Sequence[SpecLike], *, log: bool = True,
-                conventions: Conventions | None = None) -> Figure:
+                conventions: Conventions | None = None,
+                input_shape: tuple[int, ...] | None = None) -> Figure:
     """Totals of several networks side by side (log scale by default)."""
-    comparison = compare(nets, conventions=conventions)
+    comparison = compare(nets, conventions=conventions, input_shape=input_shape)
+    batch = comparison.conventions.batch
     quantities = ("units", "params", "connections", "macs")
     fig, ax = _figure(max(7.0, 1.6 * len(comparison.names) + 2), 5)
     width = 0.8 / len(quantities)
@@ -101,11 +103,11 @@ def plot_totals(nets: Sequence[SpecLike], *, log: bool = True,
         ax.bar(xs, values, width, label=LABELS[q], color=COLORS[q])
     ax.set_xticks(range(len(comparison.names)), comparison.names)
     ax.set_xlabel("network")
-    ax.set_ylabel("count per example" + (" (log scale)" if log else ""))
+    ax.set_ylabel(("count per example" if batch == 1 else f"count per example (MACs: batch {batch})")
+                  + (" (log scale)" if log else ""))
     if log:
         ax.set_yscale("log")
-    else:
-        _ticks(ax, "y", _si)
+    _ticks(ax, "y", _si)
     ax.set_title("Network totals compared")
     ax.legend()
     return fig
@@ -116,24 +118,33 @@ def plot_scatter(nets: Sequence[SpecLike] | None = None, *,
     """MACs against parameters, one labelled point per network (the whole zoo by default)."""
     comparison = compare(list(nets) if nets else zoo_names(), conventions=conventions)
     params, macs = comparison.row("params").values, comparison.row("macs").values
-    fig, ax = _figure(9, 6)
-    ax.scatter(params, macs, color=COLORS["macs"], label="network")
-    for name, x, y in zip(comparison.names, params, macs):
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=8)
+    batch = comparison.conventions.batch
+    fig, ax = _figure(10, 7)
+    ax.scatter(params, macs, color=COLORS["macs"], label="one network at its spec's input size")
+    # Labels alternate sides in order of size, so that neighbours do not print over each other.
+    order = sorted(range(len(params)), key=lambda i: (macs[i], params[i]))
+    for rank, i in enumerate(order):
+        dx, dy, ha = ((5, 2, "left") if rank % 2 == 0 else (-5, -9, "right"))
+        ax.annotate(comparison.names[i], (params[i], macs[i]), textcoords="offset points",
+                    xytext=(dx, dy), ha=ha, fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _ticks(ax, "x", _si)
+    _ticks(ax, "y", _si)
     ax.set_xlabel("parameters (log scale)")
-    ax.set_ylabel("MACs per example at the spec's input size (log scale)")
+    ax.set_ylabel(f"MACs{' per example' if batch == 1 else f', batch {batch}'} (log scale)")
     ax.set_title("Compute vs size")
     ax.legend()
     return fig
 
 
-def plot_memory(net: SpecLike, *, conventions: Conventions | None = None) -> Figure:
+def plot_memory(net: SpecLike, *, conventions: Conventions | None = None,
+                input_shape: tuple[int, ...] | None = None) -> Figure:
     """Activation memory per layer: inference (in-place ops share) vs training (all kept)."""
     conv = conventions or Conventions()
-    inference = analyze(net, conventions=conv)
-    training = analyze(net, conventions=dataclasses.replace(conv, inplace_activations="none"))
+    inference = analyze(net, conventions=conv, input_shape=input_shape)
+    training = analyze(net, conventions=dataclasses.replace(conv, inplace_activations="none"),
+                       input_shape=input_shape)
     names = [r.name for r in training.layers]
     fig, ax = _figure(max(7.0, 0.25 * len(names) + 3), 5)
     xs = range(len(names))
@@ -153,11 +164,16 @@ def plot_memory(net: SpecLike, *, conventions: Conventions | None = None) -> Fig
 
 def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
                     conventions: Conventions | None = None) -> Figure:
-    """MACs and activation memory as the input grows (square inputs; sizes that fail skipped)."""
+    """MACs (left) and activation memory (right) as the square input grows; sizes that do not
+    fit a network are skipped."""
     conv = conventions or Conventions()
-    fig, ax = _figure(9, 5)
-    ax2 = ax.twinx()
-    styles = ("-", "--", ":", "-.")
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2)
     series = []
     for net in nets:
         network = load(net)
@@ -173,38 +189,42 @@ def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
             xs.append(s)
             macs.append(report.totals.macs)
             mem.append(report.totals.activation_bytes)
+        if not xs:
+            raise CnnsizeError(f"none of the input sizes {grid} fits {network.name}",
+                               field="--sizes", hint="give sizes near the spec's own input")
         series.append((network.name, xs, macs, mem))
-    scale, unit = _byte_unit(max((m for *_, mem in series for m in mem), default=1))
-    for k, (name, xs, macs, mem) in enumerate(series):
-        style = styles[k % len(styles)]
-        ax.plot(xs, macs, style, marker="o", color=COLORS["macs"], label=f"{name}: MACs")
-        ax2.plot(xs, [m / scale for m in mem], style, marker="s", color=COLORS["activation_bytes"],
-                 label=f"{name}: activation memory")
-    ax.set_xlabel("input height = width (pixels)")
-    ax.set_ylabel(f"MACs, batch {conv.batch}")
-    ax2.set_ylabel(f"activation memory ({unit}), batch {conv.batch}, {conv.dtype}")
+    scale, unit = _byte_unit(max(m for *_, mem in series for m in mem))
+    for name, xs, macs, mem in series:
+        ax.plot(xs, macs, marker="o", label=name)
+        ax2.plot(xs, [m / scale for m in mem], marker="s", label=name)
+    for axis in (ax, ax2):
+        axis.set_xlabel("input height = width (pixels)")
+        axis.set_yscale("log")
+        axis.legend(fontsize=8)
     _ticks(ax, "y", _si)
-    ax.set_title("Cost vs input resolution")
-    handles = ax.get_legend_handles_labels()
-    handles2 = ax2.get_legend_handles_labels()
-    ax.legend(handles[0] + handles2[0], handles[1] + handles2[1], fontsize=8)
+    ax.set_ylabel(f"MACs, batch {conv.batch} (log scale)")
+    ax2.set_ylabel(f"activation memory ({unit}), batch {conv.batch}, {conv.dtype} (log scale)")
+    ax.set_title("MACs vs input resolution")
+    ax2.set_title("Activation memory vs input resolution")
     return fig
 
 
 def plot(nets: Sequence[SpecLike], kind: str = "layers", *, log: bool = False,
-         sizes: Sequence[int] = (), conventions: Conventions | None = None) -> Figure:
+         sizes: Sequence[int] = (), conventions: Conventions | None = None,
+         input_shape: tuple[int, ...] | None = None) -> Figure:
     """One chart of `kind` (see KINDS) for the given networks."""
     if kind not in KINDS:
         raise CnnsizeError(f"unknown chart kind {kind!r}", field="kind",
                            hint=f"choose one of {', '.join(KINDS)}")
-    single = {"layers": lambda n: plot_layers(n, log=log, conventions=conventions),
-              "memory": lambda n: plot_memory(n, conventions=conventions)}
+    single = {"layers": lambda n: plot_layers(n, log=log, conventions=conventions,
+                                              input_shape=input_shape),
+              "memory": lambda n: plot_memory(n, conventions=conventions, input_shape=input_shape)}
     if kind in single:
         if len(nets) != 1:
             raise CnnsizeError(f"a '{kind}' chart shows one network; got {len(nets)}", field="kind")
         return single[kind](nets[0])
     if kind == "totals":
-        return plot_totals(nets, log=True, conventions=conventions)
+        return plot_totals(nets, log=True, conventions=conventions, input_shape=input_shape)
     if kind == "scatter":
         return plot_scatter(nets, conventions=conventions)
     return plot_resolution(nets, sizes, conventions=conventions)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cnnsize.check import CheckResult, check, parse_claim
+from cnnsize.claims import CheckResult, check, parse_claim
 from cnnsize.errors import SpecError
 
 ROOT = Path(__file__).parent.parent

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import cnnsize
-from cnnsize.compare import compare
+from cnnsize.comparison import compare
 from cnnsize.conventions import Conventions
 
 ROOT = Path(__file__).parent.parent

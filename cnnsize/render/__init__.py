@@ -27,7 +27,8 @@ def human_count(n: int) -> str:
 
 def short_count(n: float) -> str:
     """Counts with SI suffixes (K = 1000): 15.47 G."""
-    for value, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+    for value, suffix in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"),
+                          (1e3, "K")):
         if abs(n) >= value:
             return f"{n / value:.4g} {suffix}"
     return f"{n:g}"

@@ -9,7 +9,7 @@ from ..errors import CnnsizeError
 from . import table
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..check import CheckResult
+    from ..claims import CheckResult
 
 _TABLEFMT = {"text": "simple", "markdown": "pipe"}
 

@@ -11,7 +11,7 @@ from ..errors import CnnsizeError
 from . import human_bytes, short_count, table
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..compare import Comparison, Row
+    from ..comparison import Comparison, Row
 
 _TABLEFMT = {"text": "simple", "markdown": "pipe", "latex": "latex_booktabs", "html": "html"}
 

@@ -1,0 +1,149 @@
+"""Render timing results and sweeps: tables and charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING
+
+from ..errors import CnnsizeError
+from . import table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from ..verify.timing import Sweep, TimingResult
+
+_TABLEFMT = {"text": "simple", "markdown": "pipe"}
+
+
+def _ms(seconds: float) -> str:
+    """Milliseconds with 4 significant digits (µs-scale floors stay readable)."""
+    return f"{seconds * 1000:.4g}"
+
+
+def _rate(value: float, unit: str) -> str:
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if value >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def render_timing(result: TimingResult, fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2) + "\n"
+    total_time = result.layer_sum or 1.0
+    total_flops = sum(layer.flops for layer in result.layers) or 1
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["layer", "type", "median_s", "q1_s", "q3_s", "flops", "bytes_moved",
+                         "floor_s", "measured_over_floor", "bound"])
+        for layer in result.layers:
+            writer.writerow([layer.name, layer.type, layer.forward.median, layer.forward.q1,
+                             layer.forward.q3, layer.flops, layer.bytes_moved, layer.floor_s,
+                             layer.vs_floor, layer.bound])
+        return out.getvalue()
+    if fmt not in _TABLEFMT:
+        raise CnnsizeError(f"unknown format {fmt!r}", field="format",
+                           hint="choose one of text, markdown, csv, json")
+    rows = []
+    for layer in result.layers:
+        rows.append([
+            layer.name, layer.type, _ms(layer.forward.median),
+            f"{_ms(layer.forward.q1)}–{_ms(layer.forward.q3)}",
+            _ms(layer.backward.median) if layer.backward else "",
+            f"{layer.forward.median / total_time:.1%}", f"{layer.flops / total_flops:.1%}",
+            _rate(layer.achieved_flops_per_s, "FLOP/s"), _rate(layer.achieved_bytes_per_s, "B/s"),
+            _ms(layer.floor_s), f"{layer.vs_floor:.1f}×" if layer.vs_floor else "—", layer.bound,
+        ])
+    body = table(rows, ["layer", "type", "ms", "IQR ms", "bwd ms", "time", "FLOPs", "achieved",
+                        "bandwidth", "floor ms", "÷ floor", "bound"], _TABLEFMT[fmt])
+    p = result.peaks
+    lines = [
+        f"{result.report.name} on {result.device} ({result.device_name}), {result.dtype}, batch "
+        f"{result.batch}{', channels-last' if result.channels_last else ''}; {result.warmup} "
+        f"warm-up + {result.repeat} timed runs",
+        f"device peaks: {_rate(p.flops_per_s, 'FLOP/s')} ({p.method}); "
+        f"{_rate(p.bytes_per_s, 'B/s')} copy bandwidth",
+        "", body, "",
+        f"whole network: median {_ms(result.whole.median)} ms (IQR "
+        f"{_ms(result.whole.q1)}–{_ms(result.whole.q3)}), {result.images_per_s:,.1f} images/s",
+        f"sum of per-layer medians: {_ms(result.layer_sum)} ms = {result.sum_over_whole:.3f}× the "
+        "whole (hooks add their own overhead)",
+    ]
+    if result.whole_backward:
+        lines.append(f"forward + backward: median {_ms(result.whole_backward.median)} ms")
+    if result.reference:
+        lines.append(f"torch.utils.benchmark.Timer, same model and input: median "
+                     f"{_ms(result.reference.median)} ms")
+    compute = sum(1 for layer in result.layers if layer.bound == "compute" and layer.flops)
+    memory = sum(1 for layer in result.layers if layer.bound == "memory")
+    lines.append(f"roofline: {compute} layers compute-bound, {memory} memory-bound (floor = "
+                 "max(FLOPs / peak, bytes / bandwidth), bytes = input + weights + output)")
+    lines += [f"note: {n}" for n in result.notes]
+    return "\n".join(lines) + "\n"
+
+
+def render_sweep(result: Sweep, fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2) + "\n"
+    rows = [[p.batch, "×".join(map(str, p.input_shape)), _ms(p.latency.median),
+             f"{_ms(p.latency.q1)}–{_ms(p.latency.q3)}", f"{p.images_per_s:,.1f}"]
+            for p in result.points]
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["batch", "input", "median_s", "images_per_s"])
+        for p in result.points:
+            writer.writerow([p.batch, "x".join(map(str, p.input_shape)), p.latency.median,
+                             p.images_per_s])
+        return out.getvalue()
+    body = table([[str(c) for c in r] for r in rows],
+                 ["batch", "input", "latency ms", "IQR ms", "images/s"], _TABLEFMT.get(fmt, "simple"))
+    lines = [f"{result.name} on {result.device}, {result.dtype}", "", body]
+    if result.interrupted:
+        lines.append("interrupted: the settings measured before Ctrl-C are shown")
+    lines += [f"skipped {s}" for s in result.skipped]
+    return "\n".join(lines) + "\n"
+
+
+def timing_chart(result: TimingResult) -> Figure:
+    """Per-layer share of time next to share of FLOPs."""
+    from ..plot import _figure
+
+    layers = [layer for layer in result.layers]
+    total_time = result.layer_sum or 1.0
+    total_flops = sum(layer.flops for layer in layers) or 1
+    fig, ax = _figure(max(7.0, 0.3 * len(layers) + 3), 5)
+    xs = range(len(layers))
+    ax.bar([x - 0.2 for x in xs], [100 * layer.forward.median / total_time for layer in layers],
+           0.4, label="share of measured time", color="#17becf")
+    ax.bar([x + 0.2 for x in xs], [100 * layer.flops / total_flops for layer in layers], 0.4,
+           label="share of FLOPs (2·MACs)", color="#ff7f0e")
+    ax.set_xticks(list(xs), [layer.name for layer in layers], rotation=90,
+                  fontsize=7 if len(layers) > 30 else 8)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("share of the network (%)")
+    ax.set_title(f"{result.report.name} on {result.device_name}, {result.dtype}, batch "
+                 f"{result.batch}: where the time goes")
+    ax.legend()
+    return fig
+
+
+def sweep_chart(result: Sweep) -> Figure:
+    """Throughput against batch size, one line per input size."""
+    from ..plot import _figure
+
+    fig, ax = _figure(8, 5)
+    for shape in sorted({p.input_shape for p in result.points}):
+        points = [p for p in result.points if p.input_shape == shape]
+        ax.plot([p.batch for p in points], [p.images_per_s for p in points], marker="o",
+                label=f"input {'×'.join(map(str, shape))}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch size (log scale)")
+    ax.set_ylabel("throughput (images/s)")
+    ax.set_title(f"{result.name} on {result.device}, {result.dtype}: throughput vs batch")
+    ax.legend()
+    return fig

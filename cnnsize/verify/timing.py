@@ -1,0 +1,550 @@
+"""Measured timing: per-layer and whole-network latency, a roofline floor per layer, sweeps.
+
+On CUDA, layers are timed with CUDA events recorded from forward hooks (one pair per layer per
+run, read after a synchronize); on CPU with time.perf_counter (or an injected clock, for tests).
+The roofline floor of a layer is max(FLOPs / peak compute, bytes / memory bandwidth) with
+bytes = input + weights + output (Williams, Waterman & Patterson, "Roofline", CACM 2009); the
+peaks come from a short microbenchmark of the device: a large matmul in the chosen dtype and a
+large device-to-device copy, cached per device and dtype.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..analyze import SpecLike, analyze
+from ..conventions import Conventions
+from ..errors import CnnsizeError
+from ..report import Report
+from ..spec import load
+from .build import build, module_for_row
+from .crosscheck import DTYPES
+
+Clock = Callable[[], float]
+
+
+# ---------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Summary of repeated timings, in seconds: median and spread."""
+
+    median: float
+    q1: float
+    q3: float
+    min: float
+    max: float
+    n: int
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Stats:
+        if not samples:
+            raise ValueError("no samples")
+        ordered = sorted(samples)
+        if len(ordered) >= 2:
+            q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+        else:
+            q1 = q3 = ordered[0]
+        return cls(statistics.median(ordered), q1, q3, ordered[0], ordered[-1], len(ordered))
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1
+
+    def to_dict(self) -> dict[str, float]:
+        return {"median_s": self.median, "q1_s": self.q1, "q3_s": self.q3, "min_s": self.min,
+                "max_s": self.max, "n": self.n}
+
+
+# ---------------------------------------------------------------- device peaks
+
+
+@dataclass(frozen=True, slots=True)
+class Peaks:
+    """Measured peak compute (FLOP/s in a dtype) and copy bandwidth (bytes/s) of a device."""
+
+    device: str
+    dtype: str
+    flops_per_s: float
+    bytes_per_s: float
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"device": self.device, "dtype": self.dtype, "flops_per_s": self.flops_per_s,
+                "bytes_per_s": self.bytes_per_s, "method": self.method}
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    import platform
+
+    return f"cpu {platform.processor() or platform.machine()} x{os.cpu_count()}"
+
+
+def _cache_file() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "cnnsize" / "peaks.json"
+
+
+def _timed(fn: Callable[[], Any], device: str, repeat: int, clock: Clock) -> float:
+    """Median seconds of fn() after one warm-up call (CUDA events on GPU)."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        if device.startswith("cuda"):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            samples.append(start.elapsed_time(end) / 1000)
+        else:
+            t0 = clock()
+            fn()
+            samples.append(clock() - t0)
+    return statistics.median(samples)
+
+
+def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: bool = True,
+                  clock: Clock = time.perf_counter) -> Peaks:
+    """Peak matmul FLOP/s and device-to-device copy bandwidth, measured once and cached."""
+    key = f"{_device_name(device)}|{dtype}|torch {torch.__version__}"
+    cache = _cache_file()
+    if use_cache and cache.exists():
+        try:
+            cached = json.loads(cache.read_text()).get(key)
+        except (OSError, ValueError):
+            cached = None
+        if cached:
+            return Peaks(device, dtype, cached["flops_per_s"], cached["bytes_per_s"],
+                         cached["method"] + " (cached)")
+    cuda = device.startswith("cuda")
+    n = 8192 if cuda else 2048
+    a = torch.randn(n, n, device=device, dtype=DTYPES[dtype])
+    b = torch.randn(n, n, device=device, dtype=DTYPES[dtype])
+    matmul_s = _timed(lambda: torch.mm(a, b), device, 10 if cuda else 5, clock)
+    elements = (1 << 28 if cuda else 1 << 24) // 4
+    src = torch.empty(elements, device=device, dtype=torch.float32)
+    dst = torch.empty_like(src)
+    copy_s = _timed(lambda: dst.copy_(src), device, 20 if cuda else 5, clock)
+    peaks = Peaks(device, dtype, 2 * n**3 / matmul_s, 2 * src.numel() * 4 / copy_s,
+                  f"{n}x{n} matmul in {dtype}; copy of {src.numel() * 4 >> 20} MiB (read + write)")
+    if use_cache:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            data = json.loads(cache.read_text()) if cache.exists() else {}
+            data[key] = peaks.to_dict()
+            cache.write_text(json.dumps(data, indent=1))
+        except (OSError, ValueError):
+            pass
+    return peaks
+
+
+# ---------------------------------------------------------------- per-layer timing
+
+
+@dataclass(frozen=True, slots=True)
+class LayerTiming:
+    name: str
+    type: str
+    forward: Stats
+    backward: Stats | None
+    flops: int
+    bytes_moved: int
+    floor_s: float
+    bound: str  # "compute" or "memory"
+
+    @property
+    def achieved_flops_per_s(self) -> float:
+        return self.flops / self.forward.median if self.forward.median > 0 else 0.0
+
+    @property
+    def achieved_bytes_per_s(self) -> float:
+        return self.bytes_moved / self.forward.median if self.forward.median > 0 else 0.0
+
+    @property
+    def vs_floor(self) -> float | None:
+        return self.forward.median / self.floor_s if self.floor_s > 0 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "forward": self.forward.to_dict(),
+                "backward": self.backward.to_dict() if self.backward else None,
+                "flops": self.flops, "bytes_moved": self.bytes_moved,
+                "achieved_flops_per_s": self.achieved_flops_per_s,
+                "achieved_bytes_per_s": self.achieved_bytes_per_s,
+                "roofline_floor_s": self.floor_s, "measured_over_floor": self.vs_floor,
+                "bound": self.bound}
+
+
+@dataclass(frozen=True, slots=True)
+class TimingResult:
+    report: Report
+    device: str
+    device_name: str
+    dtype: str
+    batch: int
+    channels_last: bool
+    cudnn_benchmark: bool
+    warmup: int
+    repeat: int
+    layers: tuple[LayerTiming, ...]
+    whole: Stats              # end to end, no hooks
+    whole_backward: Stats | None
+    reference: Stats | None   # torch.utils.benchmark.Timer, same model and input
+    peaks: Peaks
+    notes: tuple[str, ...] = ()
+
+    @property
+    def layer_sum(self) -> float:
+        return sum(layer.forward.median for layer in self.layers)
+
+    @property
+    def sum_over_whole(self) -> float:
+        return self.layer_sum / self.whole.median if self.whole.median > 0 else float("nan")
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch / self.whole.median if self.whole.median > 0 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.report.name, "device": self.device, "device_name": self.device_name,
+                "dtype": self.dtype, "batch": self.batch, "channels_last": self.channels_last,
+                "cudnn_benchmark": self.cudnn_benchmark, "warmup": self.warmup,
+                "repeat": self.repeat, "peaks": self.peaks.to_dict(),
+                "whole": self.whole.to_dict(),
+                "whole_backward": self.whole_backward.to_dict() if self.whole_backward else None,
+                "torch_benchmark_timer": self.reference.to_dict() if self.reference else None,
+                "layer_sum_s": self.layer_sum, "sum_over_whole": self.sum_over_whole,
+                "images_per_s": self.images_per_s,
+                "layers": [layer.to_dict() for layer in self.layers], "notes": list(self.notes)}
+
+    def render(self, fmt: str = "text") -> str:
+        from ..render.timing import render_timing
+
+        text: str = render_timing(self, fmt)
+        return text
+
+
+def roofline(flops: int, bytes_moved: int, peaks: Peaks) -> tuple[float, str]:
+    """(floor seconds, 'compute' or 'memory'): max(FLOPs / peak, bytes / bandwidth)."""
+    compute = flops / peaks.flops_per_s if peaks.flops_per_s else 0.0
+    memory = bytes_moved / peaks.bytes_per_s if peaks.bytes_per_s else 0.0
+    return max(compute, memory), "compute" if compute >= memory else "memory"
+
+
+class _Recorder:
+    """Forward (and backward) timestamps per row, with CUDA events or a host clock."""
+
+    def __init__(self, cuda: bool, clock: Clock) -> None:
+        self.cuda = cuda
+        self.clock = clock
+        self.marks: list[tuple[str, str, Any]] = []  # (row, "start"/"end", event or time)
+
+    def mark(self, row: str, what: str) -> None:
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            self.marks.append((row, what, event))
+        else:
+            self.marks.append((row, what, self.clock()))
+
+    def durations(self) -> dict[str, float]:
+        if self.cuda:
+            torch.cuda.synchronize()
+        starts: dict[str, Any] = {}
+        out: dict[str, float] = {}
+        for row, what, stamp in self.marks:
+            if what == "start":
+                starts[row] = stamp
+            elif row in starts:
+                begin = starts.pop(row)
+                seconds = begin.elapsed_time(stamp) / 1000 if self.cuda else stamp - begin
+                out[row] = out.get(row, 0.0) + seconds
+        self.marks.clear()
+        return out
+
+
+def _leaf_rows(report: Report) -> list[str]:
+    return [r.name for r in report.layers]
+
+
+def _bytes_moved(report: Report, conv: Conventions) -> dict[str, int]:
+    """input + weights + output bytes per row, from the symbolic counts."""
+    size = conv.bytes_per_element
+    out = {}
+    for row in report.layers:
+        n_in = 1
+        for s in row.input_shape or row.output_shape:
+            n_in *= s
+        out[row.name] = (n_in * conv.batch + row.params + row.units * conv.batch) * size
+    return out
+
+
+def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: str = "float32",
+                channels_last: bool = False, warmup: int = 3, repeat: int = 10,
+                backward: bool = False, cudnn_benchmark: bool = True,
+                peaks: Peaks | None = None, clock: Clock = time.perf_counter,
+                reference_timer: bool = True) -> TimingResult:
+    """Time every layer and the whole network; see the module docstring."""
+    if dtype not in DTYPES:
+        raise CnnsizeError(f"timing runs {', '.join(DTYPES)}", field="dtype")
+    cuda = device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        raise CnnsizeError("CUDA is not available on this machine", field="device",
+                           hint="use --device cpu")
+    if warmup < 0 or repeat < 1:
+        raise CnnsizeError("need warmup >= 0 and repeat >= 1", field="repeat")
+    network = load(net)
+    conv = Conventions(batch=batch, dtype=dtype, elementwise_flops=False)
+    report = analyze(network, conventions=conv)
+    previous_benchmark = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    try:
+        model = build(network).to(device=device, dtype=DTYPES[dtype])
+        x = torch.randn(batch, *network.input_shape, device=device, dtype=DTYPES[dtype])
+        if channels_last and x.dim() == 4:
+            model = model.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        model.eval()  # inference semantics for dropout and BN; gradients still flow
+        whole = _time_whole(model, x, cuda, warmup, repeat, clock, backward=False)
+        whole_bwd = _time_whole(model, x, cuda, warmup, repeat, clock, backward=True) \
+            if backward else None
+        per_layer_fwd, per_layer_bwd = _time_per_layer(model, report, x, cuda, warmup, repeat,
+                                                       clock, backward)
+        reference = _reference(model, x, repeat) if reference_timer and not backward else None
+    finally:
+        torch.backends.cudnn.benchmark = previous_benchmark
+    peaks = peaks or measure_peaks(device, dtype)
+    moved = _bytes_moved(report, conv)
+    layers = []
+    for row in report.layers:
+        samples = per_layer_fwd.get(row.name)
+        if not samples:
+            continue
+        floor, bound = roofline(row.flops, moved[row.name], peaks)
+        bwd = per_layer_bwd.get(row.name)
+        layers.append(LayerTiming(row.name, row.type, Stats.of(samples),
+                                  Stats.of(bwd) if bwd else None, row.flops, moved[row.name],
+                                  floor, bound))
+    notes = [f"cuDNN autotuning (torch.backends.cudnn.benchmark) "
+             f"{'on' if cudnn_benchmark else 'off'}" if cuda else "CPU: host clock timing",
+             "FLOPs here are 2·MACs (conv and linear multiply-adds); per-element work is not "
+             "counted in the roofline's compute term"]
+    if backward:
+        notes.append("backward per layer: time between the gradient of a layer's output and "
+                     "the next gradient that arrives (exact for chains, approximate at merges)")
+    return TimingResult(report, device, _device_name(device), dtype, batch, channels_last,
+                        cudnn_benchmark, warmup, repeat, tuple(layers), Stats.of(whole),
+                        Stats.of(whole_bwd) if whole_bwd else None, reference, peaks, tuple(notes))
+
+
+def _time_whole(model: nn.Module, x: torch.Tensor, cuda: bool, warmup: int, repeat: int,
+                clock: Clock, backward: bool) -> list[float]:
+    def step() -> None:
+        if backward:
+            model.zero_grad(set_to_none=True)
+            out = model(x.detach().requires_grad_(True))
+            out.float().sum().backward()
+        else:
+            with torch.no_grad():
+                model(x)
+
+    for _ in range(warmup):
+        step()
+    samples = []
+    for _ in range(repeat):
+        if cuda:
+            torch.cuda.synchronize()
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            step()
+            end.record()
+            torch.cuda.synchronize()
+            samples.append(start.elapsed_time(end) / 1000)
+        else:
+            t0 = clock()
+            step()
+            samples.append(clock() - t0)
+    return samples
+
+
+def _time_per_layer(model: nn.Module, report: Report, x: torch.Tensor, cuda: bool, warmup: int,
+                    repeat: int, clock: Clock, backward: bool
+                    ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    recorder = _Recorder(cuda, clock)
+    bwd_recorder = _Recorder(cuda, clock)
+    handles = []
+    order: list[str] = []
+
+    def pre(name: str) -> Callable[..., None]:
+        return lambda module, inputs: recorder.mark(name, "start")
+
+    def post(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            recorder.mark(name, "end")
+            if backward and isinstance(output, torch.Tensor) and output.requires_grad:
+                order.append(name)
+                output.register_hook(lambda grad: bwd_recorder.mark(name, "grad"))
+        return hook
+
+    for row in report.layers:
+        module = module_for_row(model, row.name, row.type)
+        handles.append(module.register_forward_pre_hook(pre(row.name)))
+        handles.append(module.register_forward_hook(post(row.name)))
+    forward: dict[str, list[float]] = {}
+    backward_times: dict[str, list[float]] = {}
+    try:
+        for run in range(warmup + repeat):
+            order.clear()
+            if backward:
+                model.zero_grad(set_to_none=True)
+                out = model(x.detach().requires_grad_(True))
+                out.float().sum().backward()
+            else:
+                with torch.no_grad():
+                    model(x)
+            durations = recorder.durations()
+            grads = _grad_intervals(bwd_recorder, order) if backward else {}
+            if run >= warmup:
+                for name, seconds in durations.items():
+                    forward.setdefault(name, []).append(seconds)
+                for name, seconds in grads.items():
+                    backward_times.setdefault(name, []).append(seconds)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return forward, backward_times
+
+
+def _grad_intervals(recorder: _Recorder, order: list[str]) -> dict[str, float]:
+    """Backward time of each row: from its output's gradient to the next gradient to arrive."""
+    if recorder.cuda:
+        torch.cuda.synchronize()
+    marks = [(row, stamp) for row, _, stamp in recorder.marks]
+    recorder.marks.clear()
+    out: dict[str, float] = {}
+    for (row, stamp), (_, nxt) in itertools.pairwise(marks):
+        seconds = stamp.elapsed_time(nxt) / 1000 if recorder.cuda else nxt - stamp
+        out[row] = out.get(row, 0.0) + seconds
+    return out
+
+
+def _reference(model: nn.Module, x: torch.Tensor, repeat: int) -> Stats | None:
+    """The whole model timed by torch.utils.benchmark.Timer, for comparison."""
+    from torch.utils import benchmark
+
+    timer = benchmark.Timer(stmt="with torch.no_grad(): model(x)",
+                            globals={"model": model, "x": x, "torch": torch},
+                            num_threads=torch.get_num_threads())  # Timer's default is 1 thread
+    measurement = timer.timeit(max(1, repeat))
+    times = list(measurement.raw_times)
+    per_run = [t / measurement.number_per_run for t in times] if times else [measurement.median]
+    return Stats.of(per_run)
+
+
+# ---------------------------------------------------------------- sweeps
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPoint:
+    batch: int
+    input_shape: tuple[int, ...]
+    latency: Stats
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch / self.latency.median if self.latency.median > 0 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"batch": self.batch, "input": list(self.input_shape),
+                "latency": self.latency.to_dict(), "images_per_s": self.images_per_s}
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    name: str
+    device: str
+    dtype: str
+    points: tuple[SweepPoint, ...]
+    interrupted: bool = False
+    skipped: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "device": self.device, "dtype": self.dtype,
+                "interrupted": self.interrupted, "skipped": list(self.skipped),
+                "points": [p.to_dict() for p in self.points]}
+
+
+def sweep(net: SpecLike, *, batches: Iterable[int] = (1,), sizes: Iterable[int] = (),
+          device: str = "cpu", dtype: str = "float32", channels_last: bool = False,
+          warmup: int = 2, repeat: int = 5, clock: Clock = time.perf_counter,
+          progress: bool = False) -> Sweep:
+    """Latency and images/s over batch sizes (and square input sizes); Ctrl-C stops cleanly
+    with the points measured so far."""
+    network = load(net)
+    channels, *spatial = network.input_shape
+    shapes = [(channels, *[s] * len(spatial)) for s in sizes] or [network.input_shape]
+    grid = [(b, shape) for shape in shapes for b in batches]
+    points: list[SweepPoint] = []
+    skipped: list[str] = []
+    interrupted = False
+    items: Iterable[tuple[int, tuple[int, ...]]] = grid
+    if progress:
+        from tqdm import tqdm
+
+        items = tqdm(grid, desc="sweep", unit="setting")
+    cuda = device.startswith("cuda")
+    try:
+        for batch, shape in items:
+            try:
+                variant = network.with_input(tuple(shape))
+                analyze(variant)
+                model = build(variant).to(device=device, dtype=DTYPES[dtype]).eval()
+            except CnnsizeError as e:
+                skipped.append(f"batch {batch}, input {'×'.join(map(str, shape))}: {e.message}")
+                continue
+            x = torch.randn(batch, *shape, device=device, dtype=DTYPES[dtype])
+            if channels_last and x.dim() == 4:
+                model = model.to(memory_format=torch.channels_last)
+                x = x.contiguous(memory_format=torch.channels_last)
+            samples = _time_whole(model, x, cuda, warmup, repeat, clock, backward=False)
+            points.append(SweepPoint(batch, tuple(shape), Stats.of(samples)))
+    except KeyboardInterrupt:
+        interrupted = True
+    return Sweep(network.name, device, dtype, tuple(points), interrupted, tuple(skipped))
+
+
+def parse_sweep(text: str) -> dict[str, list[int]]:
+    """'batch=1,8,32;size=112,224' → {'batch': [1, 8, 32], 'size': [112, 224]}."""
+    out: dict[str, list[int]] = {}
+    for part in text.replace(" ", "").split(";"):
+        if not part:
+            continue
+        key, _, values = part.partition("=")
+        if key not in ("batch", "size") or not values:
+            raise CnnsizeError(f"cannot read sweep {part!r}", field="--sweep",
+                               hint="e.g. --sweep batch=1,8,32,128 or --sweep 'batch=1,8;size=112,224'")
+        try:
+            out[key] = [int(v) for v in values.split(",")]
+        except ValueError:
+            raise CnnsizeError(f"cannot read sweep values {values!r}", field="--sweep") from None
+        if any(v < 1 for v in out[key]):
+            raise CnnsizeError("sweep values must be positive", field="--sweep")
+    return out
+
+
+__all__ = ["LayerTiming", "Peaks", "Stats", "Sweep", "SweepPoint", "TimingResult",
+           "measure_peaks", "parse_sweep", "roofline", "sweep", "time_layers"]

@@ -1,0 +1,126 @@
+"""Timing: statistics, roofline arithmetic, the per-layer/whole agreement and sweeps.
+
+Clock-dependent logic runs with an injected fake clock; CUDA assertions skip without a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from cnnsize.verify import timing  # noqa: E402
+from cnnsize.verify.timing import Peaks, Stats, roofline, sweep, time_layers  # noqa: E402
+
+PEAKS = Peaks("cpu", "float32", flops_per_s=1e12, bytes_per_s=1e11, method="given")
+
+
+class FakeClock:
+    """Advances by a fixed step at every reading."""
+
+    def __init__(self, step: float = 1e-3) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_stats_median_and_quartiles():
+    s = Stats.of([5.0, 1.0, 4.0, 2.0, 3.0])
+    assert (s.median, s.q1, s.q3, s.min, s.max, s.n) == (3.0, 2.0, 4.0, 1.0, 5.0, 5)
+    assert s.iqr == 2.0
+    assert Stats.of([7.0]).median == 7.0
+
+
+def test_roofline_takes_the_slower_bound():
+    # 2 GFLOP at 1 TFLOP/s = 2 ms; 1 GB at 100 GB/s = 10 ms → memory-bound, floor 10 ms
+    assert roofline(2 * 10**9, 10**9, PEAKS) == pytest.approx((0.01, "memory"))
+    # 50 GFLOP = 50 ms of compute vs 10 ms of traffic → compute-bound
+    assert roofline(50 * 10**9, 10**9, PEAKS) == pytest.approx((0.05, "compute"))
+
+
+def test_per_layer_arithmetic_with_an_injected_clock():
+    result = time_layers("lenet5", warmup=1, repeat=4, clock=FakeClock(), peaks=PEAKS,
+                         reference_timer=False)
+    # every layer: its pre-hook and hook read the clock once each → exactly one 1 ms step
+    assert [layer.forward.median for layer in result.layers] == pytest.approx([1e-3] * 12)
+    assert result.whole.median == pytest.approx(1e-3)     # two readings around a hook-free run
+    assert result.sum_over_whole == pytest.approx(12.0)
+    c1 = next(layer for layer in result.layers if layer.name == "C1")
+    # C1: 2·117,600 FLOPs; bytes = (1·32·32 input + 156 params + 6·28·28 output)·4
+    assert c1.flops == 235_200 and c1.bytes_moved == (1024 + 156 + 4704) * 4
+    assert c1.floor_s == pytest.approx(max(235_200 / 1e12, (1024 + 156 + 4704) * 4 / 1e11))
+    assert c1.achieved_flops_per_s == pytest.approx(235_200 / 1e-3)
+    assert c1.vs_floor == pytest.approx(1e-3 / c1.floor_s)
+
+
+def test_real_cpu_timing_agrees_with_the_whole():
+    result = time_layers("resnet18", batch=1, warmup=2, repeat=5, peaks=PEAKS)
+    assert result.whole.median > 0 and result.reference is not None
+    assert 0.5 < result.sum_over_whole < 1.5  # hooks must not distort the total much
+    assert {layer.bound for layer in result.layers} <= {"compute", "memory"}
+    text = result.render("text")
+    assert "torch.utils.benchmark.Timer" in text and "images/s" in text
+
+
+def test_backward_timing():
+    result = time_layers("lenet5", warmup=1, repeat=2, backward=True, peaks=PEAKS,
+                         reference_timer=False)
+    assert result.whole_backward is not None and result.whole_backward.median > 0
+    assert any(layer.backward for layer in result.layers)
+
+
+def test_sweep_stops_cleanly_on_ctrl_c(monkeypatch):
+    real = timing._time_whole
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(timing, "_time_whole", interrupted)
+    result = sweep("lenet5", batches=[1, 2, 4, 8], warmup=0, repeat=1, clock=FakeClock())
+    assert result.interrupted and [p.batch for p in result.points] == [1, 2]
+    assert result.points[1].images_per_s == pytest.approx(2 / 1e-3)
+
+
+def test_sweep_skips_sizes_that_do_not_fit():
+    result = sweep("lenet5", batches=[1], sizes=[8, 32], warmup=0, repeat=1, clock=FakeClock())
+    assert [p.input_shape for p in result.points] == [(1, 32, 32)]
+    assert result.skipped and "input 1×8×8" in result.skipped[0]
+
+
+def test_peaks_are_measured_once_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = timing.measure_peaks("cpu", "float32")
+    second = timing.measure_peaks("cpu", "float32")
+    assert first.flops_per_s > 1e8 and first.bytes_per_s > 1e8
+    assert second.method.endswith("(cached)") and second.flops_per_s == first.flops_per_s
+
+
+def test_time_command(tmp_path):
+    chart = tmp_path / "t.png"
+    proc = subprocess.run([sys.executable, "-m", "cnnsize", "time", "lenet5", "--warmup", "1",
+                           "--repeat", "2", "--format", "json", "--chart", str(chart)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["device"] == "cpu" and len(data["layers"]) == 12
+    assert chart.read_bytes()[:4] == b"\x89PNG"
+    bad = subprocess.run([sys.executable, "-m", "cnnsize", "time", "lenet5", "--sweep", "size="],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_events_timing():
+    result = time_layers("resnet18", device="cuda", batch=8, warmup=3, repeat=10)
+    assert result.cudnn_benchmark and result.device_name
+    assert 0.7 < result.sum_over_whole < 1.3
+    assert result.peaks.flops_per_s > 1e12
