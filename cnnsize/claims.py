@@ -28,7 +28,7 @@ from .expr import evaluate
 from .layers import REGISTRY
 from .layers.base import did_you_mean, is_int
 from .report import LayerStats, Report
-from .spec import Network, load, parse, parse_input
+from .spec import Network, load, parse, parse_input, read_yaml
 
 QUANTITIES = ("output_shape", "units", "weights", "biases", "params", "connections", "macs",
               "flops", "activation_bytes", "receptive_field")
@@ -241,15 +241,7 @@ def load_claims(source: str | os.PathLike[str] | Mapping[str, Any],
         elif suffix in (".md", ".markdown"):
             data = {"layers": _table_rows(_markdown_rows(text, name), name)}
         else:
-            import yaml
-
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as e:
-                mark = getattr(e, "problem_mark", None)
-                where = f" at line {mark.line + 1}" if mark else ""
-                raise SpecError(f"invalid YAML{where}: {getattr(e, 'problem', e)}",
-                                source=name) from None
+            data = read_yaml(text, name)
             if not isinstance(data, Mapping):
                 raise SpecError("a claims file must be a mapping with 'spec' and 'layers' or "
                                 "'totals'", source=name)

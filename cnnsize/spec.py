@@ -109,6 +109,21 @@ def load(spec: str | os.PathLike[str] | Mapping[str, Any] | Network) -> Network:
                     hint=did_you_mean(text_spec, names, "built-in networks"))
 
 
+def read_yaml(text: str, source: str) -> Any:
+    """YAML with the safe loader; a syntax error becomes a SpecError naming line and column."""
+    import yaml  # PyYAML is light; only needed for text files
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(f"invalid YAML{where}: {problem}", source=source) from None
+    except ValueError as e:  # e.g. an integer literal longer than Python converts
+        raise SpecError(f"invalid YAML: {e}", source=source) from None
+
+
 def loads(text: str, source: str = "<string>", is_json: bool = False) -> Network:
     """Parse spec text (YAML, or JSON when is_json) with the safe loader."""
     if not text.strip():
@@ -123,17 +138,7 @@ def loads(text: str, source: str = "<string>", is_json: bool = False) -> Network
         except ValueError as e:  # e.g. an integer literal longer than Python converts
             raise SpecError(f"invalid JSON: {e}", source=source) from None
     else:
-        import yaml  # PyYAML is light; only needed for text specs
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise SpecError(f"invalid YAML{where}: {problem}", source=source) from None
-        except ValueError as e:  # e.g. an integer literal longer than Python converts
-            raise SpecError(f"invalid YAML: {e}", source=source) from None
+        data = read_yaml(text, source)
         if data is None:
             raise SpecError("the file holds no spec (only comments?)", source=source,
                             hint="a spec needs at least 'input' and 'layers'")

@@ -45,6 +45,15 @@ def human_bytes(n: int, si: bool = False) -> str:
     raise AssertionError("unreachable")
 
 
+def value_text(value: object) -> str:
+    """A computed value for a table cell: 6×28×28, 117,600, or — for none."""
+    if isinstance(value, tuple):
+        return "×".join(map(str, value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "—" if value is None else str(value)
+
+
 def shape_text(shape: tuple[int, ...] | None, sep: str = "×") -> str:
     return sep.join(str(s) for s in shape) if shape else "—"
 

@@ -6,20 +6,12 @@ import json
 from typing import TYPE_CHECKING
 
 from ..errors import CnnsizeError
-from . import table
+from . import table, value_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..claims import CheckResult
 
 _TABLEFMT = {"text": "simple", "markdown": "pipe"}
-
-
-def _computed(value: object) -> str:
-    if isinstance(value, tuple):
-        return "×".join(map(str, value))
-    if isinstance(value, int):
-        return f"{value:,}"
-    return "—" if value is None else str(value)
 
 
 def render_check(result: CheckResult, fmt: str = "text") -> str:
@@ -28,7 +20,7 @@ def render_check(result: CheckResult, fmt: str = "text") -> str:
     if fmt not in _TABLEFMT:
         raise CnnsizeError(f"unknown format {fmt!r}", field="format",
                            hint="choose one of text, markdown, json")
-    rows = [[v.layer, v.quantity, v.claimed, _computed(v.computed), "✓" if v.ok else "✗",
+    rows = [[v.layer, v.quantity, v.claimed, value_text(v.computed), "✓" if v.ok else "✗",
              v.note or v.diagnosis] for v in result.verdicts]
     body = table(rows, ["layer", "quantity", "claimed", "computed", "", "why"], _TABLEFMT[fmt])
     details = []
@@ -36,7 +28,7 @@ def render_check(result: CheckResult, fmt: str = "text") -> str:
         if v.ok:
             continue
         details.append(f"✗ {v.layer} {v.quantity}: you wrote {v.claimed}, the right value is "
-                       f"{_computed(v.computed)}")
+                       f"{value_text(v.computed)}")
         details += [f"    {line}" for line in v.formula]
         if v.diagnosis:
             details.append(f"    likely mistake: {v.diagnosis}")

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..errors import CnnsizeError
-from . import table
+from . import table, value_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..verify.crosscheck import Check, CrossCheck
@@ -17,27 +17,19 @@ COLUMNS = (("output_shape", "shape"), ("params", "params"), ("buffers", "buffers
 _TABLEFMT = {"text": "simple", "markdown": "pipe"}
 
 
-def _value(v: object) -> str:
-    if isinstance(v, tuple):
-        return "×".join(map(str, v))
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
-
-
 def cell(check: Check | None) -> str:
     if check is None:
         return ""
     if check.status == "match":
         return "✓" if check.quantity in ("output_shape",) or check.predicted == 0 \
-            else f"✓ {_value(check.predicted)}"
+            else f"✓ {value_text(check.predicted)}"
     if check.status == "not counted":
         return "n/c"
     if check.status == "info":
-        return f"({_value(check.measured)})"
+        return f"({value_text(check.measured)})"
     err = check.rel_error
     pct = f" ({err:+.1%})" if err is not None else ""
-    return f"✗ {_value(check.predicted)} vs {_value(check.measured)}{pct}"
+    return f"✗ {value_text(check.predicted)} vs {value_text(check.measured)}{pct}"
 
 
 def render_crosscheck(result: CrossCheck, fmt: str = "text") -> str:
@@ -49,13 +41,13 @@ def render_crosscheck(result: CrossCheck, fmt: str = "text") -> str:
     rows = [[layer.name, layer.type, *(cell(layer.get(q)) for q, _ in COLUMNS)]
             for layer in result.layers]
     body = table(rows, ["layer", "type", *(h for _, h in COLUMNS)], _TABLEFMT[fmt])
-    totals = [f"total {c.quantity}: predicted {_value(c.predicted)}, measured {_value(c.measured)}"
+    totals = [f"total {c.quantity}: predicted {value_text(c.predicted)}, measured {value_text(c.measured)}"
               f" [{c.status}{'; ' + c.note if c.note else ''}]" for c in result.totals]
     legend = ("✓ match (predicted value shown); ✗ predicted vs measured (relative error); "
               "n/c not counted by the reference tool; (x) the tool counts x where cnnsize's "
               "convention counts something else")
-    mismatches = [f"✗ {layer.name} {c.quantity}: predicted {_value(c.predicted)}, measured "
-                  f"{_value(c.measured)}{' — ' + c.note if c.note else ''}"
+    mismatches = [f"✗ {layer.name} {c.quantity}: predicted {value_text(c.predicted)}, measured "
+                  f"{value_text(c.measured)}{' — ' + c.note if c.note else ''}"
                   for layer in result.layers for c in layer.checks if c.status == "mismatch"]
     lines = [body, "", *totals, *mismatches, legend, result.summary()]
     if fmt == "markdown":

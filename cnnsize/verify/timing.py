@@ -99,23 +99,25 @@ def _cache_file() -> Path:
     return Path(root) / "cnnsize" / "peaks.json"
 
 
-def _timed(fn: Callable[[], Any], device: str, repeat: int, clock: Clock) -> float:
-    """Median seconds of fn() after one warm-up call (CUDA events on GPU)."""
+def _seconds(fn: Callable[[], Any], cuda: bool, clock: Clock) -> float:
+    """One timed call: CUDA events around it (then a synchronize) on GPU, the clock on CPU."""
+    if cuda:
+        torch.cuda.synchronize()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        return float(start.elapsed_time(end)) / 1000
+    t0 = clock()
     fn()
-    samples = []
-    for _ in range(repeat):
-        if device.startswith("cuda"):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            samples.append(start.elapsed_time(end) / 1000)
-        else:
-            t0 = clock()
-            fn()
-            samples.append(clock() - t0)
-    return statistics.median(samples)
+    return clock() - t0
+
+
+def _timed(fn: Callable[[], Any], device: str, repeat: int, clock: Clock) -> float:
+    """Median seconds of fn() after one warm-up call."""
+    fn()
+    return statistics.median(_seconds(fn, device.startswith("cuda"), clock) for _ in range(repeat))
 
 
 def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: bool = True,
@@ -364,21 +366,7 @@ def _time_whole(model: nn.Module, x: torch.Tensor, cuda: bool, warmup: int, repe
 
     for _ in range(warmup):
         step()
-    samples = []
-    for _ in range(repeat):
-        if cuda:
-            torch.cuda.synchronize()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            step()
-            end.record()
-            torch.cuda.synchronize()
-            samples.append(start.elapsed_time(end) / 1000)
-        else:
-            t0 = clock()
-            step()
-            samples.append(clock() - t0)
-    return samples
+    return [_seconds(step, cuda, clock) for _ in range(repeat)]
 
 
 def _time_per_layer(model: nn.Module, report: Report, x: torch.Tensor, cuda: bool, warmup: int,
