@@ -269,14 +269,21 @@ def _plot(args: argparse.Namespace) -> int:
 def _time(args: argparse.Namespace) -> int:
     from .verify.timing import parse_sweep, sweep, time_layers
 
+    if args.chart and not args.chart.lower().endswith((".png", ".svg")):
+        raise CnnsizeError(f"charts are written as .png or .svg, not {args.chart!r}",
+                           field="--chart")
+
     common = {"device": args.device, "dtype": args.dtype, "channels_last": args.channels_last}
     if args.sweep:
         grid = parse_sweep(args.sweep)
         from .render.timing import render_sweep, sweep_chart
 
+        if args.backward:
+            raise CnnsizeError("--sweep times forward passes; drop --backward", field="--sweep")
         result = sweep(args.spec, batches=grid.get("batch", [args.batch]),
                        sizes=grid.get("size", []), warmup=args.warmup, repeat=args.repeat,
-                       progress=sys.stderr.isatty(), **common)
+                       progress=sys.stderr.isatty(), cudnn_benchmark=not args.no_cudnn_benchmark,
+                       **common)
         _write(render_sweep(result, args.format), args.output)
         chart = sweep_chart(result) if args.chart else None
     else:

@@ -101,7 +101,7 @@ def test_peaks_are_measured_once_and_cached(tmp_path, monkeypatch):
     first = timing.measure_peaks("cpu", "float32")
     second = timing.measure_peaks("cpu", "float32")
     assert first.flops_per_s > 1e8 and first.bytes_per_s > 1e8
-    assert second.method.endswith("(cached)") and second.flops_per_s == first.flops_per_s
+    assert second.method.endswith(", cached") and second.flops_per_s == first.flops_per_s
 
 
 def test_time_command(tmp_path):

@@ -71,7 +71,7 @@ def render_timing(result: TimingResult, fmt: str = "text") -> str:
         f"whole network: median {_ms(result.whole.median)} ms (IQR "
         f"{_ms(result.whole.q1)}–{_ms(result.whole.q3)}), {result.images_per_s:,.1f} images/s",
         f"sum of per-layer medians: {_ms(result.layer_sum)} ms = {result.sum_over_whole:.3f}× the "
-        "whole (hooks add their own overhead)",
+        "whole",
     ]
     if result.whole_backward:
         lines.append(f"forward + backward: median {_ms(result.whole_backward.median)} ms")

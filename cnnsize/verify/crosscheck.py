@@ -121,6 +121,20 @@ class CrossCheck:
         return self.render("text")
 
 
+def check_device(device: str) -> None:
+    """A CnnsizeError unless `device` is cpu or an available CUDA device."""
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        kind = None
+    if kind not in ("cpu", "cuda"):
+        raise CnnsizeError(f"unknown device {device!r}", field="device",
+                           hint="use cpu or cuda (cuda:0, ...)")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise CnnsizeError("CUDA is not available on this machine", field="device",
+                           hint="use --device cpu")
+
+
 def _compare(quantity: str, predicted: Any, measured: Any, note: str = "") -> Check:
     return Check(quantity, predicted, measured, MATCH if predicted == measured else MISMATCH, note)
 
@@ -202,14 +216,7 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
     """Build (or copy) the model, run it, and compare it with the symbolic report per layer."""
     if dtype not in DTYPES:
         raise CnnsizeError(f"crosscheck runs float dtypes only: {', '.join(DTYPES)}", field="dtype")
-    try:
-        torch.device(device)
-    except (RuntimeError, ValueError):
-        raise CnnsizeError(f"unknown device {device!r}", field="device",
-                           hint="use cpu or cuda (cuda:0, ...)") from None
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise CnnsizeError("CUDA is not available on this machine", field="device",
-                           hint="use --device cpu")
+    check_device(device)
     if isinstance(net, nn.Module):
         if input_shape is None:
             raise CnnsizeError("a torch module needs input_shape (channels first, no batch)",

@@ -29,7 +29,7 @@ from ..errors import CnnsizeError
 from ..report import Report
 from ..spec import load
 from .build import build, module_for_row
-from .crosscheck import DTYPES
+from .crosscheck import DTYPES, check_device
 
 Clock = Callable[[], float]
 
@@ -132,18 +132,18 @@ def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: boo
             cached = None
         if cached:
             return Peaks(device, dtype, cached["flops_per_s"], cached["bytes_per_s"],
-                         cached["method"] + " (cached)")
+                         cached["method"] + ", cached")
     cuda = device.startswith("cuda")
     n = 8192 if cuda else 2048
     a = torch.randn(n, n, device=device, dtype=DTYPES[dtype])
     b = torch.randn(n, n, device=device, dtype=DTYPES[dtype])
     matmul_s = _timed(lambda: torch.mm(a, b), device, 10 if cuda else 5, clock)
-    elements = (1 << 28 if cuda else 1 << 24) // 4
+    elements = (1 << 28 if cuda else 1 << 26) // 4  # 256 MiB on GPU, 64 MiB (past L3) on CPU
     src = torch.empty(elements, device=device, dtype=torch.float32)
     dst = torch.empty_like(src)
     copy_s = _timed(lambda: dst.copy_(src), device, 20 if cuda else 5, clock)
     peaks = Peaks(device, dtype, 2 * n**3 / matmul_s, 2 * src.numel() * 4 / copy_s,
-                  f"{n}x{n} matmul in {dtype}; copy of {src.numel() * 4 >> 20} MiB (read + write)")
+                  f"{n}x{n} matmul in {dtype}; copy of {src.numel() * 4 >> 20} MiB, read + write")
     if use_cache:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -303,12 +303,12 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
     """Time every layer and the whole network; see the module docstring."""
     if dtype not in DTYPES:
         raise CnnsizeError(f"timing runs {', '.join(DTYPES)}", field="dtype")
+    check_device(device)
     cuda = device.startswith("cuda")
-    if cuda and not torch.cuda.is_available():
-        raise CnnsizeError("CUDA is not available on this machine", field="device",
-                           hint="use --device cpu")
-    if warmup < 0 or repeat < 1:
-        raise CnnsizeError("need warmup >= 0 and repeat >= 1", field="repeat")
+    if warmup < 0:
+        raise CnnsizeError(f"must be >= 0, got {warmup}", field="warmup")
+    if repeat < 1:
+        raise CnnsizeError(f"must be >= 1, got {repeat}", field="repeat")
     network = load(net)
     conv = Conventions(batch=batch, dtype=dtype, elementwise_flops=False)
     report = analyze(network, conventions=conv)
@@ -317,7 +317,8 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
     try:
         model = build(network).to(device=device, dtype=DTYPES[dtype])
         x = torch.randn(batch, *network.input_shape, device=device, dtype=DTYPES[dtype])
-        if channels_last and x.dim() == 4:
+        channels_last = channels_last and x.dim() == 4  # NHWC exists for 2-d images only
+        if channels_last:
             model = model.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
         model.eval()  # inference semantics for dropout and BN; gradients still flow
@@ -343,13 +344,16 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
                                   floor, bound))
     notes = [f"cuDNN autotuning (torch.backends.cudnn.benchmark) "
              f"{'on' if cudnn_benchmark else 'off'}" if cuda else "CPU: host clock timing",
+             "the per-layer sum exceeds the whole by hook overhead, and falls short of it by the "
+             "time between layers (Python dispatch, kernel launch gaps)",
              "FLOPs here are 2·MACs (conv and linear multiply-adds); per-element work is not "
              "counted in the roofline's compute term"]
     if backward:
         notes.append("backward per layer: time between the gradient of a layer's output and "
-                     "the next gradient that arrives (exact for chains, approximate at merges)")
+                     "the next gradient that arrives (exact for chains, approximate at merges; "
+                     "the first layer has none after it)")
     return TimingResult(report, device, _device_name(device), dtype, batch, channels_last,
-                        cudnn_benchmark, warmup, repeat, tuple(layers), Stats.of(whole),
+                        cudnn_benchmark and cuda, warmup, repeat, tuple(layers), Stats.of(whole),
                         Stats.of(whole_bwd) if whole_bwd else None, reference, peaks, tuple(notes))
 
 
@@ -479,9 +483,21 @@ class Sweep:
 def sweep(net: SpecLike, *, batches: Iterable[int] = (1,), sizes: Iterable[int] = (),
           device: str = "cpu", dtype: str = "float32", channels_last: bool = False,
           warmup: int = 2, repeat: int = 5, clock: Clock = time.perf_counter,
-          progress: bool = False) -> Sweep:
+          progress: bool = False, cudnn_benchmark: bool = True) -> Sweep:
     """Latency and images/s over batch sizes (and square input sizes); Ctrl-C stops cleanly
     with the points measured so far."""
+    check_device(device)
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    try:
+        return _sweep(net, batches, sizes, device, dtype, channels_last, warmup, repeat, clock,
+                      progress)
+    finally:
+        torch.backends.cudnn.benchmark = previous
+
+
+def _sweep(net: SpecLike, batches: Iterable[int], sizes: Iterable[int], device: str, dtype: str,
+           channels_last: bool, warmup: int, repeat: int, clock: Clock, progress: bool) -> Sweep:
     network = load(net)
     channels, *spatial = network.input_shape
     shapes = [(channels, *[s] * len(spatial)) for s in sizes] or [network.input_shape]
