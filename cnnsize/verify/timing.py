@@ -357,16 +357,21 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
                         Stats.of(whole_bwd) if whole_bwd else None, reference, peaks, tuple(notes))
 
 
+def _step(model: nn.Module, x: torch.Tensor, backward: bool) -> None:
+    """One forward pass (no autograd), or one forward and backward pass from a scalar loss."""
+    if backward:
+        model.zero_grad(set_to_none=True)
+        out = model(x.detach().requires_grad_(True))
+        out.float().sum().backward()
+    else:
+        with torch.no_grad():
+            model(x)
+
+
 def _time_whole(model: nn.Module, x: torch.Tensor, cuda: bool, warmup: int, repeat: int,
                 clock: Clock, backward: bool) -> list[float]:
     def step() -> None:
-        if backward:
-            model.zero_grad(set_to_none=True)
-            out = model(x.detach().requires_grad_(True))
-            out.float().sum().backward()
-        else:
-            with torch.no_grad():
-                model(x)
+        _step(model, x, backward)
 
     for _ in range(warmup):
         step()
@@ -401,13 +406,7 @@ def _time_per_layer(model: nn.Module, report: Report, x: torch.Tensor, cuda: boo
     try:
         for run in range(warmup + repeat):
             order.clear()
-            if backward:
-                model.zero_grad(set_to_none=True)
-                out = model(x.detach().requires_grad_(True))
-                out.float().sum().backward()
-            else:
-                with torch.no_grad():
-                    model(x)
+            _step(model, x, backward)
             durations = recorder.durations()
             grads = _grad_intervals(bwd_recorder, order) if backward else {}
             if run >= warmup:
