@@ -221,7 +221,7 @@ class _Walker:
             neurons=cost.neurons,
             args=args,
             notes=notes + cost.notes,
-            input_shape=state.shape if args is not None and type_name in REGISTRY else None,
+            input_shape=state.shape if type_name in REGISTRY else None,
             explain=cost.explain + (("biases not counted (--no-bias)",)
                                     if cost.biases and not conv.bias else ()),
         ))

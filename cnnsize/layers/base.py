@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..errors import ShapeError, SpecError
-from ..shape import fmt
+from ..shape import Dim, fmt, require_positive, sliding_window
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -64,6 +64,23 @@ class Cost:
     @property
     def units(self) -> int:
         return math.prod(self.output_shape)
+
+
+def window_dims(ndim: int, spatial: tuple[int, ...], kernel: tuple[int, ...],
+                stride: tuple[int, ...], pads: tuple[tuple[int, int], ...],
+                dilation: tuple[int, ...] | None = None, ceil_mode: bool = False
+                ) -> tuple[list[Dim], tuple[tuple[str, Dim], ...]]:
+    """The sliding-window output size per spatial dim (a ShapeError if one is not positive),
+    and the (field, dim) pairs whose formula is not a whole number, for Cost.inexact."""
+    dims = []
+    for w1, f, s, p, d, sym in zip(spatial, kernel, stride, pads, dilation or (1,) * ndim,
+                                   SPATIAL_SYMBOLS[ndim]):
+        dim = sliding_window(w1, f, s, p, d, ceil_mode=ceil_mode, symbol=sym)
+        require_positive(dim, w1, f, d, p, field=f"output {sym}", symbol=sym)
+        dims.append(dim)
+    inexact = tuple((f"output {sym}", dim) for sym, dim in zip(SPATIAL_SYMBOLS[ndim], dims)
+                    if not dim.is_exact)
+    return dims, inexact
 
 
 # ---------------------------------------------------------------- argument converters

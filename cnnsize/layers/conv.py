@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import ShapeError, SpecError
-from ..shape import require_positive, sliding_window, transposed
+from ..shape import transposed
 from .base import (
     SPATIAL_SYMBOLS,
     Cost,
@@ -33,6 +33,7 @@ from .base import (
     to_ints,
     to_optional,
     to_padding,
+    window_dims,
 )
 
 
@@ -135,12 +136,8 @@ class _ConvNd(Kind):
         check_groups(self.groups, c_in, self.out_channels)
         pads = padding_pairs(self.padding, self.kernel_size, self.dilation)
         symbols = SPATIAL_SYMBOLS[self.ndim]
-        dims = []
-        for w1, f, s, p, d, sym in zip(spatial, self.kernel_size, self.stride, pads, self.dilation,
-                                       symbols):
-            dim = sliding_window(w1, f, s, p, d, symbol=sym)
-            require_positive(dim, w1, f, d, p, field=f"output {sym}", symbol=sym)
-            dims.append(dim)
+        dims, inexact = window_dims(self.ndim, spatial, self.kernel_size, self.stride, pads,
+                                    self.dilation)
         out = (self.out_channels, *(d.size for d in dims))
         units = math.prod(out)
         window = math.prod(self.kernel_size)
@@ -186,7 +183,7 @@ class _ConvNd(Kind):
             rf=tuple(Window(d * (f - 1) + 1, Fraction(s))
                      for f, s, d in zip(self.kernel_size, self.stride, self.dilation)),
             explain=tuple(explain),
-            inexact=tuple((f"output {sym}", d) for sym, d in zip(symbols, dims) if not d.is_exact),
+            inexact=inexact,
         )
 
 

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..shape import require_positive, sliding_window
 from .base import (
-    SPATIAL_SYMBOLS,
     Cost,
     Kind,
     Shape,
@@ -28,6 +26,7 @@ from .base import (
     to_int,
     to_ints,
     to_optional,
+    window_dims,
 )
 
 
@@ -50,11 +49,8 @@ class Subsampling2d(Kind):
     def analyze(self, shape: Shape) -> Cost:
         channels, spatial = self.expect_spatial(shape)
         stride = self.stride or self.kernel_size
-        dims = []
-        for w1, f, s, sym in zip(spatial, self.kernel_size, stride, SPATIAL_SYMBOLS[self.ndim]):
-            dim = sliding_window(w1, f, s, (0, 0), symbol=sym)
-            require_positive(dim, w1, f, 1, (0, 0), field=f"output {sym}", symbol=sym)
-            dims.append(dim)
+        dims, inexact = window_dims(self.ndim, spatial, self.kernel_size, stride,
+                                    ((0, 0),) * self.ndim)
         out = (channels, *(d.size for d in dims))
         units = math.prod(out)
         window = math.prod(self.kernel_size)
@@ -69,8 +65,7 @@ class Subsampling2d(Kind):
                      f"weights = C = {channels} (one coefficient per map); biases = {biases}",
                      f"connections = units·window = {product_text([units, *self.kernel_size])} = "
                      f"{units * window:,}"),
-            inexact=tuple((f"output {sym}", d) for sym, d in zip(SPATIAL_SYMBOLS[self.ndim], dims)
-                          if not d.is_exact),
+            inexact=inexact,
         )
 
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import ShapeError, SpecError
-from ..shape import adaptive_windows, require_positive, sliding_window
+from ..shape import adaptive_windows
 from .base import (
     SPATIAL_SYMBOLS,
     Cost,
@@ -29,6 +29,7 @@ from .base import (
     to_ints,
     to_optional,
     to_optional_ints,
+    window_dims,
 )
 
 
@@ -67,18 +68,13 @@ class _PoolNd(Kind):
         kernel: tuple[int, ...] = self.kernel_size
         padding: tuple[int, ...] = self.padding
         ceil_mode: bool = self.ceil_mode
-        symbols = SPATIAL_SYMBOLS[self.ndim]
         if self.unpadded_input_at_least_kernel and any(w < f for w, f in zip(spatial, kernel)):
             raise ShapeError(f"input {'×'.join(map(str, spatial))} is smaller than the kernel "
                              f"{'×'.join(map(str, kernel))}", field="kernel_size",
                              hint=f"PyTorch's {self.torch_name} needs every input size >= "
                                   "kernel_size, before padding")
-        dims = []
-        for w1, f, s, p, d, sym in zip(spatial, kernel, self._stride(), padding, self._dilation(),
-                                       symbols):
-            dim = sliding_window(w1, f, s, (p, p), d, ceil_mode=ceil_mode, symbol=sym)
-            require_positive(dim, w1, f, d, (p, p), field=f"output {sym}", symbol=sym)
-            dims.append(dim)
+        dims, inexact = window_dims(self.ndim, spatial, kernel, self._stride(),
+                                    tuple((p, p) for p in padding), self._dilation(), ceil_mode)
         out = (channels, *(d.size for d in dims))
         units = math.prod(out)
         window = math.prod(kernel)
@@ -96,7 +92,7 @@ class _PoolNd(Kind):
             rf=tuple(Window(d * (f - 1) + 1, Fraction(s))
                      for f, s, d in zip(kernel, self._stride(), self._dilation())),
             explain=tuple(explain),
-            inexact=tuple((f"output {sym}", d) for sym, d in zip(symbols, dims) if not d.is_exact),
+            inexact=inexact,
         )
 
 
