@@ -1,7 +1,17 @@
-"""Propagation: a Network and an input shape → a Report. Pure: no I/O, no torch.
+"""One pass over the graph: shapes, costs, receptive fields and tensor lifetimes → a Report.
+
+Pure: no I/O, no torch. Every feature (report, explain, check, compare, plot, build, crosscheck,
+timing) reads the Report this loop makes, or walks the same Graph.
 
 Receptive field and jump per spatial dim (Araujo et al., "Computing Receptive Fields of
 Convolutional Neural Networks", Distill 2019): r_out = r_in + (F_eff − 1)·j_in, j_out = j_in·S.
+On a graph every path from the input has its own (r, j); both grow monotonically along a path,
+so the pairs that no other pair beats in every dim (a Pareto set) give the exact largest field
+over all paths.
+
+Memory (docs/conventions.md): the inference peak runs the ops in order, frees each tensor after
+its last reader (graph inputs and outputs stay alive), and lets views and in-place ops share
+their input's storage; training memory adds up the tensors autograd saves for backward.
 """
 
 from __future__ import annotations
@@ -15,20 +25,18 @@ from typing import Any
 
 from .conventions import Conventions
 from .errors import CnnsizeError, ShapeError
-from .layers import REGISTRY, Cost, Shape
-from .layers.base import Window, fmt_shape
+from .graph import Graph, Op
+from .layers import Cost, Shape
+from .layers.base import Saved, Window, fmt_shape
 from .report import LayerStats, Report, Totals
 from .shape import divisible_inputs, divisible_paddings, fmt
-from .spec import Concat, Layer, Network, Node, Residual, Sequential, load
+from .spec import load
 
-SpecLike = str | os.PathLike[str] | Mapping[str, Any] | Network
+SpecLike = str | os.PathLike[str] | Mapping[str, Any] | Graph
 
-
-@dataclass(frozen=True, slots=True)
-class _State:
-    shape: Shape
-    rf: tuple[Fraction, ...] | None  # None once a layer has mixed every position ("global")
-    jump: tuple[Fraction, ...] | None
+# A receptive field: the Pareto set of (field, jump) pairs per path, or None once global.
+Pair = tuple[tuple[Fraction, ...], tuple[Fraction, ...]]
+Field = tuple[Pair, ...] | None
 
 
 def analyze(
@@ -52,9 +60,10 @@ def analyze(
             raise e.located(source=network.source) from None
     conv = conventions or Conventions(bias=bias, dtype=dtype, batch=batch)
     try:
-        return _Walker(network, conv, strict).run()
-    except ShapeError as e:
-        if strict and e.field and e.field.startswith("output") and "not a whole number" in e.message:
+        return _Pass(network, conv, strict).run()
+    except CnnsizeError as e:
+        if isinstance(e, ShapeError) and strict and e.field and e.field.startswith("output") \
+                and "not a whole number" in e.message:
             near = _exact_inputs(network, conv)
             if near:
                 e.hint = (e.hint + "; " if e.hint else "") + (
@@ -63,7 +72,7 @@ def analyze(
         raise e.located(source=network.source) from None
 
 
-def _exact_inputs(network: Network, conv: Conventions, span: int = 16) -> list[Shape]:
+def _exact_inputs(network: Graph, conv: Conventions, span: int = 16) -> list[Shape]:
     """Nearby input sizes (all spatial dims shifted together) for which no size is rounded."""
     c, *spatial = network.input_shape
     found: list[Shape] = []
@@ -72,7 +81,7 @@ def _exact_inputs(network: Network, conv: Conventions, span: int = 16) -> list[S
             continue
         shape = (c, *(w + delta for w in spatial))
         try:
-            _Walker(network.with_input(shape), conv, strict=True).run()
+            _Pass(network.with_input(shape), conv, strict=True).run()
         except CnnsizeError:
             continue
         found.append(shape)
@@ -81,93 +90,160 @@ def _exact_inputs(network: Network, conv: Conventions, span: int = 16) -> list[S
     return found
 
 
-class _Walker:
-    def __init__(self, network: Network, conv: Conventions, strict: bool) -> None:
+@dataclass(slots=True)
+class _Memory:
+    """Tensor storages while the ops run: who shares whose, how big, when each is made and
+    when the last op that reads it runs (after which it is freed)."""
+
+    storage: dict[str, int]          # tensor → storage id
+    size: list[int]                  # storage id → bytes
+    owner: list[str]                 # storage id → the tensor that made it
+    born: list[int]                  # storage id → index of the op that made it (-1: an input)
+    last: list[int]                  # storage id → index of the last op that reads it
+
+    @classmethod
+    def empty(cls) -> _Memory:
+        return cls({}, [], [], [], [])
+
+    def new(self, tensor: str, nbytes: int, born: int, last: int) -> int:
+        self.storage[tensor] = len(self.size)
+        self.size.append(nbytes)
+        self.owner.append(tensor)
+        self.born.append(born)
+        self.last.append(last)
+        return len(self.size) - 1
+
+    def share(self, tensor: str, of: str, last: int) -> int:
+        sid = self.storage[of]
+        self.storage[tensor] = sid
+        self.last[sid] = max(self.last[sid], last)
+        return sid
+
+    def alive_at(self, index: int) -> tuple[tuple[str, int], ...]:
+        """The storages alive while op `index` runs, each named by the tensor that made it."""
+        return tuple((self.owner[sid], self.size[sid]) for sid in range(len(self.size))
+                     if self.born[sid] <= index <= self.last[sid])
+
+
+class _Pass:
+    def __init__(self, network: Graph, conv: Conventions, strict: bool) -> None:
         self.network = network
         self.conv = conv
         self.strict = strict
-        self.rows: list[LayerStats] = []
 
     def run(self) -> Report:
-        shape = self.network.input_shape
-        spatial = len(shape) - 1
-        state = _State(shape, (Fraction(1),) * spatial, (Fraction(1),) * spatial)
-        self._nodes(self.network.layers, state, 0)
-        return Report(self.network.name, shape, self.conv, tuple(self.rows), self._totals(),
-                      self.network.source)
-
-    # -- traversal
-    def _nodes(self, nodes: tuple[Node, ...], state: _State, depth: int) -> _State:
-        for node in nodes:
-            state = self._node(node, state, depth)
-        return state
-
-    def _node(self, node: Node, state: _State, depth: int) -> _State:
-        if isinstance(node, Layer):
+        g, conv = self.network, self.conv
+        batch, size = conv.batch, conv.bytes_per_element
+        n_ops = len(g.ops)
+        last_use = g.last_uses()
+        shapes: dict[str, Shape] = {}
+        fields: dict[str, Field] = {}
+        grads: dict[str, bool] = {}
+        infer, train = _Memory.empty(), _Memory.empty()
+        frees: dict[int, set[int]] = {}
+        live = input_bytes = 0
+        for name, shape in g.inputs:
+            shapes[name] = shape
+            spatial = len(shape) - 1
+            fields[name] = (((Fraction(1),) * spatial, (Fraction(1),) * spatial),)
+            grads[name] = False
+            nbytes = math.prod(shape) * batch * size
+            input_bytes += nbytes
+            live += nbytes
+            infer.new(name, nbytes, -1, n_ops)  # the caller holds the inputs
+            train.new(name, nbytes, -1, n_ops)
+        peak, peak_index = live, -1
+        saved_storages: set[int] = set()
+        saved_bytes = 0
+        rows: list[LayerStats] = []
+        for index, op in enumerate(g.ops):
+            in_shapes = tuple(shapes[n] for n in op.inputs)
             try:
-                cost = node.kind.analyze(state.shape)
+                cost = op.kind.analyze(in_shapes)
                 self._check_exact(cost)
             except CnnsizeError as e:
-                raise e.located(path=node.path, kind=node.kind.type_name) from None
-            return self._add(node.path, node.kind.type_name, cost, state, depth,
-                             tuple(node.kind.args().items()))
-        if isinstance(node, Sequential):
-            return self._nodes(node.children, state, depth)
-        if isinstance(node, Residual):
-            return self._residual(node, state, depth)
-        return self._concat(node, state, depth)
+                if len(op.inputs) > 1 and e.detail is None:
+                    e.detail = "inputs: " + ", ".join(
+                        f"{n} gives {fmt_shape(s)}" for n, s in zip(op.inputs, in_shapes))
+                raise e.located(path=op.name, kind=op.kind.type_name) from None
+            shapes[op.name] = cost.output_shape
+            field, rf_note = _apply_rf(cost.rf, [fields[n] for n in op.inputs])
+            fields[op.name] = field
+            nbytes = cost.units * batch * size
+            end = last_use.get(op.name, index)  # an output nobody reads is freed at once
+            # inference: a storage of its own, or its first input's
+            stored = not self._shares_inference(cost)
+            if stored:
+                sid = infer.new(op.name, nbytes, index, end)
+                live += nbytes
+            else:
+                sid = infer.share(op.name, op.inputs[0], end)
+            frees.setdefault(infer.last[sid], set()).add(sid)
+            if live > peak:
+                peak, peak_index = live, index
+            op_live = live
+            # training: what autograd saves for backward
+            trainable = op.shares is not None or cost.weights + cost.biases > 0
+            needs_grad = trainable or any(grads[n] for n in op.inputs)
+            grads[op.name] = needs_grad
+            if self._shares_training(cost):
+                train.share(op.name, op.inputs[0], end)
+            else:
+                train.new(op.name, nbytes, index, end)
+            row_saved = 0
+            for item in self._saved(cost) if needs_grad else ():
+                if item.when_grad is not None and not grads[op.inputs[item.when_grad]]:
+                    continue
+                if item.what == "new":
+                    per = batch if item.per_batch else 1
+                    ssid = train.new(f"{op.name} (saved)", item.elements * per * self._itemsize(item),
+                                     index, index)
+                else:
+                    ssid = train.storage[op.inputs[item.index] if item.what == "input" else op.name]
+                if ssid not in saved_storages:
+                    saved_storages.add(ssid)
+                    row_saved += train.size[ssid]
+            saved_bytes += row_saved
+            for freed in frees.pop(index, ()):
+                if infer.last[freed] == index:
+                    live -= infer.size[freed]
+            rows.append(self._row(op, cost, in_shapes, field, rf_note, nbytes if stored else 0,
+                                  op_live, row_saved))
+        peak_at = g.ops[peak_index].name if peak_index >= 0 else ""
+        return Report(g.name, g.input_shape, conv, tuple(rows),
+                      self._totals(rows, input_bytes, peak, peak_at, infer.alive_at(peak_index),
+                                   saved_bytes, [fields[n] for n in g.outputs]),
+                      g.source, g.inputs, g.outputs,
+                      tuple((u.path, u.params, u.buffers) for u in g.uncalled))
 
-    def _residual(self, node: Residual, state: _State, depth: int) -> _State:
-        body = self._nodes(node.body, state, depth + 1)
-        short = self._nodes(node.shortcut.children, state, depth + 1)
-        if node.merge == "add":
-            shape = body.shape if body.shape == short.shape else None
-            hint = "add a projection to the shortcut (1x1 conv with the body's stride and out_channels)"
-        else:
-            shape = _broadcast(body.shape, short.shape)
-            hint = "a multiplying body must give the same shape, or 1 where it broadcasts (C×1×1)"
-        if shape is None:
-            raise ShapeError(
-                f"the body gives {fmt_shape(body.shape)} but the shortcut gives "
-                f"{fmt_shape(short.shape)}; a residual {'sum' if node.merge == 'add' else 'product'}"
-                f" needs {'equal' if node.merge == 'add' else 'broadcastable'} shapes",
-                path=node.path, kind="residual", field="shortcut", hint=hint)
-        units = math.prod(shape)
-        op = "sum" if node.merge == "add" else "product"
-        cost = Cost(output_shape=shape, elementwise_flops=units,
-                    explain=(f"{op} of body and shortcut: FLOPs = units = {units:,}",))
-        if node.merge == "mul" and (body.rf is None) != (short.rf is None):
-            # A gate from global statistics (squeeze-excite) rescales channels; the receptive
-            # field reported follows the feature path (docs/conventions.md).
-            feature = short if body.rf is None else body
-            rf, jump = feature.rf, feature.jump
-        else:
-            rf = _max_rf(body.rf, short.rf)
-            jump = None if rf is None else body.jump
-        merged = _State(shape, rf, jump)
-        state = self._add(node.path, "residual" if node.merge == "add" else "mul", cost, merged,
-                          depth, ())
-        return self._nodes(node.post, state, depth + 1)
+    # -- memory rules (docs/conventions.md, "Activation memory")
+    def _shares_inference(self, cost: Cost) -> bool:
+        if cost.storage in ("view", "eval_noop"):
+            return True
+        if cost.storage == "activation":
+            mode = self.conv.inplace_activations
+            return mode == "all" or (mode == "spec" and cost.inplace)
+        return False
 
-    def _concat(self, node: Concat, state: _State, depth: int) -> _State:
-        state = self._nodes(node.pre, state, depth + 1)
-        outs = [self._nodes(b.children, state, depth + 1) for b in node.branches]
-        first = outs[0].shape
-        for branch, out in zip(node.branches, outs):
-            if len(out.shape) != len(first) or out.shape[1:] != first[1:]:
-                raise ShapeError(
-                    "branches must agree in every dim but channels: "
-                    + ", ".join(f"{b.path} gives {fmt_shape(o.shape)}"
-                                for b, o in zip(node.branches, outs)),
-                    path=node.path, kind="concat", field="branches")
-            del branch
-        shape = (sum(o.shape[0] for o in outs), *first[1:])
-        rf = outs[0].rf
-        for o in outs[1:]:
-            rf = _max_rf(rf, o.rf)
-        cost = Cost(output_shape=shape, explain=(
-            "channels = " + " + ".join(str(o.shape[0]) for o in outs) + f" = {shape[0]:,}",))
-        return self._add(node.path, "concat", cost, _State(shape, rf, outs[0].jump), depth, ())
+    def _shares_training(self, cost: Cost) -> bool:
+        if cost.storage == "eval_noop":  # dropout draws a new tensor in training
+            return cost.inplace
+        return self._shares_inference(cost)
+
+    def _saved(self, cost: Cost) -> tuple[Saved, ...]:
+        if cost.saved_inplace is not None and cost.storage == "activation" \
+                and self._shares_inference(cost):
+            return cost.saved_inplace
+        return cost.saved
+
+    def _itemsize(self, item: Saved) -> int:
+        if item.itemsize == "dtype":
+            return self.conv.bytes_per_element
+        if item.itemsize == "acc":
+            return max(4, self.conv.bytes_per_element)
+        if item.itemsize == "mask":
+            return self.conv.mask_bytes
+        return item.itemsize
 
     # -- one row
     def _check_exact(self, cost: Cost) -> None:
@@ -188,72 +264,92 @@ class _Walker:
         raise ShapeError(f"{fmt(dim.exact)} is not a whole number (--strict)", field=field,
                          formula=dim.formula, hint=hint)
 
-    def _add(self, path: str, type_name: str, cost: Cost, state: _State, depth: int,
-             args: tuple[tuple[str, Any], ...]) -> _State:
+    def _row(self, op: Op, cost: Cost, in_shapes: tuple[Shape, ...], field: Field,
+             rf_note: str | None, activation_bytes: int, live_bytes: int,
+             saved_bytes: int) -> LayerStats:
         conv = self.conv
-        rf, jump = _apply_rf(cost.rf, state)
-        out = _State(cost.output_shape, rf, jump)
-        counted_bias = cost.biases if conv.bias else 0
-        mode = conv.inplace_activations
-        shared = cost.may_alias and (mode == "all" or (mode == "spec" and cost.inplace))
-        stored = cost.new_tensor and not shared
+        shared = op.shares is not None
+        weights = 0 if shared else cost.weights
+        biases = 0 if shared or not conv.bias else cost.biases
         flops = conv.flops_per_mac * cost.macs
         if conv.elementwise_flops:
             flops += cost.elementwise_flops + (cost.bias_adds if conv.bias else 0)
-        notes = _inexact_notes(cost)
-        self.rows.append(LayerStats(
-            name=path,
-            type=type_name,
+        notes = _inexact_notes(cost) + cost.notes
+        if shared:
+            notes += (f"calls the module of {op.shares} again: its {cost.weights + cost.biases:,}"
+                      " parameters are counted there",)
+        if rf_note:
+            notes += (rf_note,)
+        rf, jump = _field_summary(field)
+        return LayerStats(
+            name=op.name,
+            type=op.kind.type_name,
             output_shape=cost.output_shape,
             units=cost.units,
-            weights=cost.weights,
-            biases=counted_bias,
-            params=cost.weights + counted_bias,
-            buffers=cost.buffers,
+            weights=weights,
+            biases=biases,
+            params=weights + biases,
+            buffers=0 if shared else cost.buffers,
             connections=cost.connections + (cost.bias_connections
                                             if conv.bias and conv.bias_connections else 0),
             macs=cost.macs * conv.batch,
             flops=flops * conv.batch,
-            activation_bytes=cost.units * conv.batch * conv.bytes_per_element if stored else 0,
-            receptive_field=tuple(math.ceil(r) for r in rf) if rf is not None else None,
+            activation_bytes=activation_bytes,
+            receptive_field=rf,
             jump=jump,
-            depth=depth,
+            depth=op.depth,
             neurons=cost.neurons,
-            args=args,
-            notes=notes + cost.notes,
-            input_shape=state.shape if type_name in REGISTRY else None,
+            args=tuple(op.kind.args().items()),
+            notes=notes,
             explain=cost.explain + (("biases not counted (--no-bias)",)
                                     if cost.biases and not conv.bias else ()),
-        ))
-        return out
+            inputs=op.inputs,
+            input_shapes=in_shapes,
+            shares=op.shares,
+            live_bytes=live_bytes,
+            saved_bytes=saved_bytes,
+        )
 
-    def _totals(self) -> Totals:
+    def _totals(self, rows: list[LayerStats], input_bytes: int, peak: int, peak_at: str,
+                peak_live: tuple[tuple[str, int], ...], saved: int,
+                outputs: list[Field]) -> Totals:
         conv = self.conv
-        rows = self.rows
         size = conv.bytes_per_element
-        input_bytes = math.prod(self.network.input_shape) * conv.batch * size
         params = sum(r.params for r in rows)
+        buffers = sum(r.buffers for r in rows)
         activations = input_bytes + sum(r.activation_bytes for r in rows)
         param_bytes = params * size
-        last_rf = rows[-1].receptive_field if rows else None
-        if last_rf is None and rows:
-            last_rf = tuple(self.network.input_shape[1:]) or None
+        state = saved + buffers * size
+        rf: tuple[int, ...] | None = None
+        for field in outputs:
+            this, _ = _field_summary(field)
+            if this is None:
+                this = tuple(self.network.input_shape[1:]) or None
+            if this is not None:
+                rf = this if rf is None or len(rf) != len(this) else tuple(map(max, rf, this))
+        uncalled = self.network.uncalled
         return Totals(
             units=sum(r.units for r in rows if r.neurons),
             weights=sum(r.weights for r in rows),
             biases=sum(r.biases for r in rows),
             params=params,
-            buffers=sum(r.buffers for r in rows),
+            buffers=buffers,
             connections=sum(r.connections for r in rows),
             macs=sum(r.macs for r in rows),
             flops=sum(r.flops for r in rows),
             activation_bytes=activations,
-            receptive_field=last_rf,
+            receptive_field=rf,
             input_bytes=input_bytes,
             param_bytes=param_bytes,
-            buffer_bytes=sum(r.buffers for r in rows) * size,
-            training_bytes_sgd=activations + 3 * param_bytes,
-            training_bytes_adam=activations + 4 * param_bytes,
+            buffer_bytes=buffers * size,
+            training_bytes_sgd=state + 3 * param_bytes,
+            training_bytes_adam=state + 4 * param_bytes,
+            peak_bytes=peak,
+            peak_at=peak_at,
+            peak_live=peak_live,
+            saved_bytes=saved,
+            uncalled_params=sum(u.params for u in uncalled),
+            uncalled_buffers=sum(u.buffers for u in uncalled),
         )
 
 
@@ -271,29 +367,58 @@ def _inexact_notes(cost: Cost) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def _apply_rf(effect: tuple[Window, ...] | str, state: _State
-              ) -> tuple[tuple[Fraction, ...] | None, tuple[Fraction, ...] | None]:
-    if effect == "same":
-        return state.rf, state.jump
-    if effect == "global" or state.rf is None or state.jump is None:
+# ---------------------------------------------------------------- receptive fields
+
+
+def _apply_rf(effect: tuple[Window, ...] | str, inputs: list[Field]) -> tuple[Field, str | None]:
+    """The output's field from the inputs' fields and the op's effect, and a note when paths of
+    different jumps meet."""
+    if effect == "global":
         return None, None
-    assert isinstance(effect, tuple)
-    if len(effect) != len(state.rf):
+    if isinstance(effect, tuple):
+        field = inputs[0]
+        if field is None or len(effect) != len(field[0][0]):
+            return None, None
+        return tuple((tuple(r + (w.kernel - 1) * j for r, w, j in zip(rs, effect, js)),
+                      tuple(j * w.stride for w, j in zip(effect, js))) for rs, js in field), None
+    if effect == "gated":  # a global input only rescales the others (squeeze-excite)
+        inputs = [f for f in inputs if f is not None] or [None]
+    if any(f is None for f in inputs):
         return None, None
-    rf = tuple(r + (w.kernel - 1) * j for r, w, j in zip(state.rf, effect, state.jump))
-    jump = tuple(j * w.stride for w, j in zip(effect, state.jump))
-    return rf, jump
+    if len(inputs) == 1:
+        return inputs[0], None
+    pairs = [p for f in inputs if f is not None for p in f]
+    if len({len(rs) for rs, _ in pairs}) > 1:
+        return None, None
+    merged = _pareto(pairs)
+    note = None
+    if len({js for _, js in merged}) > 1:
+        note = ("paths with different jumps meet here (" + ", ".join(
+            _jump_text(js) for js in sorted({js for _, js in merged})) + "): the field is the "
+                "largest over all paths; the jump shown is that of the path with the largest field")
+    return merged, note
 
 
-def _broadcast(a: Shape, b: Shape) -> Shape | None:
-    """PyTorch's broadcast of two shapes of equal rank, or None where they do not broadcast."""
-    if len(a) != len(b) or any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
-        return None
-    return tuple(max(x, y) for x, y in zip(a, b))
+def _pareto(pairs: list[Pair]) -> tuple[Pair, ...]:
+    """The pairs that no other pair matches or beats in every field and jump."""
+    unique = sorted(set(pairs), key=lambda p: (p[0], p[1]), reverse=True)
+    kept: list[Pair] = []
+    for rs, js in unique:
+        if not any(all(a >= b for a, b in zip(kr, rs)) and all(a >= b for a, b in zip(kj, js))
+                   for kr, kj in kept):
+            kept.append((rs, js))
+    return tuple(kept)
 
 
-def _max_rf(a: tuple[Fraction, ...] | None, b: tuple[Fraction, ...] | None
-            ) -> tuple[Fraction, ...] | None:
-    if a is None or b is None:
-        return None
-    return tuple(max(x, y) for x, y in zip(a, b))
+def _field_summary(field: Field) -> tuple[tuple[int, ...] | None, tuple[Fraction, ...] | None]:
+    """The largest field per dim (rounded up) and the jump of the path that has it."""
+    if field is None:
+        return None, None
+    best = max(field, key=lambda p: (sum(p[0]), p[1]))
+    rf = tuple(math.ceil(max(rs[d] for rs, _ in field)) for d in range(len(best[0])))
+    return rf, best[1]
+
+
+def _jump_text(js: tuple[Fraction, ...]) -> str:
+    parts = [str(j) for j in js]
+    return parts[0] if len(set(parts)) == 1 else "×".join(parts)

@@ -706,7 +706,7 @@ def _size_rule(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
             trials.append(("'same' padding was assumed", {"padding": tuple(k // 2 for k in kernel)}))
     for message, change in trials:
         try:
-            alt = dataclasses.replace(node_kind, **change).analyze(row.input_shape)
+            alt = dataclasses.replace(node_kind, **change).analyze(row.input_shapes)
         except (CnnsizeError, TypeError, ValueError):
             continue
         value = alt.output_shape if quantity == "output_shape" else alt.units
@@ -779,21 +779,8 @@ def _diagnose(ctx: _Context, rows: list[LayerStats] | None, quantity: str, claim
 
 
 def _kind_at(network: Network, path: str) -> Any:
-    from .spec import Concat, Layer, Residual, Sequential
-
-    stack = list(network.layers)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Layer):
-            if node.path == path:
-                return node.kind
-        elif isinstance(node, Sequential):
-            stack.extend(node.children)
-        elif isinstance(node, Residual):
-            stack.extend([*node.body, node.shortcut, *node.post])
-        elif isinstance(node, Concat):
-            stack.extend([*node.pre, *node.branches])
-    return None
+    op = network.op(path)
+    return op.kind if op is not None else None
 
 
 __all__ = ["QUANTITIES", "CheckResult", "Claim", "Verdict", "check", "load_claims", "parse_claim"]

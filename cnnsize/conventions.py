@@ -29,6 +29,9 @@ class Conventions:
     inplace_activations: str = "all"
     dtype: str = "float32"
     batch: int = 1
+    # Bytes per element of a dropout mask that training keeps for backward: 1 (the bool mask of
+    # PyTorch's fused CUDA kernel); PyTorch on CPU keeps a dtype-sized noise tensor instead.
+    mask_bytes: int = 1
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPE_BYTES:
@@ -41,6 +44,8 @@ class Conventions:
                             f"{self.inplace_activations!r}", field="inplace_activations")
         if self.flops_per_mac not in (1, 2):
             raise SpecError(f"must be 1 or 2, got {self.flops_per_mac!r}", field="flops_per_mac")
+        if self.mask_bytes not in (1, 2, 4, 8):
+            raise SpecError(f"must be 1, 2, 4 or 8, got {self.mask_bytes!r}", field="mask_bytes")
 
     @property
     def bytes_per_element(self) -> int:

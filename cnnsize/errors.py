@@ -16,8 +16,10 @@ class CnnsizeError(Exception):
         field: str | None = None,
         formula: str | None = None,
         hint: str | None = None,
+        detail: str | None = None,
     ) -> None:
         self.message = message
+        self.detail = detail
         self.source = source
         self.path = path
         self.kind = kind
@@ -44,6 +46,8 @@ class CnnsizeError(Exception):
         head = ": ".join(where)
         body = f"{self.field}: {self.message}" if self.field else self.message
         lines = [f"{head}: {body}" if head else body]
+        if self.detail:
+            lines.append(f"  {self.detail}")
         if self.formula:
             lines.append(f"  formula: {self.formula}")
         if self.hint:

@@ -11,6 +11,11 @@ from .conventions import Conventions
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
+# The version of the JSON contract (docs/cli.md): 2 added inputs, outputs, each row's inputs,
+# input shapes, shares, live and saved bytes, and the memory totals; merges became kinds
+# (add, mul, cat instead of residual, mul, concat).
+FORMAT_VERSION = 2
+
 # Numeric columns shared by rows and totals, in the order of the JSON contract.
 COUNT_KEYS = ("units", "weights", "biases", "params", "connections", "macs", "flops",
               "activation_bytes")
@@ -43,19 +48,33 @@ class LayerStats:
     args: tuple[tuple[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
     explain: tuple[str, ...] = ()
-    input_shape: tuple[int, ...] | None = None  # of a layer (None for a container's merge row)
+    inputs: tuple[str, ...] = ()                    # the tensors it reads: rows or graph inputs
+    input_shapes: tuple[tuple[int, ...], ...] = ()  # their shapes, per example
+    shares: str | None = None  # the row whose module (and parameters) this row calls again
+    live_bytes: int = 0        # bytes of every tensor alive while it runs (inference)
+    saved_bytes: int = 0       # bytes it adds to what autograd keeps for backward (training)
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """The shape of its one input (None for a row with several: a merge)."""
+        return self.input_shapes[0] if len(self.input_shapes) == 1 else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "type": self.type,
+            "inputs": list(self.inputs),
+            "input_shapes": [list(s) for s in self.input_shapes],
             "output_shape": list(self.output_shape),
             **{key: getattr(self, key) for key in COUNT_KEYS[:3]},
             "params": self.params,
             "buffers": self.buffers,
             **{key: getattr(self, key) for key in COUNT_KEYS[4:]},
+            "live_bytes": self.live_bytes,
+            "saved_bytes": self.saved_bytes,
             "receptive_field": list(self.receptive_field) if self.receptive_field else None,
             "jump": [_number(j) for j in self.jump] if self.jump else None,
+            "shares": self.shares,
             "notes": list(self.notes),
         }
 
@@ -77,12 +96,19 @@ class Totals:
     input_bytes: int
     param_bytes: int
     buffer_bytes: int
-    training_bytes_sgd: int   # activations + params + gradients + momentum
-    training_bytes_adam: int  # activations + params + gradients + two moments
+    training_bytes_sgd: int   # saved for backward + buffers + params, gradients, momentum
+    training_bytes_adam: int  # saved for backward + buffers + params, gradients, two moments
+    peak_bytes: int = 0       # inference: the most bytes alive at once, the inputs included
+    peak_at: str = ""         # the row running at that moment ("" before the first: the inputs)
+    peak_live: tuple[tuple[str, int], ...] = ()  # the tensors alive then, with their bytes
+    saved_bytes: int = 0      # training: tensors autograd keeps for backward (unique storages)
+    uncalled_params: int = 0  # parameters of modules the forward never calls (imports)
+    uncalled_buffers: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["receptive_field"] = list(self.receptive_field) if self.receptive_field else None
+        out["peak_live"] = [{"name": n, "bytes": b} for n, b in self.peak_live]
         return out
 
 
@@ -94,6 +120,9 @@ class Report:
     layers: tuple[LayerStats, ...]
     totals: Totals
     source: str = "<dict>"
+    inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()  # every input, by name
+    outputs: tuple[str, ...] = ()                         # the rows (or inputs) it returns
+    uncalled: tuple[tuple[str, int, int], ...] = ()  # (module path, params, buffers) never called
 
     @property
     def batch(self) -> int:
@@ -112,13 +141,17 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (docs/cli.md): exact integers, one entry per row."""
         return {
+            "format_version": FORMAT_VERSION,
             "name": self.name,
             "input": list(self.input_shape),
+            "inputs": {name: list(shape) for name, shape in self.inputs},
+            "outputs": list(self.outputs),
             "batch": self.batch,
             "dtype": self.dtype,
             "conventions": {f.name: getattr(self.conventions, f.name)
                             for f in fields(self.conventions)},
             "layers": [row.to_dict() for row in self.layers],
+            "uncalled": [{"path": p, "params": n, "buffers": b} for p, n, b in self.uncalled],
             "totals": self.totals.to_dict(),
         }
 

@@ -1,8 +1,11 @@
-"""Specs: YAML/JSON files, zoo names or dicts → a validated, immutable network description.
+"""Specs: YAML/JSON files, zoo names or dicts → validated sugar → one dataflow graph.
 
 A spec is data: YAML is read with the safe loader and expressions with a whitelist (expr.py).
-Nodes are layers (a registered kind) or containers (sequential, concat, residual). Blocks are
-named, parameterised lists of layers defined once under `blocks:` and used like a layer type.
+Items are layers (a registered kind) or containers (sequential, concat, residual); blocks are
+named, parameterised lists of items defined once under `blocks:` and used like a layer type.
+An item may name its inputs (`inputs: [stem, a.3]`) and reuse another layer's module
+(`shares: conv1`). Parsing builds the sugar tree below; lowering turns it into a Graph of ops
+(graph.py), which is what every other part of cnnsize reads.
 """
 
 from __future__ import annotations
@@ -10,19 +13,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .errors import CnnsizeError, SpecError
 from .expr import substitute
+from .graph import DEFAULT_INPUT, Graph, Network, Op, Uncalled, check
 from .layers import Kind, lookup
 from .layers.base import MAX_SIZE, did_you_mean, is_int
+from .layers.merge import Add, Cat, Mul
 
 CONTAINERS = ("sequential", "concat", "residual")
-ITEM_KEYS = ("type", "name", "repeat", "if", "inline")
-TOP_KEYS = ("name", "input", "layers", "blocks", "meta", "description")
+ITEM_KEYS = ("type", "name", "repeat", "if", "inline", "inputs", "shares")
+TOP_KEYS = ("name", "input", "layers", "blocks", "meta", "description", "outputs", "uncalled")
 CONTAINER_KEYS = {
     "sequential": ("layers",),
     "concat": ("branches", "pre"),
@@ -32,16 +37,20 @@ MAX_REPEAT = 10_000
 MAX_LAYERS = 100_000  # layers in one network, after every repeat
 
 
+# The sugar tree, as written; `inputs` and `shares` hold names as written, resolved by lowering.
 @dataclass(frozen=True, slots=True)
 class Layer:
     path: str
-    kind: Kind
+    kind: Kind | None            # None: taken from the layer named by `shares`
+    inputs: tuple[str, ...] = ()
+    shares: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Sequential:
     path: str
     children: tuple[Node, ...]
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,7 @@ class Concat:
     path: str
     branches: tuple[Sequential, ...]  # an inline branch has the concat's own path
     pre: tuple[Node, ...] = ()        # layers before the fork, named under the concat
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +68,10 @@ class Residual:
     shortcut: Sequential
     post: tuple[Node, ...]
     merge: str = "add"  # "add": body + shortcut (ResNet); "mul": body × shortcut (squeeze-excite)
+    inputs: tuple[str, ...] = ()
 
 
 Node = Layer | Sequential | Concat | Residual
-
-
-@dataclass(frozen=True, slots=True)
-class Network:
-    """A parsed spec: name, input shape (channels first, no batch), and the layer tree."""
-
-    name: str
-    input_shape: tuple[int, ...]
-    layers: tuple[Node, ...]
-    source: str = "<dict>"
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    def with_input(self, input_shape: tuple[int, ...]) -> Network:
-        return Network(self.name, tuple(input_shape), self.layers, self.source, self.meta)
 
 
 # ---------------------------------------------------------------- loading
@@ -179,7 +176,7 @@ class _Parser:
         if not isinstance(name, str):
             raise SpecError("must be a string", field="name")
         self.blocks = self._blocks(data.get("blocks", {}))
-        input_shape = parse_input(data.get("input"))
+        inputs = parse_inputs(data.get("input"))
         if "layers" not in data:
             raise SpecError("the spec has no 'layers' list", field="layers")
         layers = self._items(data["layers"], "", {}, (), "layers")
@@ -191,7 +188,14 @@ class _Parser:
         meta = dict(meta)
         if "description" in data:
             meta["description"] = data["description"]
-        return Network(name, input_shape, tuple(layers), self.source, meta)
+        lowering = _Lowering(tuple(n for n, _ in inputs))
+        last = lowering.sequence(tuple(layers), inputs[0][0], 0)
+        outputs = _name_list(data["outputs"], "outputs") if "outputs" in data else [last]
+        resolved = tuple(lowering.resolve(o, "", "outputs") for o in outputs)
+        if len(set(resolved)) != len(resolved):
+            raise SpecError("an output is listed twice", field="outputs")
+        return check(Graph(name, inputs, tuple(lowering.ops), resolved, self.source, meta,
+                           _uncalled(data.get("uncalled"))))
 
     def _blocks(self, blocks: Any) -> dict[str, Mapping[str, Any]]:
         if not isinstance(blocks, Mapping):
@@ -269,6 +273,9 @@ class _Parser:
                         if "name" in item:
                             raise SpecError("an inlined block has no name of its own: its layers "
                                             "join the enclosing list", field="name")
+                        if "inputs" in item:
+                            raise SpecError("an inlined block has no input of its own: give "
+                                            "inputs to its first layer", field="inputs")
                         bound, layers = self._bind(block_name, item, local, stack)
                         expanded += self._expand(layers, prefix, bound, (*stack, block_name))
                         continue
@@ -293,9 +300,10 @@ class _Parser:
         name = str(name)
         if repeat > 1 and "$" not in str(item["name"]):
             name = f"{name}_{i + 1}"
-        if "." in name:
-            raise SpecError(f"must not contain '.', got {name!r}", path=where, field="name",
-                            hint="dots separate nesting levels in paths")
+        if "" in name.split("."):
+            raise SpecError(f"must not start or end with '.' or hold '..', got {name!r}",
+                            path=where, field="name",
+                            hint="dots separate the levels of a path: 'a.b' names b inside a")
         return name
 
     def _bind(self, type_name: str, item: Mapping[str, Any], env: Mapping[str, Any],
@@ -324,6 +332,28 @@ class _Parser:
 
     def _item(self, item: Mapping[str, Any], path: str, env: Mapping[str, Any],
               stack: tuple[str, ...]) -> Node:
+        node = self._node(item, path, env, stack)
+        if "inputs" in item:
+            if node.inputs:
+                raise SpecError("both this block use and its only item give inputs", path=path,
+                                field="inputs")
+            names = _name_list(_substitute_field(item["inputs"], env, "inputs"), "inputs", path)
+            node = replace(node, inputs=tuple(names))
+        return node
+
+    def _node(self, item: Mapping[str, Any], path: str, env: Mapping[str, Any],
+              stack: tuple[str, ...]) -> Node:
+        if "shares" in item:
+            extra = [k for k in item if k not in ITEM_KEYS or k == "type"]
+            if extra:
+                raise SpecError(f"an item with 'shares' calls that layer's module again: it takes "
+                                f"no {extra[0]!r} (kind and arguments come from the shared layer)",
+                                path=path, field=str(extra[0]))
+            target = _substitute_field(item["shares"], env, "shares")
+            if not isinstance(target, (str, int)) or isinstance(target, bool) or str(target) == "":
+                raise SpecError(f"must be the name of a layer, got {target!r}", path=path,
+                                field="shares")
+            return Layer(path, None, shares=str(target))
         type_name = item.get("type")
         if not isinstance(type_name, str):
             raise SpecError("every layer needs a 'type' (a lowercase PyTorch class name, a "
@@ -419,7 +449,7 @@ class _Parser:
             except CnnsizeError as e:
                 raise e.located(path=_join(path, str(index)), kind=str(layer.get("type"))) from None
         if len(kept) == 1 and isinstance(kept[0], Mapping) and not any(
-                key in kept[0] for key in ("name", "repeat", "inline")):
+                key in kept[0] for key in ("name", "repeat", "inline", "shares")):
             # A block with one item (after `if`) stands in the invocation's place and name.
             only = {k: v for k, v in kept[0].items() if k != "if"}
             return self._item(only, path, local, inner_stack)
@@ -449,6 +479,133 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
     text: str = yaml.dump(dict(data), Dumper=_Dumper, sort_keys=False, width=100,
                           allow_unicode=True)
     return text
+
+
+def parse_inputs(value: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """The spec's `input`: one shape, or a mapping of input name to shape (several inputs)."""
+    if not isinstance(value, Mapping):
+        return ((DEFAULT_INPUT, parse_input(value)),)
+    if not value:
+        raise SpecError("must name at least one input", field="input")
+    out = []
+    for name, shape in value.items():
+        if not isinstance(name, str) or not name or "." in name:
+            raise SpecError(f"input names must be non-empty strings without dots, got {name!r}",
+                            field="input")
+        try:
+            out.append((name, parse_input(shape)))
+        except SpecError as e:
+            e.field = f"input.{name}"
+            raise e.located() from None
+    return tuple(out)
+
+
+def _name_list(value: Any, field: str, path: str | None = None) -> list[str]:
+    """`inputs:` or `outputs:`: a name or a list of names (layer paths or input names)."""
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != ""
+                            for v in items):
+        raise SpecError(f"must be a name or a list of names of layers or inputs, got {value!r}",
+                        path=path, field=field)
+    return [str(v) for v in items]
+
+
+def _uncalled(value: Any) -> tuple[Uncalled, ...]:
+    """`uncalled:` (written by `cnnsize import`): modules whose parameters forward never uses."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise SpecError("must map module paths to {params: N, buffers: N}", field="uncalled")
+    out = []
+    for path, counts in value.items():
+        if not isinstance(counts, Mapping) or not set(counts) <= {"params", "buffers"} or not all(
+                is_int(v) and 0 <= v <= 2**48 for v in counts.values()):
+            raise SpecError(f"{path!r}: expected {{params: N, buffers: N}}, got {counts!r}",
+                            field="uncalled")
+        out.append(Uncalled(str(path), counts.get("params", 0), counts.get("buffers", 0)))
+    return tuple(out)
+
+
+class _Lowering:
+    """Sugar tree → ops. Each item reads the previous item's output unless it names its inputs;
+    a container passes its input to its children and stands for its output."""
+
+    def __init__(self, inputs: tuple[str, ...]) -> None:
+        self.ops: list[Op] = []
+        self.by_name: dict[str, Op] = {}
+        self.known: dict[str, str] = {name: name for name in inputs}  # name → tensor it stands for
+
+    def sequence(self, nodes: tuple[Node, ...], x: str, depth: int) -> str:
+        for node in nodes:
+            x = self.node(node, x, depth)
+        return x
+
+    def node(self, node: Node, x: str, depth: int) -> str:
+        xs = tuple(self.resolve(n, node.path, "inputs") for n in node.inputs) or (x,)
+        if isinstance(node, Layer):
+            return self.add_layer(node, xs, depth)
+        if len(xs) != 1:
+            raise SpecError(f"a {type(node).__name__.lower()} takes one input, got {len(xs)}",
+                            path=node.path, field="inputs",
+                            hint="merge them first with an add, mul or cat layer")
+        if isinstance(node, Sequential):
+            out = self.sequence(node.children, xs[0], depth)
+        elif isinstance(node, Residual):
+            body = self.sequence(node.body, xs[0], depth + 1)
+            short = self.sequence(node.shortcut.children, xs[0], depth + 1)
+            self.name(node.shortcut.path, short)
+            merge: Kind = Add() if node.merge == "add" else Mul()
+            self.add(Op(node.path, merge, (body, short), depth))
+            return self.sequence(node.post, node.path, depth + 1)
+        else:
+            pre = self.sequence(node.pre, xs[0], depth + 1)
+            outs = []
+            for branch in node.branches:
+                outs.append(self.sequence(branch.children, pre, depth + 1))
+                if branch.path != node.path:
+                    self.name(branch.path, outs[-1])
+            self.add(Op(node.path, Cat(), tuple(outs), depth))
+            return node.path
+        self.name(node.path, out)
+        return out
+
+    def add_layer(self, node: Layer, xs: tuple[str, ...], depth: int) -> str:
+        if node.shares is None:
+            assert node.kind is not None
+            self.add(Op(node.path, node.kind, xs, depth))
+            return node.path
+        target = self.by_name.get(self.resolve(node.shares, node.path, "shares"))
+        if target is None:
+            raise SpecError(f"{node.shares!r} is not a layer (a container or an input cannot be "
+                            "shared)", path=node.path, field="shares")
+        self.add(Op(node.path, target.kind, xs, depth, target.shares or target.name))
+        return node.path
+
+    def add(self, op: Op) -> None:
+        if op.name in self.known:
+            raise SpecError("two layers (or a layer and an input) have this name", path=op.name,
+                            field="name")
+        self.ops.append(op)
+        self.by_name[op.name] = op
+        self.known[op.name] = op.name
+
+    def name(self, path: str, tensor: str) -> None:
+        self.known.setdefault(path, tensor)
+
+    def resolve(self, name: str, path: str, field: str) -> str:
+        """A name as written at `path`: looked up in the enclosing containers, innermost first
+        (like nested scopes), then at the top. Only what comes before is defined."""
+        parts = path.split(".")[:-1] if path else []
+        for depth in range(len(parts), -1, -1):
+            candidate = ".".join((*parts[:depth], name))
+            if candidate in self.known:
+                return self.known[candidate]
+        close = did_you_mean(name, [k for k in self.known if k.rsplit(".", 1)[-1] == name
+                                    or k.endswith(name)][:8] or list(self.known)[-8:],
+                             "names defined before this point")
+        raise SpecError(f"{name!r} is not defined before this point", path=path or None,
+                        field=field, hint=close + (" (names are looked up in the enclosing "
+                                                   "containers first, then at the top)"))
 
 
 def parse_input(value: Any) -> tuple[int, ...]:

@@ -125,8 +125,8 @@ layers:
     body:
       - {type: conv2d, out_channels: 8, kernel_size: 3, padding: 1}
       - {type: relu}
-""", "net.yaml: block1 (residual): shortcut: the body gives 8×32×32 but the shortcut gives 3×32×32",
-         ("hint: add a projection",)),
+""", "net.yaml: block1 (add): inputs: cannot add 8×32×32 and 3×32×32",
+         ("inputs: block1.1 gives 8×32×32, input gives 3×32×32", "give the shortcut a projection")),
     Case("concat-spatial-differ", """\
 input: [3, 32, 32]
 layers:
@@ -136,7 +136,8 @@ layers:
     branches:
       - [{type: conv2d, out_channels: 8, kernel_size: 3, padding: 1}]
       - [{type: conv2d, out_channels: 8, kernel_size: 3}]
-""", "net.yaml: mix (concat): branches: ", ("mix.0 gives 8×32×32", "mix.1 gives 8×30×30")),
+""", "net.yaml: mix (cat): inputs: inputs must agree in every dim but dim 1",
+         ("mix.0.0 gives 8×32×32", "mix.1.0 gives 8×30×30")),
     # ---- files that are not specs
     Case("yaml-syntax", conv("out_channels: 8, kernel_size: 3").rstrip("}\n") + "\n  - {type: relu}\n",
          "net.yaml: invalid YAML at line 4", ("column",)),
@@ -253,10 +254,10 @@ API_CASES = [
                  id="no-layers"),
     pytest.param({"input": [3, 8, 8], "layers": [{"name": "r", "type": "residual",
                                                   "body": [{"type": "maxpool2d", "kernel_size": 2}]}]},
-                 ShapeError, "r", "shortcut", ["3×4×4", "3×8×8"], id="residual-mismatch"),
+                 ShapeError, "r", "inputs", ["3×4×4", "3×8×8"], id="residual-mismatch"),
     pytest.param({"input": [3, 8, 8], "layers": [{"name": "m", "type": "concat", "branches": [
         [{"type": "identity"}], [{"type": "maxpool2d", "kernel_size": 2}]]}]},
-                 ShapeError, "m", "branches", ["m.0 gives 3×8×8", "m.1 gives 3×4×4"],
+                 ShapeError, "m", "inputs", ["m.0.0 gives 3×8×8", "m.1.0 gives 3×4×4"],
                  id="concat-mismatch"),
     pytest.param({"input": [3, 8, 8], "blocks": {"a": {"layers": [{"type": "a"}]}},
                   "layers": [{"name": "x", "type": "a"}]},

@@ -25,14 +25,12 @@ ROOT = Path(__file__).parent.parent
                                   "mobilenet_v2", "efficientnet_b0", "inception_v3",
                                   "densenet121", "lenet5_1998"])
 def test_zoo_round_trip(name):
+    """Built from the spec, then imported back: the same graph, row for row."""
     report = cnnsize.analyze(name)
-    if name == "lenet5_1998":  # its partial-connection conv and RBF are cnnsize's own modules
-        with pytest.raises(CnnsizeError, match="cannot express"):
-            from_module(build(name), report.input_shape)
-        return
     imported = cnnsize.analyze(from_module(build(name), report.input_shape))
     assert imported.totals.to_dict() == report.totals.to_dict()
-    assert [r.output_shape for r in imported.layers] == [r.output_shape for r in report.layers]
+    assert [(r.name, r.type, r.inputs, r.output_shape) for r in imported.layers] == \
+        [(r.name, r.type, r.inputs, r.output_shape) for r in report.layers]
 
 
 def test_hand_written_model_matches_itself():
@@ -42,11 +40,15 @@ def test_hand_written_model_matches_itself():
     assert report.totals.params == sum(p.numel() for p in model.parameters())
     assert report.totals.buffers == sum(b.numel() for b in model.buffers())
     names = [r.name for r in report.layers]
-    # module paths carry over; a module called twice gets a row per call
+    # module paths carry over; a module called twice gets a row per call, sharing the module;
+    # torch functions are named after the module whose forward calls them
     assert {"layer1.0.conv1", "layer1.0.relu", "layer1.0.relu_2", "layer1.1.downsample.0",
-            "se.fc1", "mixed.branch3x3_2", "fc"} <= set(names)
-    assert report["layer1.0"].type == "residual" and report["se"].type == "mul"
-    assert report["mixed"].type == "concat" and report["mixed"].output_shape == (20, 4, 4)
+            "se.fc1", "mixed.branch3x3_2", "fc", "max_pool2d", "flatten"} <= set(names)
+    assert report["layer1.0.relu_2"].shares == "layer1.0.relu"
+    assert report["layer1.0.add"].inputs == ("layer1.0.bn2", "max_pool2d")   # the identity skip
+    assert report["se.mul"].type == "mul" and report["se.mul"].inputs == ("se.sigmoid", "layer1.1.relu_2")
+    assert report["mixed.cat"].type == "cat" and report["mixed.cat"].output_shape == (20, 4, 4)
+    assert report["mixed.cat"].inputs == ("mixed.branch1x1", "mixed.branch3x3_2", "mixed.branch_pool")
     from fvcore.nn import FlopCountAnalysis
 
     fv = FlopCountAnalysis(model.eval(), torch.randn(1, 3, 32, 32))
@@ -72,15 +74,18 @@ def test_yaml_export_loads_back(tmp_path):
 
     path = tmp_path / "small.yaml"
     path.write_text(dump_yaml(spec))
-    assert method == "torch.fx"
+    assert method == "one traced forward pass"
     assert cnnsize.analyze(path).totals.params == sum(p.numel() for p in small_net().parameters())
 
 
-def test_untraceable_model_falls_back_to_hooks():
-    spec, _, method = module_to_spec(DataDependent(), (3, 32, 32))
-    assert method.startswith("forward hooks")
+def test_a_forward_that_reads_tensor_values_is_refused_or_followed():
+    with pytest.raises(CnnsizeError, match=r"reads tensor values.*__bool__ at .*models_for_import.py:\d+"):
+        module_to_spec(DataDependent(), (3, 32, 32))
+    spec, _, method = module_to_spec(DataDependent(), (3, 32, 32), allow_data_dependent=True)
+    assert "the path this input takes" in method
     report = cnnsize.analyze(spec)
-    assert [r.name for r in report.layers] == ["conv", "pool", "flat", "fc"]
+    # the functional torch.relu that forward hooks could not see is a row
+    assert [r.name for r in report.layers] == ["conv", "relu", "pool", "flat", "fc"]
     assert report.totals.params == sum(p.numel() for p in DataDependent().parameters())
 
 
@@ -95,7 +100,7 @@ def test_import_command(tmp_path):
                            "tests.models_for_import:small_net", "--input", "3,32,32", "-o", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "torch.fx" in proc.stderr
+    assert "one traced forward pass" in proc.stderr
     assert cnnsize.analyze(out).totals.params == sum(p.numel() for p in small_net().parameters())
     bad = subprocess.run([sys.executable, "-m", "cnnsize", "import", "no.such.module:f",
                           "--input", "3,8,8"], cwd=ROOT, capture_output=True, text=True, timeout=60)

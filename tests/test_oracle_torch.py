@@ -19,15 +19,19 @@ from cnnsize.layers import REGISTRY
 
 torch = pytest.importorskip("torch")
 
-EXAMPLES = [(name, args, shape) for name, cls in sorted(REGISTRY.items())
+EXAMPLES = [(name, args, cls.example_inputs((args, shape))) for name, cls in sorted(REGISTRY.items())
             for args, shape in cls.examples]
 
 
-def torch_counts(module, shape):
+def run(module, shapes, kwargs, batch=2):
+    return module(*(torch.randn(batch, *s) for s in shapes), **kwargs)
+
+
+def torch_counts(module, shapes, kwargs):
     """Output shape (without batch), weight/bias/param/buffer counts of a real module."""
     module.eval()
     with torch.no_grad():
-        out = module(torch.randn(2, *shape))
+        out = run(module, shapes, kwargs)
     named = [(name.rsplit(".", 1)[-1], p.numel()) for name, p in module.named_parameters()]
     return {
         "output_shape": tuple(out.shape[1:]),
@@ -43,7 +47,7 @@ def fvcore_macs(module, shape):
     string padding such as 'same', which traces to aten::_convolution_mode, an op it has no handle for)."""
     from fvcore.nn import FlopCountAnalysis
 
-    analysis = FlopCountAnalysis(module.eval(), torch.randn(1, *shape))
+    analysis = FlopCountAnalysis(module.eval(), torch.randn(1, *shape[0]))
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     total = analysis.total()
     if total == 0 and "aten::_convolution_mode" in analysis.unsupported_ops():
@@ -51,17 +55,22 @@ def fvcore_macs(module, shape):
     return total
 
 
-def flop_counter_flops(module, shape):
+def flop_counter_flops(module, shape, kwargs):
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        module.eval()(torch.randn(1, *shape))
+        run(module.eval(), shape, kwargs, batch=1)
     return counter.get_total_flops()
 
 
-def one_layer(kind_name, args, shape):
-    return {"input": list(shape), "layers": [{"type": kind_name, **args}]}
+def one_layer(kind_name, args, shapes):
+    """A spec of one layer; a kind with several inputs reads inputs named a, b, c, ..."""
+    if len(shapes) == 1:
+        return {"input": list(shapes[0]), "layers": [{"type": kind_name, **args}]}
+    names = "abcdefgh"[:len(shapes)]
+    return {"input": {n: list(s) for n, s in zip(names, shapes)},
+            "layers": [{"type": kind_name, "inputs": list(names), **args}]}
 
 
 @pytest.mark.parametrize(("kind_name", "args", "shape"), EXAMPLES,
@@ -69,7 +78,7 @@ def one_layer(kind_name, args, shape):
 def test_every_kind_matches_torch(kind_name, args, shape):
     cls = REGISTRY[kind_name]
     kind = cls.from_args(args)
-    real = torch_counts(kind.torch_module(shape), shape)
+    real = torch_counts(kind.torch_module(shape[0]), shape, kind.call_kwargs())
     row = cnnsize.analyze(one_layer(kind_name, args, shape)).layers[0]
     assert row.output_shape == real["output_shape"]
     assert (row.weights, row.biases, row.params, row.buffers) == (
@@ -87,10 +96,13 @@ MAC_KINDS = [(n, a, s) for n, a, s in EXAMPLES
 @pytest.mark.parametrize(("kind_name", "args", "shape"), MAC_KINDS,
                          ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(MAC_KINDS)])
 def test_macs_match_fvcore_and_flop_counter(kind_name, args, shape):
-    module = REGISTRY[kind_name].from_args(args).torch_module(shape)
+    kind = REGISTRY[kind_name].from_args(args)
+    module = kind.torch_module(shape[0])
     pure = Conventions(elementwise_flops=False, bias=False)
     row = cnnsize.analyze(one_layer(kind_name, args, shape), conventions=pure).layers[0]
-    assert row.flops == 2 * row.macs == flop_counter_flops(module, shape)
+    assert row.flops == 2 * row.macs == flop_counter_flops(module, shape, kind.call_kwargs())
+    if kind.call_kwargs():
+        return  # fvcore's trace cannot pass forward keyword arguments (output_size)
     fv = fvcore_macs(module, shape)
     assert (fv is None and args.get("padding") in ("same", "valid")) or row.macs == fv
 
@@ -175,7 +187,7 @@ def _raw_torch_module(name, args, shape):
 def _torch_refuses(name, args, shape):
     """Whether PyTorch rejects the configuration or gives an empty output."""
     try:
-        real = torch_counts(_raw_torch_module(name, args, shape), shape)
+        real = torch_counts(_raw_torch_module(name, args, shape), (shape,), {})
     except (RuntimeError, ValueError, TypeError):
         return True
     return math.prod(real["output_shape"]) == 0
@@ -185,7 +197,7 @@ def _torch_refuses(name, args, shape):
 @given(st.one_of(conv_case(), pool_case(), adaptive_case(), linear_case()))
 def test_random_layers_agree_with_torch(case):
     name, args, shape = case
-    spec = one_layer(name, args, shape)
+    spec = one_layer(name, args, (shape,))
     try:
         report = cnnsize.analyze(spec, conventions=Conventions(elementwise_flops=False))
     except CnnsizeError:
@@ -194,10 +206,10 @@ def test_random_layers_agree_with_torch(case):
     row = report.layers[0]
     kind = REGISTRY[name].from_args(args)
     module = kind.torch_module(shape)
-    real = torch_counts(module, shape)
+    real = torch_counts(module, (shape,), {})
     assert row.output_shape == real["output_shape"]
     assert row.params == real["params"]
     if REGISTRY[name].family in ("conv", "linear"):
-        assert 2 * row.macs == flop_counter_flops(module, shape)
-        fv = fvcore_macs(module, shape)
+        assert 2 * row.macs == flop_counter_flops(module, (shape,), {})
+        fv = fvcore_macs(module, (shape,))
         assert row.macs == fv or (fv is None and args.get("padding") in ("same", "valid"))

@@ -44,4 +44,4 @@ def test_vgg16_pool5_sees_212_and_fc_is_global():
 def test_residual_takes_the_wider_branch():
     out = rows([{"type": "residual",
                  "body": [{"type": "conv2d", "out_channels": 1, "kernel_size": 3, "padding": 1}] * 2}])
-    assert out[-1].type == "residual" and out[-1].receptive_field == (5, 5)
+    assert out[-1].type == "add" and out[-1].receptive_field == (5, 5)

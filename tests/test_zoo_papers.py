@@ -40,7 +40,7 @@ LENET_1998 = {
 
 def test_lenet5_1998_c3_is_table_i():
     columns = [tuple(i for i, row in enumerate(TABLE_I) if row[j] == "X") for j in range(16)]
-    c3 = next(node.kind for node in cnnsize.load("lenet5_1998").layers if node.path == "C3")
+    c3 = cnnsize.load("lenet5_1998").op("C3").kind
     assert c3.connections == tuple(columns)
     assert [len(c) for c in columns] == [3] * 6 + [4] * 9 + [6]
     assert sum(len(c) for c in columns) == 60  # 6·3 + 9·4 + 6

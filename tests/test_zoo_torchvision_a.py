@@ -111,7 +111,7 @@ def test_squeezenet1_0_matches_torchvision():
     assert report["features.3.squeeze"].params == 96 * 16 + 16      # 1,552
     assert report["features.3.expand1x1"].params == 16 * 64 + 64    # 1,088
     assert report["features.3.expand3x3"].params == 16 * 9 * 64 + 64                # 9,280
-    assert report["features.3"].type == "concat"
+    assert report["features.3"].type == "cat"
     assert report["features.3"].output_shape == (128, 54, 54)
     assert report["features.12"].output_shape == (512, 13, 13)
     assert [r.name for r in report.layers if r.name.startswith("features.3.")] == [

@@ -134,7 +134,7 @@ def test_resnet_shapes_by_hand():
     assert r50["fc"].params == 2048 * 1000 + 1000               # 2,049,000
     # ResNet-152: 3 + 8 + 36 + 3 = 50 bottlenecks of 3 convs, + conv1 + fc = 152 layers; the
     # 4 projection convs (one per stage) are not counted in the name.
-    assert sum(r.type == "residual" for r in r152.layers) == 50
+    assert sum(r.type == "add" for r in r152.layers) == 50
     assert sum(r.type in ("conv2d", "linear") for r in r152.layers) == 50 * 3 + 2 + 4
     assert r152["layer3.35"].output_shape == (1024, 14, 14)
 

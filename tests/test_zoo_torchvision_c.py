@@ -70,7 +70,7 @@ def test_mobilenet_v2_shapes_by_hand():
     assert report["features.18.0"].output_shape == (1280, 7, 7)
     assert report["classifier.1"].weights == 1280 * 1000
     # Residual only where stride 1 and C_in == C_out: every block of a stage but the first.
-    residual = [r.name for r in report.layers if r.type == "residual"]
+    residual = [r.name for r in report.layers if r.type == "add"]
     assert residual == [f"features.{n}" for n in (3, 5, 6, 8, 9, 10, 12, 13, 15, 16)]
 
 
@@ -110,7 +110,7 @@ def test_efficientnet_b0_shapes_by_hand():
     assert report["classifier.1"].weights == 1280 * 1000
     types = [r.type for r in report.layers]
     assert types.count("mul") == 16                    # one squeeze-excitation per MBConv
-    residual = [r.name for r in report.layers if r.type == "residual"]
+    residual = [r.name for r in report.layers if r.type == "add"]
     assert residual == ["features.2.1", "features.3.1", "features.4.1", "features.4.2",
                         "features.5.1", "features.5.2", "features.6.1", "features.6.2",
                         "features.6.3"]

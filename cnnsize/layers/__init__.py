@@ -1,9 +1,10 @@
 """Layer kinds, one module per family; importing this package registers them all."""
 
-from . import activation, conv, lecun, linear, norm, pool
-from .base import REGISTRY, Cost, Kind, Shape, Window, lookup, register
+from . import activation, conv, lecun, linear, merge, norm, pool
+from .base import FUNCTIONS, REGISTRY, Cost, Kind, Shape, Window, lookup, register
 
 __all__ = [
+           "FUNCTIONS",
            "REGISTRY",
            "Cost",
            "Kind",
@@ -14,6 +15,7 @@ __all__ = [
            "lecun",
            "linear",
            "lookup",
+           "merge",
            "norm",
            "pool",
            "register",

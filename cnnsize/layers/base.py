@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from ..errors import ShapeError, SpecError
 from ..shape import Dim, fmt, require_positive, sliding_window
@@ -35,8 +35,36 @@ class Window:
     stride: Fraction
 
 
-# Receptive-field effect of a layer: per-dim windows, "same" (elementwise) or "global".
-RFEffect = tuple[Window, ...] | str
+# Receptive-field effect of a layer: per-dim windows; "same" (elementwise: the inputs' fields,
+# the largest over all paths); "global" (every output sees the whole input); "gated" (like
+# "same", but a global input only rescales the others: a squeeze-excite gate).
+RFEffect = tuple[Window, ...] | Literal["same", "global", "gated"]
+
+
+# Where a layer's output lives (docs/conventions.md, "Activation memory"):
+#   "new":        a tensor of its own;
+#   "view":       always its (first) input's storage (flatten, identity);
+#   "activation": an activation PyTorch can run in place (it has an `inplace` argument): the input's
+#                 storage or its own, as the `inplace_activations` convention says;
+#   "eval_noop":  the input itself at inference (dropout), a new tensor in training.
+Storage = Literal["new", "view", "activation", "eval_noop"]
+
+# What autograd keeps of a tensor for the backward pass: one of the op's inputs, its output, or
+# a tensor of its own (max-pool indices, BatchNorm's batch statistics, a dropout mask).
+SavedWhat = Literal["input", "output", "new"]
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """One tensor autograd saves for backward when the op runs in training mode."""
+
+    what: SavedWhat
+    index: int = 0                # which input, for what="input"
+    elements: int = 0             # size of a "new" tensor, per example (per batch: per_batch=False)
+    itemsize: int | Literal["dtype", "acc", "mask"] = "dtype"  # bytes per element: the network's
+    # dtype; "acc": max(4, dtype) (statistics kept in float32); "mask": Conventions.mask_bytes
+    per_batch: bool = True        # False: `elements` is for the whole batch (per-channel statistics)
+    when_grad: int | None = None  # saved only when this input needs a gradient (mul's operands)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +80,12 @@ class Cost:
     macs: int = 0
     elementwise_flops: int = 0
     bias_adds: int = 0
-    new_tensor: bool = True
-    may_alias: bool = False  # an activation PyTorch can run in place (see Conventions)
-    inplace: bool = False    # ... and the spec asks for it (inplace=true)
+    storage: Storage = "new"
+    inplace: bool = False    # the spec asks for inplace=true
     neurons: bool = False
     rf: RFEffect = "same"
+    saved: tuple[Saved, ...] = ()
+    saved_inplace: tuple[Saved, ...] | None = None  # what it saves when run in place, if different
     notes: tuple[str, ...] = ()
     explain: tuple[str, ...] = ()
     inexact: tuple[tuple[str, Any], ...] = ()  # (field, shape.Dim) for non-integer sizes
@@ -64,6 +93,10 @@ class Cost:
     @property
     def units(self) -> int:
         return math.prod(self.output_shape)
+
+
+SAVE_INPUT = (Saved("input"),)
+SAVE_OUTPUT = (Saved("output"),)
 
 
 def window_dims(ndim: int, spatial: tuple[int, ...], kernel: tuple[int, ...],
@@ -206,10 +239,18 @@ class Kind:
     torch_name: ClassVar[str] = ""
     family: ClassVar[str] = ""
     ndim: ClassVar[int] = 0  # spatial dims the kind expects; 0 = any
-    # Small valid configurations (args, input shape) that the tests check against torch.nn.
-    examples: ClassVar[tuple[tuple[dict[str, Any], tuple[int, ...]], ...]] = ()
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1  # None: any number
+    # Small valid configurations (args, input shape) that the tests check against torch.nn; a
+    # kind with several inputs gives (args, (shape, shape, ...)).
+    examples: ClassVar[tuple[tuple[dict[str, Any], Any], ...]] = ()
     # Arguments that exist in PyTorch but that this kind does not pass to the torch module.
     spec_only: ClassVar[frozenset[str]] = frozenset()
+    # The torch functions this kind is when a forward calls them (what `cnnsize import` maps):
+    # names as torch gives them, without dunders, a trailing _ (in place) or an r/i prefix
+    # (x.__radd__, x.__iadd__ are add), and their positional arguments after the tensors.
+    functions: ClassVar[tuple[str, ...]] = ()
+    function_args: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def arg_names(cls) -> list[str]:
@@ -244,8 +285,47 @@ class Kind:
     def validate(self) -> None:
         """Check arguments against each other (shape-independent); raise SpecError."""
 
-    def analyze(self, shape: Shape) -> Cost:
+    def analyze(self, inputs: Sequence[Shape]) -> Cost:
+        """Output shape and costs for these input shapes (one example each, no batch dim)."""
+        return self.analyze_one(self.single_input(inputs))
+
+    def analyze_one(self, shape: Shape) -> Cost:
+        """analyze() of a kind with one input."""
         raise NotImplementedError
+
+    def single_input(self, inputs: Sequence[Shape]) -> Shape:
+        self.check_arity(inputs)
+        return inputs[0]
+
+    @classmethod
+    def example_inputs(cls, example: tuple[dict[str, Any], Any]) -> tuple[Shape, ...]:
+        """The input shapes of one of `examples`."""
+        shapes = example[1]
+        return tuple(tuple(s) for s in shapes) if cls.max_inputs != 1 else (tuple(shapes),)
+
+    def check_arity(self, inputs: Sequence[Shape]) -> None:
+        n, low, high = len(inputs), self.min_inputs, self.max_inputs
+        if n < low or (high is not None and n > high):
+            want = (f"{low}" if low == high else f"{low} or more" if high is None
+                    else f"{low} to {high}")
+            raise SpecError(f"{self.type_name} takes {want} input{'s' if want != '1' else ''}, "
+                            f"got {n}", field="inputs",
+                            hint="merge tensors first with add, mul or cat" if high == 1
+                            else "list the tensors it combines under inputs:")
+
+    def call_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the module's forward call (not of its constructor)."""
+        return {}
+
+    @classmethod
+    def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
+                  in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
+        """Spec arguments from a call of one of `functions` (shapes with the batch dim), or
+        None where the call is not this kind."""
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        raw = dict(zip(cls.function_args, positional))
+        raw.update(keywords)
+        return {k: v for k, v in raw.items() if k in names and v is not None}
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
         """Constructor arguments for the matching torch.nn module, given the input shape."""
@@ -319,6 +399,7 @@ def did_you_mean(word: str, options: list[str], what: str) -> str:
 # ---------------------------------------------------------------- registry
 
 REGISTRY: dict[str, type[Kind]] = {}
+FUNCTIONS: dict[str, str] = {}  # torch function name → kind (see Kind.functions)
 
 
 def register(cls: K) -> K:
@@ -328,7 +409,11 @@ def register(cls: K) -> K:
         raise TypeError(f"{cls.__name__} has no type_name")
     if name in REGISTRY:
         raise KeyError(f"layer kind {name!r} is already registered by {REGISTRY[name].__name__}")
+    for function in cls.functions:
+        if function in FUNCTIONS:
+            raise KeyError(f"torch function {function!r} is already the kind {FUNCTIONS[function]!r}")
     REGISTRY[name] = cls
+    FUNCTIONS.update((function, name) for function in cls.functions)
     return cls
 
 

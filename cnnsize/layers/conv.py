@@ -17,8 +17,10 @@ from typing import Any
 from ..errors import ShapeError, SpecError
 from ..shape import transposed
 from .base import (
+    SAVE_INPUT,
     SPATIAL_SYMBOLS,
     Cost,
+    Saved,
     Kind,
     Shape,
     Window,
@@ -130,7 +132,7 @@ class _ConvNd(Kind):
         return total, (f" (connection table: {total} of {c_in * self.out_channels} "
                        "input-output channel pairs)")
 
-    def analyze(self, shape: Shape) -> Cost:
+    def analyze_one(self, shape: Shape) -> Cost:
         c_in, spatial = self.expect_spatial(shape)
         self.check_given("in_channels", self.in_channels, c_in)
         check_groups(self.groups, c_in, self.out_channels)
@@ -182,9 +184,23 @@ class _ConvNd(Kind):
             neurons=True,
             rf=tuple(Window(d * (f - 1) + 1, Fraction(s))
                      for f, s, d in zip(self.kernel_size, self.stride, self.dilation)),
+            saved=self._saved(c_in, spatial, pads, pairs),
             explain=tuple(explain),
             inexact=inexact,
         )
+
+    def _saved(self, c_in: int, spatial: tuple[int, ...], pads: tuple[tuple[int, int], ...],
+               pairs: int) -> tuple[Saved, ...]:
+        """What training saves: the input; PartialConv's gathered channels (a copy per output
+        map, which its conv saves) and their int64 indices; for 'same' padding that is not
+        symmetric, the copy of the input that PyTorch pads on the right (the conv saves that)."""
+        if self.connections is not None:
+            return (Saved("new", elements=pairs * math.prod(spatial)),
+                    Saved("new", elements=pairs, itemsize=8, per_batch=False))
+        if any(left != right for left, right in pads):
+            return (Saved("new", elements=c_in * math.prod(
+                w + right - left for w, (left, right) in zip(spatial, pads))),)
+        return SAVE_INPUT
 
 
 @register
@@ -232,8 +248,12 @@ class _ConvTransposeNd(Kind):
     dilation: tuple[int, ...] = arg(1, to_ints(1))
     padding_mode: str = arg("zeros", to_choice("zeros"))
     in_channels: int | None = arg(None, to_optional(to_int(1)))
+    # An argument of the forward call, not of the constructor: PyTorch derives output_padding
+    # from it (nn.ConvTranspose2d(...)(x, output_size=[16, 16])).
+    output_size: tuple[int, ...] | None = arg(None, to_optional(to_ints(1)))
 
     family = "conv"
+    spec_only = frozenset({"output_size"})
 
     def validate(self) -> None:
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
@@ -242,18 +262,41 @@ class _ConvTransposeNd(Kind):
                                 field="output_padding")
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
-        kw = {name: getattr(self, name) for name in self.arg_names()}
+        kw = {name: getattr(self, name) for name in self.arg_names() if name not in self.spec_only}
         kw["in_channels"] = shape[0]
         return kw
 
-    def analyze(self, shape: Shape) -> Cost:
+    def call_kwargs(self) -> dict[str, Any]:
+        return {"output_size": list(self.output_size)} if self.output_size is not None else {}
+
+    def _output_padding(self, spatial: tuple[int, ...]) -> tuple[tuple[int, ...], list[str]]:
+        """output_padding, or the one PyTorch derives from a call's output_size, with formulas."""
+        if self.output_size is None:
+            return self.output_padding, []
+        pads, lines = [], []
+        for w1, f, s, p, d, size, sym in zip(spatial, self.kernel_size, self.stride, self.padding,
+                                             self.dilation, self.output_size,
+                                             SPATIAL_SYMBOLS[self.ndim]):
+            least = (w1 - 1) * s - 2 * p + d * (f - 1) + 1
+            if not least <= size < least + s:  # PyTorch's _ConvTransposeNd._output_padding
+                raise ShapeError(
+                    f"output_size {size} is not reachable: it must be from {least} to "
+                    f"{least + s - 1}", field="output_size",
+                    formula=f"least {sym}2 = ({w1} − 1)·{s} − 2·{p} + {d}·({f} − 1) + 1 = {least}",
+                    hint="a transposed convolution can add up to stride − 1 to its least output")
+            pads.append(size - least)
+            lines.append(f"output_size {sym}2 = {size}: OP = {size} − {least} = {size - least}")
+        return tuple(pads), lines
+
+    def analyze_one(self, shape: Shape) -> Cost:
         c_in, spatial = self.expect_spatial(shape)
         self.check_given("in_channels", self.in_channels, c_in)
         check_groups(self.groups, c_in, self.out_channels)
         symbols = SPATIAL_SYMBOLS[self.ndim]
+        output_padding, op_lines = self._output_padding(spatial)
         dims = []
         for w1, f, s, p, d, op, sym in zip(spatial, self.kernel_size, self.stride, self.padding,
-                                           self.dilation, self.output_padding, symbols):
+                                           self.dilation, output_padding, symbols):
             dim = transposed(w1, f, s, p, d, op, symbol=sym)
             if dim.size < 1:
                 raise ShapeError(f"output size would be {dim.size}", field=f"output {sym}",
@@ -267,7 +310,7 @@ class _ConvTransposeNd(Kind):
         biases = self.out_channels if self.bias else 0
         in_positions = math.prod(spatial)
         macs = c_in * per_group_out * window * in_positions
-        explain = [d.formula for d in dims] + [
+        explain = op_lines + [d.formula for d in dims] + [
             f"weights = C_in·(C_out/groups)·∏F = {product_text([c_in, per_group_out, *self.kernel_size])}"
             f" = {weights:,}",
             f"biases = C_out = {biases:,}" if self.bias else "biases = 0 (bias=False)",
@@ -281,6 +324,7 @@ class _ConvTransposeNd(Kind):
             # Each output sees ceil(F_eff/S) input positions per dim; the jump shrinks by S.
             rf=tuple(Window(-(-(d * (f - 1) + 1) // s), Fraction(1, s))
                      for f, s, d in zip(self.kernel_size, self.stride, self.dilation)),
+            saved=SAVE_INPUT,
             explain=tuple(explain),
         )
 
@@ -301,7 +345,9 @@ class ConvTranspose2d(_ConvTransposeNd):
     torch_name = "ConvTranspose2d"
     ndim = 2
     examples = (({"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1,
-                  "output_padding": 1, "groups": 2}, (2, 5, 6)),)
+                  "output_padding": 1, "groups": 2}, (2, 5, 6)),
+                ({"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1,
+                  "output_size": [16, 15]}, (2, 8, 8)))
 
 
 @register

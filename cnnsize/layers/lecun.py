@@ -15,7 +15,9 @@ from fractions import Fraction
 from typing import Any
 
 from .base import (
+    SAVE_INPUT,
     Cost,
+    Saved,
     Kind,
     Shape,
     Window,
@@ -46,7 +48,7 @@ class Subsampling2d(Kind):
         return Subsampling(self.ndim, shape[0], self.kernel_size,
                            self.stride or self.kernel_size, self.bias)
 
-    def analyze(self, shape: Shape) -> Cost:
+    def analyze_one(self, shape: Shape) -> Cost:
         channels, spatial = self.expect_spatial(shape)
         stride = self.stride or self.kernel_size
         dims, inexact = window_dims(self.ndim, spatial, self.kernel_size, stride,
@@ -61,6 +63,8 @@ class Subsampling2d(Kind):
             elementwise_flops=units * window,  # window − 1 adds and one multiply
             bias_adds=units if self.bias else 0, neurons=True,
             rf=tuple(Window(f, Fraction(s)) for f, s in zip(self.kernel_size, stride)),
+            # verify.modules.Subsampling: the pool's input, and the scaled sum for the coefficient
+            saved=(*SAVE_INPUT, Saved("new", elements=units)),
             explain=(*(d.formula for d in dims),
                      f"weights = C = {channels} (one coefficient per map); biases = {biases}",
                      f"connections = units·window = {product_text([units, *self.kernel_size])} = "
@@ -83,7 +87,7 @@ class RBF(Kind):
 
         return TorchRBF(shape[-1], self.out_features)
 
-    def analyze(self, shape: Shape) -> Cost:
+    def analyze_one(self, shape: Shape) -> Cost:
         n_in = shape[-1]
         self.check_given("in_features", self.in_features, n_in)
         out = (*shape[:-1], self.out_features)
@@ -91,6 +95,8 @@ class RBF(Kind):
         return Cost(output_shape=out, buffers=n_in * self.out_features, connections=macs,
                     macs=macs, elementwise_flops=macs,  # the subtraction before each square
                     neurons=True, rf="global",
+                    # verify.modules.RBF squares x − c: the difference, N_out·N_in per example
+                    saved=(Saved("new", elements=macs),),
                     explain=(f"centres (fixed, buffers) = N_in·N_out = {n_in}·{self.out_features} = "
                              f"{n_in * self.out_features:,}",
                              f"connections = MACs = N_in·N_out = {macs:,}"))

@@ -8,10 +8,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ShapeError
-from .base import Cost, Kind, Shape, arg, fmt_shape, product_text, register, to_bool, to_int, to_optional
+from .base import (
+    SAVE_INPUT,
+    Cost,
+    Kind,
+    Shape,
+    arg,
+    fmt_shape,
+    product_text,
+    register,
+    to_bool,
+    to_int,
+    to_optional,
+)
 
 
 @register
@@ -27,7 +40,7 @@ class Linear(Kind):
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
         return {"in_features": shape[-1], "out_features": self.out_features, "bias": self.bias}
 
-    def analyze(self, shape: Shape) -> Cost:
+    def analyze_one(self, shape: Shape) -> Cost:
         n_in = shape[-1]
         self.check_given("in_features", self.in_features, n_in)
         rows = math.prod(shape[:-1])
@@ -45,7 +58,7 @@ class Linear(Kind):
         return Cost(output_shape=out, weights=weights, biases=self.out_features if self.bias else 0,
                     connections=macs, bias_connections=units if self.bias else 0, macs=macs,
                     bias_adds=units if self.bias else 0, neurons=True, rf="global",
-                    explain=explain)
+                    saved=SAVE_INPUT, explain=explain)
 
 
 @register
@@ -56,8 +69,24 @@ class Flatten(Kind):
 
     type_name, torch_name, family = "flatten", "Flatten", "reshape"
     examples = (({}, (16, 5, 5)), ({"start_dim": 2}, (3, 4, 5)))
+    functions = ("flatten", "view", "reshape")
 
-    def analyze(self, shape: Shape) -> Cost:
+    @classmethod
+    def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
+                  in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
+        """torch.flatten, x.view(n, -1), x.reshape(…): a flatten of consecutive dims after the
+        batch dim, read off the shapes; any other reshape is not this kind."""
+        shape_in = tuple(in_shapes[0])
+        if tuple(out_shape) == shape_in:
+            return {"start_dim": 1, "end_dim": 1}
+        for start in range(1, len(shape_in)):
+            for end in range(start, len(shape_in)):
+                flat = (*shape_in[:start], math.prod(shape_in[start:end + 1]), *shape_in[end + 1:])
+                if flat == tuple(out_shape):
+                    return {"start_dim": start, "end_dim": end}
+        return None
+
+    def analyze_one(self, shape: Shape) -> Cost:
         # PyTorch's dims count the batch dim; the spec's shapes do not.
         full = (1, *shape)
         n = len(full)
@@ -68,6 +97,6 @@ class Flatten(Kind):
                              f"N×{fmt_shape(shape)}", field="start_dim",
                              hint="dims count the batch dim as 0, as in PyTorch")
         out = (*full[1:start], math.prod(full[start:end + 1]), *full[end + 1:])
-        return Cost(output_shape=tuple(out), new_tensor=False,
+        return Cost(output_shape=tuple(out), storage="view",
                     explain=(f"output = {fmt_shape(shape)} flattened = {fmt_shape(tuple(out))} "
                              f"(a view: no new memory)",))

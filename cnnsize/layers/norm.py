@@ -14,7 +14,20 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
-from .base import Cost, Kind, Shape, arg, fmt_shape, register, to_bool, to_float, to_int, to_optional
+from .base import (
+    SAVE_INPUT,
+    Cost,
+    Kind,
+    Saved,
+    Shape,
+    arg,
+    fmt_shape,
+    register,
+    to_bool,
+    to_float,
+    to_int,
+    to_optional,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +46,7 @@ class _BatchNormNd(Kind):
         kw["num_features"] = shape[0]
         return kw
 
-    def analyze(self, shape: Shape) -> Cost:
+    def analyze_one(self, shape: Shape) -> Cost:
         if len(shape) not in self.accepted_ranks:
             raise ShapeError(f"{self.type_name} expects an input of rank "
                              f"{' or '.join(str(r) for r in self.accepted_ranks)} (without batch), "
@@ -48,6 +61,8 @@ class _BatchNormNd(Kind):
         return Cost(
             output_shape=shape, weights=affine, biases=affine, buffers=buffers,
             elementwise_flops=2 * units,
+            # Training mode: the input, and the batch mean and inverse std per channel (float32).
+            saved=(*SAVE_INPUT, Saved("new", elements=2 * c, itemsize="acc", per_batch=False)),
             explain=(f"weights = γ = C = {affine:,}; biases = β = C = {affine:,}",
                      f"buffers = running mean + running var + num_batches_tracked = 2·{c:,} + 1"
                      f" = {buffers:,}" if buffers else "buffers = 0",
@@ -86,7 +101,7 @@ class LocalResponseNorm(Kind):
     type_name, torch_name, family = "localresponsenorm", "LocalResponseNorm", "norm"
     examples = (({"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}, (96, 55, 55)),)
 
-    def analyze(self, shape: Shape) -> Cost:
+    def analyze_one(self, shape: Shape) -> Cost:
         if len(shape) < 2:
             raise ShapeError(f"localresponsenorm needs channels and at least one spatial dim, got "
                              f"{fmt_shape(shape)}", field="input")
@@ -94,6 +109,11 @@ class LocalResponseNorm(Kind):
         for s in shape:
             units *= s
         per = 2 * self.size + 2
+        # PyTorch's composite LRN saves its input, the squared input padded by size − 1 channels
+        # (for the average over neighbours), and two input-sized intermediates (base and power).
+        padded = (shape[0] + self.size - 1) * (units // shape[0])
         return Cost(output_shape=shape, connections=units * self.size, elementwise_flops=units * per,
+                    saved=(*SAVE_INPUT, Saved("new", elements=padded), Saved("new", elements=units),
+                           Saved("new", elements=units)),
                     explain=(f"connections = units·size = {units:,}·{self.size} = {units * self.size:,}",
                              f"FLOPs = units·(2·size + 2) = {units:,}·{per} = {units * per:,}"))

@@ -16,8 +16,10 @@ from typing import Any
 from ..errors import ShapeError, SpecError
 from ..shape import adaptive_windows
 from .base import (
+    SAVE_INPUT,
     SPATIAL_SYMBOLS,
     Cost,
+    Saved,
     Kind,
     Shape,
     Window,
@@ -31,6 +33,11 @@ from .base import (
     to_optional_ints,
     window_dims,
 )
+
+
+def _saved(is_max: bool, units: int) -> tuple[Saved, ...]:
+    """Pools keep their input for backward; max pools also the argmax of every output (int64)."""
+    return (*SAVE_INPUT, Saved("new", elements=units, itemsize=8)) if is_max else SAVE_INPUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +70,7 @@ class _PoolNd(Kind):
                 raise SpecError(f"padding {p} is more than half of the kernel size {f}",
                                 field="padding", hint=f"use padding <= {f // 2}")
 
-    def analyze(self, shape: Shape) -> Cost:
+    def analyze_one(self, shape: Shape) -> Cost:
         channels, spatial = self.expect_spatial(shape)
         kernel: tuple[int, ...] = self.kernel_size
         padding: tuple[int, ...] = self.padding
@@ -91,6 +98,7 @@ class _PoolNd(Kind):
             neurons=True,
             rf=tuple(Window(d * (f - 1) + 1, Fraction(s))
                      for f, s, d in zip(kernel, self._stride(), self._dilation())),
+            saved=_saved(self.is_max, units),
             explain=tuple(explain),
             inexact=inexact,
         )
@@ -100,6 +108,8 @@ class _PoolNd(Kind):
 class _MaxPoolNd(_PoolNd):
     dilation: tuple[int, ...] = arg(1, to_ints(1))
     return_indices: bool = arg(False, to_bool)
+
+    function_args = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
 
     def validate(self) -> None:
         if self.return_indices:
@@ -117,12 +127,15 @@ class _AvgPoolNd(_PoolNd):
     divisor_override: int | None = arg(None, to_optional(to_int(1)))
 
     is_max = False
+    function_args = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                     "divisor_override")
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class MaxPool1d(_MaxPoolNd):
     type_name, torch_name, ndim = "maxpool1d", "MaxPool1d", 1
+    functions = ("max_pool1d",)
     examples = (({"kernel_size": 3, "stride": 2, "ceil_mode": True}, (2, 10)),)
 
 
@@ -130,6 +143,7 @@ class MaxPool1d(_MaxPoolNd):
 @dataclass(frozen=True, slots=True)
 class MaxPool2d(_MaxPoolNd):
     type_name, torch_name, ndim = "maxpool2d", "MaxPool2d", 2
+    functions = ("max_pool2d",)
     examples = (({"kernel_size": 2}, (6, 28, 28)),
                 ({"kernel_size": 3, "stride": 2, "ceil_mode": True}, (64, 112, 112)),
                 ({"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2}, (3, 15, 14)))
@@ -139,6 +153,7 @@ class MaxPool2d(_MaxPoolNd):
 @dataclass(frozen=True, slots=True)
 class MaxPool3d(_MaxPoolNd):
     type_name, torch_name, ndim = "maxpool3d", "MaxPool3d", 3
+    functions = ("max_pool3d",)
     examples = (({"kernel_size": [1, 2, 2]}, (2, 4, 6, 6)),)
 
 
@@ -146,6 +161,7 @@ class MaxPool3d(_MaxPoolNd):
 @dataclass(frozen=True, slots=True)
 class AvgPool1d(_AvgPoolNd):
     type_name, torch_name, ndim = "avgpool1d", "AvgPool1d", 1
+    functions = ("avg_pool1d",)
     examples = (({"kernel_size": 4, "stride": 3, "padding": 1}, (2, 11)),)
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
@@ -158,6 +174,7 @@ class AvgPool1d(_AvgPoolNd):
 @dataclass(frozen=True, slots=True)
 class AvgPool2d(_AvgPoolNd):
     type_name, torch_name, ndim = "avgpool2d", "AvgPool2d", 2
+    functions = ("avg_pool2d",)
     examples = (({"kernel_size": 2, "stride": 2}, (3, 7, 8)),
                 ({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (3, 10, 10)))
 
@@ -166,6 +183,7 @@ class AvgPool2d(_AvgPoolNd):
 @dataclass(frozen=True, slots=True)
 class AvgPool3d(_AvgPoolNd):
     type_name, torch_name, ndim = "avgpool3d", "AvgPool3d", 3
+    functions = ("avg_pool3d",)
     unpadded_input_at_least_kernel = True
     examples = (({"kernel_size": 2}, (1, 4, 4, 5)),)
 
@@ -177,7 +195,7 @@ class _AdaptivePoolNd(Kind):
     family = "pool"
     is_max = False
 
-    def analyze(self, shape: Shape) -> Cost:
+    def analyze_one(self, shape: Shape) -> Cost:
         channels, spatial = self.expect_spatial(shape)
         sizes = tuple(w if o is None else o for o, w in zip(self.output_size, spatial))
         out = (channels, *sizes)
@@ -200,8 +218,10 @@ class _AdaptivePoolNd(Kind):
         rf = "global" if global_pool else tuple(
             Window(max(w), Fraction(w1 // w2) if w1 >= w2 else Fraction(w1, w2))
             for w, w1, w2 in zip(windows, spatial, sizes))
+        # PyTorch computes an average pool to 1 as a mean, whose backward needs no tensor.
+        saved = () if global_pool and not self.is_max and self.ndim < 3 else _saved(self.is_max, units)
         return Cost(output_shape=out, connections=connections, elementwise_flops=flops,
-                    neurons=True, rf=rf, explain=tuple(explain))
+                    neurons=True, rf=rf, saved=saved, explain=tuple(explain))
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
         return {"output_size": self.output_size}
@@ -209,10 +229,12 @@ class _AdaptivePoolNd(Kind):
 
 def _adaptive(name: str, torch_name: str, ndim: int, is_max: bool,
               example: tuple[dict[str, Any], Shape]) -> type[Kind]:
+    function = f"adaptive_{'max' if is_max else 'avg'}_pool{ndim}d"
     cls: type[Kind] = dataclass(frozen=True, slots=True)(
         type(torch_name, (_AdaptivePoolNd,), {
             "__module__": __name__, "type_name": name, "torch_name": torch_name, "ndim": ndim,
             "is_max": is_max, "examples": (example,), "__annotations__": {},
+            "functions": (function,), "function_args": ("output_size", "return_indices"),
         }))
     return register(cls)
 

@@ -96,17 +96,57 @@ def _table_rows(report: Report, si: bool, indent: str) -> list[list[str]]:
 def summary_lines(report: Report, si: bool = False) -> list[str]:
     t = report.totals
     c = report.conventions
-    return [
+    lines = [
         f"params: {t.params:,} ({short_count(t.params)}; weights {t.weights:,} + biases "
         f"{t.biases:,}) = {human_bytes(t.param_bytes, si)} in {c.dtype}"
         + (f"; buffers: {t.buffers:,}" if t.buffers else ""),
+    ]
+    if t.uncalled_params or t.uncalled_buffers:
+        lines.append(f"not called by forward (counted apart): {t.uncalled_params:,} params"
+                     + (f", {t.uncalled_buffers:,} buffers" if t.uncalled_buffers else "")
+                     + " in " + ", ".join(path for path, _, _ in report.uncalled))
+    lines += [
         f"MACs: {t.macs:,} ({short_count(t.macs)})   FLOPs: {t.flops:,} ({short_count(t.flops)})",
         f"activation memory (batch {c.batch}, input included): {t.activation_bytes:,} B "
-        f"({human_bytes(t.activation_bytes, si)})",
+        f"({human_bytes(t.activation_bytes, si)}) for every output; inference peak "
+        f"{t.peak_bytes:,} B ({human_bytes(t.peak_bytes, si)}) "
+        + (f"while {t.peak_at} runs" if t.peak_at else "(the input)"),
         f"training memory estimate: SGD-momentum {human_bytes(t.training_bytes_sgd, si)}, "
-        f"Adam {human_bytes(t.training_bytes_adam, si)} (activations + params + gradients + "
-        "optimizer state)",
+        f"Adam {human_bytes(t.training_bytes_adam, si)} (saved for backward "
+        f"{human_bytes(t.saved_bytes, si)} + params, gradients and optimizer state"
+        + (" + buffers" if t.buffers else "") + ")",
         f"conventions: {c.describe()}",
+    ]
+    return lines
+
+
+def memory_lines(report: Report, si: bool = False) -> list[str]:
+    """The inference peak and the training memory worked out with their numbers (--explain)."""
+    t = report.totals
+    c = report.conventions
+    alive = " + ".join(f"{name} {nbytes:,}" for name, nbytes in t.peak_live[:12])
+    if len(t.peak_live) > 12:
+        rest = sum(b for _, b in t.peak_live[12:])
+        alive += f" + {len(t.peak_live) - 12} more {rest:,}"
+    where = f"while {t.peak_at} runs" if t.peak_at else "before the first layer"
+    savers = [(r.name, r.saved_bytes) for r in report.layers if r.saved_bytes]
+    saved = " + ".join(f"{name} {nbytes:,}" for name, nbytes in savers[:8])
+    if len(savers) > 8:
+        saved += f" + {len(savers) - 8} more rows {sum(b for _, b in savers[8:]):,}"
+    p = t.param_bytes
+    return [
+        f"inference peak = {t.peak_bytes:,} B ({human_bytes(t.peak_bytes, si)}) {where}, the "
+        f"tensors alive then: {alive}",
+        "  (ops run in order; a tensor is freed after its last reader, the inputs and outputs "
+        "stay; views and in-place ops share their input's storage)",
+        f"saved for backward (training mode, batch {c.batch}) = {t.saved_bytes:,} B"
+        + (f", by row: {saved}" if saved else ""),
+        f"training, SGD-momentum = saved {t.saved_bytes:,} + buffers {t.buffer_bytes:,} + "
+        f"3·{p:,} (params, gradients, momentum) = {t.training_bytes_sgd:,} B "
+        f"({human_bytes(t.training_bytes_sgd, si)})",
+        f"training, Adam = saved {t.saved_bytes:,} + buffers {t.buffer_bytes:,} + "
+        f"4·{p:,} (params, gradients, two moments) = {t.training_bytes_adam:,} B "
+        f"({human_bytes(t.training_bytes_adam, si)})",
     ]
 
 
@@ -135,12 +175,14 @@ def _tabulated(report: Report, fmt: str, explain: bool, si: bool) -> str:
     if fmt == "text":
         parts = [title, "", body, "", *extra]
         if explain:
-            parts += ["", "Formulas:", *_explain(report)]
+            parts += ["", "Formulas:", *_explain(report), "", "Memory:",
+                      *(f"  {line}" for line in memory_lines(report, si))]
         return "\n".join(parts) + "\n"
     if fmt == "markdown":
         parts = [f"### {title}", "", body, "", *(f"- {line}" for line in extra)]
         if explain:
-            parts += ["", "```", *_explain(report), "```"]
+            parts += ["", "```", *_explain(report), "", "Memory:",
+                      *(f"  {line}" for line in memory_lines(report, si)), "```"]
         return "\n".join(parts) + "\n"
     if fmt == "html":
         import html
@@ -181,6 +223,9 @@ def _csv(report: Report) -> str:
     writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
     writer.writeheader()
     for rec in rows:
+        rec["inputs"] = " ".join(rec["inputs"])
+        rec["input_shapes"] = " ".join("x".join(map(str, shape)) for shape in rec["input_shapes"])
+        rec["shares"] = rec["shares"] or ""
         rec["output_shape"] = "x".join(map(str, rec["output_shape"]))
         rec["receptive_field"] = "x".join(map(str, rec["receptive_field"] or [])) or "global"
         rec["jump"] = "x".join(map(str, rec["jump"] or []))

@@ -22,12 +22,11 @@ from ..errors import CnnsizeError
 from ..layers import REGISTRY, Shape
 from ..report import Report
 from ..spec import Network, load
-from .build import MERGE, build, module_for_row
+from .build import build
 
 MATCH, MISMATCH, NOT_COUNTED, INFO = "match", "mismatch", "not counted", "info"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
           "float64": torch.float64}
-CONTAINER_ROWS = ("residual", "mul", "concat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,22 +138,26 @@ def _compare(quantity: str, predicted: Any, measured: Any, note: str = "") -> Ch
     return Check(quantity, predicted, measured, MATCH if predicted == measured else MISMATCH, note)
 
 
-def _fvcore(model: nn.Module, x: torch.Tensor) -> tuple[dict[str, int], dict[str, int]]:
+def _fvcore(model: nn.Module, xs: tuple[torch.Tensor, ...]
+            ) -> tuple[dict[str, int], dict[str, int]]:
     from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
 
-    flops = FlopCountAnalysis(model, x)
+    inputs = xs[0] if len(xs) == 1 else xs
+    flops = FlopCountAnalysis(model, inputs)
     flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    acts = ActivationCountAnalysis(model, x)
+    acts = ActivationCountAnalysis(model, inputs)
     acts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     return dict(flops.by_module()), dict(acts.by_module())
 
 
-def _flop_counter(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
+def _flop_counter(model: nn.Module, xs: tuple[torch.Tensor, ...]) -> dict[str, int]:
+    """FLOPs per module from torch.utils.flop_counter, attributed to the modules being called
+    (so a module's count is its own ops and those of modules it calls)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(x)
+        model(*xs)
     out = {}
     for key, per_op in counter.get_flop_counts().items():
         # Keys: "Global" for the whole run, the root's class name, then "Root.path.to.module".
@@ -165,23 +168,68 @@ def _flop_counter(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
     return out
 
 
-def _hooked_forward(model: nn.Module, report: Report, x: torch.Tensor,
-                    modules: dict[str, nn.Module | None]) -> dict[str, tuple[Shape, int]]:
-    """Output shape and newly allocated bytes per row, from forward hooks.
+def _own(counts: dict[str, int], path: str, below: list[str]) -> int:
+    """A module's count without the rows nested in it (fvcore adds submodules to parents)."""
+    return counts.get(path, 0) - sum(counts.get(p, 0) for p in below)
 
-    A module called at several places (torchvision reuses one ReLU in a block) serves its rows
-    in call order.
+
+def _nested(paths: list[str]) -> dict[str, list[str]]:
+    """For each path, the outermost other paths inside it."""
+    ordered = sorted(set(paths))
+    out: dict[str, list[str]] = {p: [] for p in ordered}
+    for p in ordered:
+        for q in ordered:
+            if q.startswith(p + ".") and not any(q.startswith(r + ".") for r in out[p]):
+                out[p].append(q)
+    return out
+
+
+class _LiveTensors:
+    """Bytes of the tensors alive after each hooked module returns, by weak references: the
+    measured counterpart of the inference-peak model (kernel workspaces are not tensors)."""
+
+    def __init__(self, xs: tuple[torch.Tensor, ...]) -> None:
+        self.refs: dict[int, tuple[int, list[Any]]] = {}
+        self.peak = 0
+        self.at = ""
+        self.strong = xs
+        for x in xs:
+            self.add(x)
+
+    def alive(self, tensor: torch.Tensor) -> bool:
+        """Whether the tensor's storage is held by a tensor seen before (a view, in place)."""
+        entry = self.refs.get(tensor.untyped_storage().data_ptr())
+        return entry is not None and any(r() is not None for r in entry[1])
+
+    def add(self, tensor: torch.Tensor) -> None:
+        import weakref
+
+        storage = tensor.untyped_storage()
+        ref = weakref.ref(tensor)
+        if self.alive(tensor):
+            self.refs[storage.data_ptr()][1].append(ref)
+        else:  # a new storage, perhaps where a freed one was
+            self.refs[storage.data_ptr()] = (storage.nbytes(), [ref])
+
+    def measure(self, name: str) -> None:
+        alive = sum(nbytes for nbytes, refs in self.refs.values() if any(r() is not None for r in refs))
+        if alive > self.peak:
+            self.peak, self.at = alive, name
+
+
+def _hooked_forward(model: nn.Module, rows: list[tuple[str, nn.Module]],
+                    xs: tuple[torch.Tensor, ...]) -> tuple[dict[str, tuple[Shape, int]], _LiveTensors]:
+    """Output shape and newly allocated bytes per row, from forward hooks, and the live tensors.
+
+    A module called at several places (a shared module) serves its rows in call order.
     """
-    seen_storage = {x.untyped_storage().data_ptr()}
-    keep: list[torch.Tensor] = [x]  # held so that freed memory is not reused within the pass
     measured: dict[str, tuple[Shape, int]] = {}
-    rows_of: dict[int, list[str]] = {}
+    live = _LiveTensors(xs)
+    queues: dict[int, list[str]] = {}
     by_id: dict[int, nn.Module] = {}
-    for row in report.layers:
-        module = modules[row.name]
-        if module is not None:
-            rows_of.setdefault(id(module), []).append(row.name)
-            by_id[id(module)] = module
+    for name, module in rows:
+        queues.setdefault(id(module), []).append(name)
+        by_id[id(module)] = module
     handles = []
 
     def hook(queue: list[str]) -> Any:
@@ -191,39 +239,62 @@ def _hooked_forward(model: nn.Module, report: Report, x: torch.Tensor,
             name = next(calls, None)
             if name is None or not isinstance(output, torch.Tensor):
                 return
-            storage = output.untyped_storage().data_ptr()
-            fresh = storage not in seen_storage
-            seen_storage.add(storage)
-            keep.append(output)
+            fresh = not live.alive(output)
             measured[name] = (tuple(output.shape[1:]),
                               output.numel() * output.element_size() if fresh else 0)
+            live.add(output)
+            live.measure(name)
         return record
 
-    for key, queue in rows_of.items():
+    for key, queue in queues.items():
         handles.append(by_id[key].register_forward_hook(hook(queue)))
     try:
         with torch.no_grad():
-            model(x)
+            model(*xs)
     finally:
         for handle in handles:
             handle.remove()
-    return measured
+    return measured, live
+
+
+def _saved_for_backward(model: nn.Module, xs: tuple[torch.Tensor, ...]) -> int:
+    """Bytes of the tensors autograd saves in one training-mode forward (unique storages,
+    parameters and buffers left out), from torch.autograd.graph.saved_tensors_hooks."""
+    state = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in state:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    model.train()
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = model(*xs)
+        del out
+    finally:
+        model.eval()
+    return sum(seen.values())
 
 
 def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1,
                dtype: str = "float32", input_shape: Shape | None = None,
-               progress: bool = False) -> CrossCheck:
-    """Build (or copy) the model, run it, and compare it with the symbolic report per layer."""
+               progress: bool = False, allow_data_dependent: bool = False) -> CrossCheck:
+    """Build the spec's model (or import the given module and run the ORIGINAL), run it, and
+    compare it with the symbolic report, row by row and in total."""
     if dtype not in DTYPES:
         raise CnnsizeError(f"crosscheck runs float dtypes only: {', '.join(DTYPES)}", field="dtype")
     check_device(device)
+    imported = isinstance(net, nn.Module)
     if isinstance(net, nn.Module):
         if input_shape is None:
             raise CnnsizeError("a torch module needs input_shape (channels first, no batch)",
                                field="input_shape")
         from .importer import from_module
 
-        network = from_module(net, input_shape)
+        network = from_module(net, input_shape, allow_data_dependent=allow_data_dependent)
         model = copy.deepcopy(net)  # the user's model keeps its device, mode, params, buffers
         names: dict[str, str | None] = dict(network.meta.get("module_names", {}))
     else:
@@ -231,55 +302,79 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
         if input_shape is not None:
             network = network.with_input(tuple(input_shape))
         model = build(network)
-        names = {}
-    conv = Conventions(batch=batch, dtype=dtype, inplace_activations="spec")
+        names = {op.name: op.shares or op.name for op in network.ops}
+    cuda = device.startswith("cuda")
+    conv = Conventions(batch=batch, dtype=dtype, inplace_activations="spec",
+                       mask_bytes=1 if cuda else torch.finfo(DTYPES[dtype]).bits // 8)
     report = analyze(network, conventions=conv)
     pure = analyze(network, conventions=replace(conv, elementwise_flops=False))
     model = model.to(device=device, dtype=DTYPES[dtype]).eval()
-    modules = {row.name: _row_module(model, row.name, row.type, names) for row in report.layers}
-    x = torch.randn(batch, *network.input_shape, device=device, dtype=DTYPES[dtype])
+    all_modules = dict(model.named_modules())
+    modules = {row.name: all_modules.get(names[row.name]) if names.get(row.name) is not None
+               else None for row in report.layers}
+    xs = tuple(torch.randn(batch, *shape, device=device, dtype=DTYPES[dtype])
+               for _, shape in network.inputs)
 
     notes: list[str] = []
     cuda_peak = None
-    if device.startswith("cuda"):
+    if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
+    hooked_rows = [(row.name, m) for row in report.layers if (m := modules[row.name]) is not None]
     try:
-        measured = _hooked_forward(model, report, x, modules)
+        measured, live = _hooked_forward(model, hooked_rows, xs)
     except RuntimeError as e:
         raise CnnsizeError(f"the forward pass failed: {e}") from e
-    if device.startswith("cuda"):
+    if cuda:
         torch.cuda.synchronize()
         cuda_peak = torch.cuda.max_memory_allocated() - base
-    steps = ["fvcore", "flop_counter"]
+    steps = ["fvcore", "flop_counter", "saved"]
     counts: dict[str, dict[str, int]] = {}
+    saved: int | str = 0
     for step in _progress(steps, progress, "counting"):
         if step == "fvcore":
-            counts["fv_macs"], counts["fv_acts"] = _fvcore(model, x)
+            counts["fv_macs"], counts["fv_acts"] = _fvcore(model, xs)
+        elif step == "flop_counter":
+            counts["fc_flops"] = _flop_counter(model, xs)
         else:
-            counts["fc_flops"] = _flop_counter(model, x)
-    module_name = {row.name: _module_name(model, modules[row.name]) for row in report.layers}
+            try:
+                saved = _saved_for_backward(copy.deepcopy(model), xs)
+            except (RuntimeError, ValueError) as e:  # BatchNorm on one value per channel, …
+                saved = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+    module_paths = [p for p in (names.get(r.name) for r in report.layers) if p is not None]
+    inside = _nested(module_paths)
     hooked_all = all(m is not None for m in modules.values())
 
     layers = []
     fv_mac_total = 0
     for row, prow in zip(report.layers, pure.layers):
         module = modules[row.name]
-        if module is None:  # a functional op or a merge in an imported model: no module to hook
+        if module is None:  # a torch function of an imported model: checked at import
             layers.append(LayerCheck(row.name, row.type, ()))
             continue
+        path = names[row.name] or ""
         shape, nbytes = measured.get(row.name, (None, None))
         checks = [_compare("output_shape", row.output_shape, shape)]
-        mod_name = module_name[row.name]
-        if row.type not in CONTAINER_ROWS:
-            checks.append(_compare("params", row.params, sum(p.numel() for p in module.parameters())))
-            checks.append(_compare("buffers", row.buffers, sum(b.numel() for b in module.buffers())))
-        fv = counts["fv_macs"].get(mod_name, 0)
-        fc = counts["fc_flops"].get(mod_name, 0)
-        acts = counts["fv_acts"].get(mod_name, 0)
+        if row.shares is None:
+            own_params = _own({path: sum(p.numel() for p in module.parameters())} | {
+                q: sum(p.numel() for p in all_modules[q].parameters()) for q in inside[path]},
+                path, inside[path])
+            own_buffers = _own({path: sum(b.numel() for b in module.buffers())} | {
+                q: sum(b.numel() for b in all_modules[q].buffers()) for q in inside[path]},
+                path, inside[path])
+            checks.append(_compare("params", row.params, own_params))
+            checks.append(_compare("buffers", row.buffers, own_buffers))
+        first_call = row.shares is None
+        fv = _own(counts["fv_macs"], path, inside[path]) if first_call else 0
+        fc = counts["fc_flops"].get(path, 0) if first_call else 0
+        acts = _own(counts["fv_acts"], path, inside[path]) if first_call else 0
         mac_kind = row.type in REGISTRY and REGISTRY[row.type].family in ("conv", "linear")
-        if row.macs or fv:
+        if not first_call:
+            checks.append(Check("macs", row.macs, None, INFO,
+                                "a second call of a shared module: the tools count its calls "
+                                "together, at its first row"))
+        elif row.macs or fv:
             if mac_kind and fv:
                 checks.append(_compare("macs", row.macs, fv, "fvcore"))
                 fv_mac_total += fv
@@ -289,7 +384,7 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
                                     "for conv and linear layers only"))
             else:
                 checks.append(Check("macs", row.macs, 0, NOT_COUNTED, f"not counted by fvcore ({row.type})"))
-        if prow.flops or fc:
+        if first_call and (prow.flops or fc):
             if fc:
                 checks.append(_compare("flops", prow.flops, fc, "torch.utils.flop_counter, 2·MACs"))
             else:
@@ -302,22 +397,42 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
         layers.append(LayerCheck(row.name, row.type, tuple(checks)))
 
     t = report.totals
+    shared_macs = sum(r.macs for r in report.layers if r.shares is not None
+                      and r.type in REGISTRY and REGISTRY[r.type].family in ("conv", "linear"))
+    model_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    model_buffers = sum(b.numel() for b in {id(b): b for b in model.buffers()}.values())
     totals = [
-        _compare("params", t.params, sum(p.numel() for p in model.parameters())),
-        _compare("buffers", t.buffers, sum(b.numel() for b in model.buffers())),
-        _compare("macs", t.macs, fv_mac_total,
+        _compare("params", t.params + t.uncalled_params, model_params,
+                 "every parameter of the model" + (f", {t.uncalled_params:,} of them in modules "
+                                                   "forward never calls" if t.uncalled_params else "")),
+        _compare("buffers", t.buffers + t.uncalled_buffers, model_buffers),
+        _compare("macs", t.macs - shared_macs, fv_mac_total,
                  f"fvcore, conv and linear modules (its own total, {counts['fv_macs'].get('', 0):,},"
-                 " also counts ops such as batch_norm and adaptive_avg_pool2d)"),
+                 " also counts ops such as batch_norm and adaptive_avg_pool2d)"
+                 + ("; the second calls of shared modules are counted at their first row"
+                    if shared_macs else "")),
         _compare("flops", pure.totals.flops, counts["fc_flops"].get("", 0),
                  "torch.utils.flop_counter total"),
     ]
-    measured_bytes = x.numel() * x.element_size() + sum(b for _, b in measured.values())
+    measured_bytes = sum(x.numel() * x.element_size() for x in xs) \
+        + sum(b for _, b in measured.values())
     if hooked_all:
         totals.append(_compare("activation_bytes", t.activation_bytes, measured_bytes,
-                               "input + new output storage"))
+                               "inputs + new output storage"))
+        totals.append(_compare("peak_bytes", t.peak_bytes, live.peak,
+                               f"bytes of live tensors after each layer, by weak references "
+                               f"(measured peak after {live.at or 'the input'}; predicted while "
+                               f"{t.peak_at or 'the input'} runs)"))
     else:
         totals.append(Check("activation_bytes", t.activation_bytes, measured_bytes, INFO,
-                            "functional ops of an imported model have no module to hook"))
+                            "torch functions of an imported model have no module to hook"))
+    if isinstance(saved, int):
+        totals.append(_compare("saved_bytes", t.saved_bytes, saved,
+                               "tensors autograd saves in a training-mode forward "
+                               "(torch.autograd.graph.saved_tensors_hooks, unique storages)"))
+    else:
+        totals.append(Check("saved_bytes", t.saved_bytes, None, INFO,
+                            f"the model could not run in training mode: {saved}"))
     for i, total in enumerate(totals):
         uncounted = sum(c.predicted for layer in layers for c in layer.checks
                         if c.quantity == total.quantity and c.status == NOT_COUNTED)
@@ -326,27 +441,16 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
                                 note=f"{total.note}: it does not count {uncounted:,} of them "
                                      "(rows marked n/c); the rest match")
     if cuda_peak is not None:
-        totals.append(Check("cuda_peak_bytes", t.activation_bytes - t.input_bytes, cuda_peak, INFO,
-                            "torch.cuda.max_memory_allocated delta over the forward pass (hooks "
-                            "keep every output alive; cuDNN workspaces add to it)"))
+        ratio = cuda_peak / t.peak_bytes if t.peak_bytes else float("nan")
+        totals.append(Check("cuda_peak_bytes", t.peak_bytes, cuda_peak, INFO,
+                            f"torch.cuda.max_memory_allocated over the forward pass, {ratio:.2f}× "
+                            "the predicted inference peak (the parameters are not in it; cuDNN "
+                            "workspaces and the allocator's rounding to 512 B blocks are)"))
+    if imported:
+        notes.append("the ORIGINAL module was run: its shapes, parameters and counts are measured "
+                     "on a copy of it; rows of torch functions were checked against the traced "
+                     "forward at import")
     return CrossCheck(report, tuple(layers), tuple(totals), device, tuple(notes))
-
-
-def _row_module(model: nn.Module, row_name: str, row_type: str,
-                names: dict[str, str | None]) -> nn.Module | None:
-    if names:
-        target = names.get(row_name)
-        return model.get_submodule(target) if target is not None else None
-    return module_for_row(model, row_name, row_type)
-
-
-def _module_name(model: nn.Module, module: nn.Module | None) -> str:
-    if module is None:
-        return ""
-    for name, m in model.named_modules():
-        if m is module:
-            return str(name)
-    return ""
 
 
 def _progress(items: list[str], show: bool, desc: str) -> Any:
@@ -357,4 +461,4 @@ def _progress(items: list[str], show: bool, desc: str) -> Any:
     return tqdm(items, desc=desc, leave=False)
 
 
-__all__ = ["MERGE", "Check", "CrossCheck", "LayerCheck", "Network", "crosscheck"]
+__all__ = ["Check", "CrossCheck", "LayerCheck", "Network", "crosscheck"]

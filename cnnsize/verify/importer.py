@@ -1,87 +1,138 @@
-"""nn.Module → spec: torch.fx traces the module; the graph becomes layers and containers.
+"""nn.Module → spec: run the model once and record every op it runs, one traced call → one op.
 
-Leaf modules map to the kinds registered under their class name, with their constructor
-arguments read back from the module's attributes; functional calls (F.relu, torch.flatten,
-F.max_pool2d, ...) map by name. A fork whose branches meet again in an add, a multiply or a
-torch.cat becomes a residual (merge add/mul) or a concat. Names follow the module hierarchy, so
-torchvision's `layer1.0.conv1` stays `layer1.0.conv1`. Where tracing fails, forward hooks on the
-leaf modules give a plain chain. Anything else is reported by name, never dropped.
+The forward runs for real (on a copy of the model, in eval mode) under a TorchFunctionMode and
+global module hooks. A call of a module that cnnsize has a kind for (nn.Conv2d, nn.ReLU, …; a
+subclass that keeps its base's forward too) becomes one op with the module's constructor
+arguments; inside other modules every torch function that makes a tensor (F.relu, torch.cat,
+`+`, x.view(…), …) becomes one op, and a function cnnsize cannot express stops the import with
+its name and the module it was called in. Dataflow follows tensor identity, so any graph
+imports: skips across levels, DenseNet's growing torch.cat lists, lists of tensors passed
+between blocks, several inputs and outputs. A module called twice is one module: its second
+call `shares` the first (parameters counted once). Python control flow runs as it runs for
+this input shape; a forward that reads tensor values (an `if` on a tensor) is refused unless
+the caller accepts the path this input takes. Parameters of modules the forward never calls
+are listed apart (`uncalled`), and the import checks that every parameter is accounted for.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import math
-from collections.abc import Callable
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import fx, nn
+from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from ..errors import CnnsizeError
-from ..layers import REGISTRY
-from ..spec import Network, parse
+from ..graph import DEFAULT_INPUT, Graph
+from ..layers import FUNCTIONS, REGISTRY
+from ..spec import parse
 
 _BY_TORCH_NAME = {cls.torch_name: name for name, cls in REGISTRY.items() if cls.torch_name}
-
-# Functional calls: name → (kind or special, positional argument names after the input).
-_ACTIVATIONS = {"relu": "relu", "relu_": "relu", "relu6": "relu6", "silu": "silu", "gelu": "gelu",
-                "sigmoid": "sigmoid", "tanh": "tanh", "hardswish": "hardswish",
-                "hardsigmoid": "hardsigmoid", "leaky_relu": "leakyrelu", "elu": "elu",
-                "softmax": "softmax"}
-_POSITIONAL = {
-    "maxpool": ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
-    "avgpool": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
-                "divisor_override"),
-    "adaptiveavgpool": ("output_size",), "adaptivemaxpool": ("output_size", "return_indices"),
-    "flatten": ("start_dim", "end_dim"), "dropout": ("p", "training", "inplace"),
-    "softmax": ("dim",), "leakyrelu": ("negative_slope", "inplace"), "elu": ("alpha", "inplace"),
-    "relu": ("inplace",), "relu6": ("inplace",),
-}
-_MERGES = {"add": "add", "iadd": "add", "mul": "mul", "imul": "mul", "cat": "cat", "concat": "cat"}
-_PASSTHROUGH = {"contiguous", "clone", "stochastic_depth", "dropout_eval"}
+_PASSTHROUGH = {"contiguous"}
+# Calls that read tensor values into Python (the path forward takes may depend on the data),
+# and calls whose output shape depends on the values.
+_VALUE_READS = {"bool", "item", "tolist", "int", "float", "index", "complex", "numpy", "array",
+                "equal", "allclose"}
+_VALUE_SHAPES = {"nonzero", "argwhere", "unique", "masked_select", "unique_consecutive"}
 
 
 @dataclass
-class _Leaf:
-    node: fx.Node
+class TracedOp:
+    """One op as the trace saw it."""
+
+    name: str
     kind: str
     args: dict[str, Any]
-    target: str | None  # module path for call_module, None for a functional call
+    inputs: list[str]
+    shape: tuple[int, ...]          # the real output shape, per example
+    module: str | None = None       # the module it calls (None: a torch function)
+    shares: str | None = None       # an earlier row that called the same module
+    where: str = ""                 # the module (and class) it was called in, for messages
 
 
 @dataclass
-class _Merge:
-    node: fx.Node
-    op: str  # add, mul, cat
-    branches: list[list[_Element]]
-    post: list[_Element] = field(default_factory=list)
+class Trace:
+    """What one forward pass did: inputs, ops in order, outputs, and what it never used."""
+
+    inputs: list[tuple[str, tuple[int, ...]]]
+    ops: list[TracedOp]
+    outputs: list[str]
+    uncalled: list[tuple[str, int, int]] = field(default_factory=list)
+    data_reads: list[str] = field(default_factory=list)
 
 
-_Element = _Leaf | _Merge
+def _normalise(func: Any) -> tuple[str, bool, bool]:
+    """A torch function's base name, whether it works in place, and whether its operands are
+    swapped (x.__radd__(y) is y + x)."""
+    raw = getattr(func, "__name__", str(func))
+    if raw.startswith("__") and raw.endswith("__"):
+        core = raw[2:-2]
+        for prefix, inplace, swapped in (("i", True, False), ("r", False, True)):
+            if core.startswith(prefix) and core[1:] in FUNCTIONS:
+                return core[1:], inplace, swapped
+        return core, False, False
+    if raw.endswith("_") and not raw.startswith("_"):
+        return raw[:-1], True, False
+    return raw.lstrip("_"), False, False
 
 
-def _target_name(target: Any) -> str:
-    name = getattr(target, "__name__", str(target))
-    return name.lstrip("_") if name.startswith("_max_pool") else name
+def _flat_tensors(values: Any) -> list[torch.Tensor]:
+    out: list[torch.Tensor] = []
+    if isinstance(values, torch.Tensor):
+        out.append(values)
+    elif isinstance(values, (list, tuple)):
+        for v in values:
+            out += _flat_tensors(v)
+    elif isinstance(values, Mapping):
+        for v in values.values():
+            out += _flat_tensors(v)
+    return out
 
 
-def _leaf_args(module: nn.Module, kind: str) -> dict[str, Any]:
+def _user_frame() -> str:
+    """file:line of the innermost frame outside torch and cnnsize (where a forward did it)."""
+    for frame in reversed(traceback.extract_stack()):
+        path = frame.filename.replace("\\", "/")
+        if "/torch/" not in path and "/cnnsize/verify/" not in path:
+            return f"{frame.filename}:{frame.lineno} ({(frame.line or '').strip()})"
+    return "?"
+
+
+def _kind_for_module(module: nn.Module) -> str | None:
+    """The kind a module call is: cnnsize's own modules say; a torch.nn class, or a subclass
+    that keeps its base's forward, by the class."""
+    if hasattr(module, "cnnsize_args"):
+        kind: str = module.cnnsize_args()[0]
+        return kind
+    for cls in type(module).__mro__:
+        if cls.__module__.startswith("torch.nn.modules") and cls.__name__ in _BY_TORCH_NAME:
+            return _BY_TORCH_NAME[cls.__name__] if cls.forward is type(module).forward else None
+    return None
+
+
+def _module_args(module: nn.Module, kind: str) -> dict[str, Any]:
     """Constructor arguments read back from a module's attributes (those not at their default)."""
-    args = _raw_leaf_args(module, kind)
-    try:
-        shown = REGISTRY[kind].from_args(args).args()
-    except CnnsizeError:
-        return args  # let the parser report it with the layer's path
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in shown.items()}
+    if hasattr(module, "cnnsize_args"):
+        return _shown(module.cnnsize_args()[1], kind)
+    return _shown(_raw_args(module, kind), kind)
 
 
-def _raw_leaf_args(module: nn.Module, kind: str) -> dict[str, Any]:
+_INFERRED = {"in_channels", "in_features", "num_features", "connections"}
+
+
+def _raw_args(module: nn.Module, kind: str) -> dict[str, Any]:
     args: dict[str, Any] = {}
-    for f in dataclasses.fields(REGISTRY[kind]):  # type: ignore[arg-type]
-        if f.name in ("in_channels", "in_features", "num_features"):
+    cls = REGISTRY[kind]
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in _INFERRED or f.name in cls.spec_only:
             continue
         if f.name == "bias" and isinstance(getattr(module, "bias", None), (torch.Tensor, type(None))):
             args["bias"] = getattr(module, "bias", None) is not None
@@ -94,355 +145,482 @@ def _raw_leaf_args(module: nn.Module, kind: str) -> dict[str, Any]:
     return args
 
 
-class _Importer:
-    def __init__(self, module: nn.Module, input_shape: tuple[int, ...]) -> None:
-        self.module = module
-        self.input_shape = input_shape
-        self.unsupported: list[str] = []
+def _plain(value: Any) -> Any:
+    """Tuples as lists, all the way down (what a spec holds)."""
+    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
 
-    # ---- graph
-    def trace(self) -> fx.GraphModule:
-        from torch.fx.passes.shape_prop import ShapeProp
 
-        gm = fx.symbolic_trace(self.module)
-        with torch.no_grad():
-            ShapeProp(gm).propagate(torch.randn(1, *self.input_shape))
-        return gm
+def _shown(args: dict[str, Any], kind: str) -> dict[str, Any]:
+    try:
+        shown = REGISTRY[kind].from_args(args).args()
+    except CnnsizeError:
+        return args  # let the parser report it with the layer's path
+    return {k: _plain(v) for k, v in shown.items()}
 
-    def shape(self, node: fx.Node) -> tuple[int, ...] | None:
-        meta = node.meta.get("tensor_meta")
-        return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
 
-    def is_tensor(self, node: Any) -> bool:
-        return isinstance(node, fx.Node) and (node.op == "placeholder" or self.shape(node) is not None)
+class _Tracer(TorchFunctionMode):
+    """Records the ops of one forward pass (see the module docstring)."""
 
-    def inputs(self, node: fx.Node) -> list[fx.Node]:
-        return [a for a in node.all_input_nodes if self.is_tensor(a)]
-
-    def users(self, node: fx.Node) -> list[fx.Node]:
-        return [u for u in node.users if self.is_tensor(u) or u.op == "output"]
-
-    # ---- one node
-    def classify(self, gm: fx.GraphModule, node: fx.Node) -> _Leaf | str | None:
-        """A leaf, a merge op name, 'pass' for a no-op, or None (unsupported, recorded)."""
-        if node.op == "call_module":
-            sub = gm.get_submodule(str(node.target))
-            kind = _BY_TORCH_NAME.get(type(sub).__name__)
-            if kind is None:
-                self.unsupported.append(f"{node.target} ({type(sub).__name__})")
-                return None
-            return _Leaf(node, kind, _leaf_args(sub, kind), str(node.target))
-        name = _target_name(node.target)
-        if name in _MERGES and len(self.inputs(node)) >= 2:
-            return _MERGES[name]
-        if name in _PASSTHROUGH or (name in _MERGES and len(self.inputs(node)) == 1
-                                    and name in ("cat", "concat")):
-            return "pass"
-        kind, family = self._functional_kind(name)
-        if kind is None:
-            shape_in = self.shape(self.inputs(node)[0]) if self.inputs(node) else None
-            shape_out = self.shape(node)
-            if (name in ("view", "reshape", "flatten") and shape_in and shape_out
-                    and len(shape_out) == 2 and shape_out[1] == math.prod(shape_in[1:])):
-                return _Leaf(node, "flatten", {}, None)
-            self.unsupported.append(f"{node.name} ({node.op} {name})")
-            return None
-        args = self._functional_args(node, family or kind)
-        return _Leaf(node, kind, args, None)
-
-    def _functional_kind(self, name: str) -> tuple[str | None, str | None]:
-        if name in _ACTIVATIONS:
-            return _ACTIVATIONS[name], None
-        for prefix, family in (("max_pool", "maxpool"), ("avg_pool", "avgpool"),
-                               ("adaptive_avg_pool", "adaptiveavgpool"),
-                               ("adaptive_max_pool", "adaptivemaxpool")):
-            if name.startswith(prefix) and name[-2:] in ("1d", "2d", "3d"):
-                return f"{family}{name[-2:]}", family
-        if name == "flatten":
-            return "flatten", "flatten"
-        if name == "dropout":
-            return "dropout", "dropout"
-        return None, None
-
-    def _functional_args(self, node: fx.Node, family: str) -> dict[str, Any]:
-        names = _POSITIONAL.get(family, ())
-        raw = dict(zip(names, node.args[1:]))
-        raw.update({k: v for k, v in node.kwargs.items() if k != "input"})
-        kind = REGISTRY[_ACTIVATIONS.get(family, family)] if family in REGISTRY else None
-        fields = {f.name for f in dataclasses.fields(kind)} if kind else set(raw)  # type: ignore[arg-type]
-        out = {}
-        for key, value in raw.items():
-            if key in fields and value is not None and not isinstance(value, fx.Node):
-                out[key] = list(value) if isinstance(value, tuple) else value
-        return out
-
-    # ---- structure
-    def elements(self, gm: fx.GraphModule) -> list[_Element]:
-        nodes = list(gm.graph.nodes)
-        self.order = {n: i for i, n in enumerate(nodes)}
-        self.kinds: dict[fx.Node, _Leaf | str | None] = {}
-        for n in nodes:
-            if n.op in ("call_module", "call_function", "call_method") and self.is_tensor(n):
-                self.kinds[n] = self.classify(gm, n)
-        if self.unsupported:
-            raise CnnsizeError(
-                "cnnsize cannot express these layers: " + ", ".join(self.unsupported),
-                hint="supported: the layer kinds of docs/spec.md, their functional forms "
-                     "(F.relu, F.max_pool2d, torch.flatten, ...) and add/mul/cat merges")
-        self.pdom = self._postdominators(nodes)
-        self.ancestors: dict[fx.Node, set[fx.Node]] = {}
-        start = next(n for n in nodes if n.op == "placeholder")
-        end = next(n for n in nodes if n.op == "output")
-        out_node = end.all_input_nodes[0]
-        return self.chain(start, out_node)
-
-    def _postdominators(self, nodes: list[fx.Node]) -> dict[fx.Node, set[fx.Node]]:
-        pdom: dict[fx.Node, set[fx.Node]] = {}
-        for n in reversed(nodes):
-            succ = [u for u in self.users(n) if u in pdom]
-            pdom[n] = {n} | (set.intersection(*(pdom[u] for u in succ)) if succ else set())
-        return pdom
-
-    def _ipdom(self, node: fx.Node) -> fx.Node | None:
-        after = [n for n in self.pdom[node] if n is not node]
-        return min(after, key=self.order.__getitem__) if after else None
-
-    def _reaches(self, node: fx.Node, end: fx.Node) -> bool:
-        """Whether `end` is `node` or lies downstream of it."""
-        if end not in self.ancestors:
-            seen = {end}
-            stack = [end]
-            while stack:
-                for parent in self.inputs(stack.pop()):
-                    if parent not in seen:
-                        seen.add(parent)
-                        stack.append(parent)
-            self.ancestors[end] = seen
-        return node in self.ancestors[end]
-
-    def chain(self, start: fx.Node, end: fx.Node) -> list[_Element]:
-        """The elements between `start` (exclusive) and `end` (inclusive)."""
-        out: list[_Element] = []
-        cur = start
-        while cur is not end:
-            users = [u for u in self.users(cur) if u.op != "output" and self._reaches(u, end)]
-            if len(users) == 1 and len(self.inputs(users[0])) == 1:
-                nxt = users[0]
-                kind = self.kinds.get(nxt)
-                if isinstance(kind, _Leaf):
-                    out.append(kind)
-                cur = nxt
-                continue
-            join = self._ipdom(cur)
-            op = self.kinds.get(join) if join is not None else None
-            if join is None or not isinstance(op, str) or op == "pass" or \
-                    self.order[join] > self.order[end]:
-                raise CnnsizeError(
-                    f"the graph forks after {cur.name} into branches that cnnsize cannot nest "
-                    "(they do not meet again in one add, mul or cat)",
-                    hint="series-parallel graphs (ResNet, Inception, squeeze-excite) import; "
-                         "DenseNet's growing torch.cat lists do not yet")
-            branches = [[] if a is cur else self.chain(cur, a) for a in self.inputs(join)]
-            out.append(_Merge(join, op, branches))
-            cur = join
-        return out
+    def __init__(self, model: nn.Module, allow_data_dependent: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.allow = allow_data_dependent
+        self.paths: dict[int, str] = {}
+        for name, sub in model.named_modules():
+            self.paths.setdefault(id(sub), name)
+        self.producer: dict[int, str] = {}   # id(tensor) → name of the tensor in the graph
+        self.keep: list[Any] = []            # holds traced tensors so that ids stay unique
+        self.ops: list[TracedOp] = []
+        self.names: set[str] = set()
+        self.calls: dict[int, str] = {}      # id(module) → the row of its first call
+        self.called: set[int] = set()
+        # (module, its kind or None, the names of its inputs, their shapes)
+        self.stack: list[tuple[nn.Module, str | None, list[str], list[tuple[int, ...]]]] = []
+        self.leaf_depth = 0
+        self.errors: list[str] = []
+        self.data_reads: list[str] = []
+        self.constants: dict[int, str] = {}  # id(tensor) → where forward made it
+        self.opaque: dict[int, str] = {}     # id(tensor) → the call without a kind that made it
 
     # ---- naming
-    def to_items(self, elements: list[_Element], prefix: str, names: dict[str, str | None],
-                 path: str, used: set[str] | None = None) -> list[dict[str, Any]]:
-        elements = self._absorb_posts(elements)
+    def unique(self, name: str) -> str:
+        candidate, k = name, 2
+        while candidate in self.names:
+            candidate, k = f"{name}_{k}", k + 1
+        self.names.add(candidate)
+        return candidate
+
+    def where(self) -> tuple[str, str]:
+        """The innermost module being run: its path and 'path (Class)' for messages."""
+        if not self.stack:
+            return "", f"the model ({type(self.model).__name__})"
+        module = self.stack[-1][0]
+        path = self.paths.get(id(module), "")
+        return path, f"{path or 'the model'} ({type(module).__name__})"
+
+    # ---- tensors
+    def name_of(self, tensor: torch.Tensor, what: str) -> str | None:
+        name = self.producer.get(id(tensor))
+        if name is not None:
+            return name
+        if isinstance(tensor, nn.Parameter) or any(tensor is p for p in self.model.parameters()):
+            self.errors.append(f"{what} uses a parameter directly (outside a module cnnsize "
+                               "knows), which cnnsize cannot count yet")
+        elif id(tensor) in self.opaque:
+            self.errors.append(f"{what} uses the result of {self.opaque[id(tensor)]}")
+        elif id(tensor) in self.constants:
+            self.errors.append(f"{what} uses a tensor that forward creates "
+                               f"({self.constants[id(tensor)]})")
+        else:
+            self.errors.append(f"{what} uses a tensor that is not the input or an earlier result "
+                               "(a buffer or a constant)")
+        return None
+
+    def produce(self, tensor: Any, name: str) -> None:
+        for t in _flat_tensors(tensor):
+            self.producer[id(t)] = name
+            self.keep.append(t)
+
+    # ---- module calls (global hooks)
+    def pre_hook(self, module: nn.Module, args: Any) -> None:
+        self.called.add(id(module))
+        if self.leaf_depth:
+            self.leaf_depth += 1
+            self.stack.append((module, None, [], []))
+            return
+        kind = _kind_for_module(module)
+        inputs: list[str] = []
+        shapes: list[tuple[int, ...]] = []
+        if kind is not None:
+            path = self.paths.get(id(module), "")
+            for t in _flat_tensors(args):
+                n = self.name_of(t, f"{path or type(module).__name__} ({type(module).__name__})")
+                if n is not None:
+                    inputs.append(n)
+                    shapes.append(tuple(t.shape[1:]))
+            self.leaf_depth = 1
+        self.stack.append((module, kind, inputs, shapes))
+
+    def post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        _, kind, inputs, shapes = self.stack.pop()
+        if self.leaf_depth:
+            self.leaf_depth -= 1
+        if kind is None or self.leaf_depth:
+            return
+        path = self.paths.get(id(module), "") or _default_name(kind)
+        first = self.calls.get(id(module))
+        name = self.unique(path)
+        if first is None:
+            self.calls[id(module)] = name
+        tensors = _flat_tensors(output)
+        if len(tensors) != 1:
+            self.errors.append(f"{path} ({type(module).__name__}) returns {len(tensors)} tensors")
+            return
+        args_ = _module_args(module, kind)
+        out_shape = tuple(tensors[0].shape[1:])
+        if kind.startswith("convtranspose") and shapes:
+            try:  # a call's output_size: kept where it changes the output
+                plain = REGISTRY[kind].from_args(args_).analyze(shapes[:1]).output_shape
+            except CnnsizeError:
+                plain = None
+            if plain != out_shape:
+                args_["output_size"] = list(out_shape[1:])
+        self.ops.append(TracedOp(name, kind, args_, inputs, out_shape,
+                                 module=self.paths.get(id(module), ""), shares=first,
+                                 where=f"{path} ({type(module).__name__})"))
+        self.produce(output, name)
+
+    # ---- torch functions
+    def __torch_function__(self, func: Any, types: Any, args: Sequence[Any] = (),
+                           kwargs: Mapping[str, Any] | None = None) -> Any:
+        kwargs = dict(kwargs or {})
+        if self.leaf_depth:
+            return func(*args, **kwargs)
+        base, inplace, swapped = _normalise(func)
+        tensors = _flat_tensors(list(args) + list(kwargs.values()))
+        traced = [t for t in tensors if id(t) in self.producer]
+        derived = traced or [t for t in tensors if id(t) in self.opaque]
+        out = func(*args, **kwargs)
+        out_tensors = _flat_tensors(out)
+        if derived and ((base in _VALUE_READS and not out_tensors) or base in _VALUE_SHAPES):
+            self.data_reads.append(f"{getattr(func, '__name__', base)} at {_user_frame()}")
+        if not out_tensors:
+            return out  # shapes, sizes, flags: metadata, no op
+        if not traced and derived:
+            for t in out_tensors:  # computed from a call without a kind: an error if used
+                self.opaque[id(t)] = self.opaque[id(derived[0])]
+                self.keep.append(t)
+            return out
+        if not traced:
+            if not tensors or all(id(t) not in self.producer for t in tensors):
+                for t in out_tensors:  # made inside forward (torch.zeros, a parameter's view, …)
+                    self.constants.setdefault(id(t), f"{base} at {_user_frame()}")
+            return out
+        if base in _PASSTHROUGH and len(out_tensors) == 1 and len(traced) == 1:
+            self.produce(out, self.producer[id(traced[0])])
+            return out
+        path, where = self.where()
+        what = f"{base} in {where}"
+        mapped = self.map_function(base, inplace, swapped, args, kwargs, out_tensors, what)
+        if mapped is None:
+            return out
+        kind, spec_args, inputs = mapped
+        name = self.unique(f"{path}.{base}" if path else base)
+        self.ops.append(TracedOp(name, kind, spec_args, inputs, tuple(out_tensors[0].shape[1:]),
+                                 where=where))
+        self.produce(out, name)
+        return out
+
+    def map_function(self, base: str, inplace: bool, swapped: bool, args: Sequence[Any],
+                     kwargs: dict[str, Any], outs: list[torch.Tensor], what: str
+                     ) -> tuple[str, dict[str, Any], list[str]] | None:
+        """The kind, spec arguments and input names of a torch function call, or None (then
+        its result is opaque: an error if anything uses it)."""
+        kind = FUNCTIONS.get(base)
+        if kind is None or len(outs) != 1:
+            for t in outs:
+                self.opaque[id(t)] = (f"torch's {base} ({what}), for which cnnsize has no kind"
+                                      if kind is None else f"{base} ({what}), which returns "
+                                      f"{len(outs)} tensors")
+                self.keep.append(t)
+            return None
+        cls = REGISTRY[kind]
+        tensors: list[torch.Tensor] = []
+        rest = list(args)
+        while rest and (isinstance(rest[0], torch.Tensor) or (
+                isinstance(rest[0], (list, tuple)) and rest[0]
+                and all(isinstance(t, torch.Tensor) for t in rest[0]))):
+            tensors += _flat_tensors(rest.pop(0))
+        if swapped:
+            tensors.reverse()
+        if len(tensors) < cls.min_inputs or (cls.max_inputs is not None
+                                             and len(tensors) > cls.max_inputs):
+            self.errors.append(f"{what}: {base} with {len(tensors)} tensor operand(s) (a number "
+                               "as an operand is not supported yet)")
+            return None
+        keywords = {k: v for k, v in kwargs.items() if k not in ("input", "out")}
+        spec_args = cls.from_call(rest, keywords, [tuple(t.shape) for t in tensors],
+                                  tuple(outs[0].shape))
+        if spec_args is None:
+            self.errors.append(f"{what}: this {base} ({[list(t.shape) for t in tensors]} → "
+                               f"{list(outs[0].shape)}) is not a {kind} (not supported yet)")
+            return None
+        if inplace and "inplace" in {f.name for f in dataclasses.fields(cls)}:  # type: ignore[arg-type]
+            spec_args["inplace"] = True
+        names = [self.name_of(t, what) for t in tensors]
+        if any(n is None for n in names):
+            return None
+        return kind, _shown(spec_args, kind), [n for n in names if n is not None]
+
+
+def _default_name(kind: str) -> str:
+    return kind
+
+
+def _input_names(module: nn.Module, count: int) -> list[str]:
+    """Input names from forward's signature (image1, image2) or input, input_2, …"""
+    try:
+        params = [p.name for p in inspect.signature(module.forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    if count == 1:
+        return [DEFAULT_INPUT]
+    if len(params) >= count and len(set(params[:count])) == count and \
+            all(p.isidentifier() for p in params[:count]):
+        return params[:count]
+    return [DEFAULT_INPUT] + [f"{DEFAULT_INPUT}_{i + 1}" for i in range(1, count)]
+
+
+InputShapes = Sequence[int] | Mapping[str, Sequence[int]] | Sequence[Sequence[int]]
+
+
+def _shapes(module: nn.Module, input_shape: InputShapes) -> list[tuple[str, tuple[int, ...]]]:
+    if isinstance(input_shape, Mapping):
+        return [(str(k), tuple(int(s) for s in v)) for k, v in input_shape.items()]
+    items = list(input_shape)
+    if items and all(isinstance(v, (list, tuple)) for v in items):
+        names = _input_names(module, len(items))
+        return [(n, tuple(int(s) for s in v)) for n, v in zip(names, items)]
+    return [(DEFAULT_INPUT, tuple(int(s) for s in items))]
+
+
+def trace(module: nn.Module, input_shape: InputShapes, *,
+          allow_data_dependent: bool = False) -> Trace:
+    """Run a copy of `module` once in eval mode on random inputs and record what it does."""
+    try:
+        model = copy.deepcopy(module)
+    except Exception as e:
+        raise CnnsizeError(f"cannot copy the model to trace it: {type(e).__name__}: {e}",
+                           hint="cnnsize traces a copy so that your model is left as it was") from e
+    model.eval()
+    shapes = _shapes(module, input_shape)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    xs = [torch.randn(1, *shape, device=device, dtype=dtype) for _, shape in shapes]
+    tracer = _Tracer(model, allow_data_dependent)
+    for (name, _), x in zip(shapes, xs):
+        tracer.produce(x, name)
+        tracer.names.add(name)
+    from torch.nn.modules import module as module_hooks
+
+    handles = [module_hooks.register_module_forward_pre_hook(tracer.pre_hook),
+               module_hooks.register_module_forward_hook(tracer.post_hook)]
+    try:
+        with torch.no_grad(), tracer:
+            output = model(*xs)
+    except CnnsizeError:
+        raise
+    except Exception as e:
+        reached = tracer.ops[-1].name if tracer.ops else "the first layer"
+        raise CnnsizeError(f"the model's forward pass failed after {reached}: "
+                           f"{type(e).__name__}: {e}",
+                           hint="check the input shape (channels first, no batch dim)") from e
+    finally:
+        for handle in handles:
+            handle.remove()
+    if tracer.errors:
+        listed = "; ".join(dict.fromkeys(tracer.errors))
+        raise CnnsizeError(f"cnnsize cannot follow this model: {listed}",
+                           hint="supported: the layer kinds of docs/spec.md as modules or as "
+                                "torch functions (F.relu, F.max_pool2d, torch.flatten, +, *, "
+                                "torch.cat, …)")
+    if tracer.data_reads and not allow_data_dependent:
+        raise CnnsizeError(
+            "forward reads tensor values, so the path it takes can depend on the data: "
+            + "; ".join(dict.fromkeys(tracer.data_reads)),
+            hint="cnnsize counts one path; pass allow_data_dependent=True "
+                 "(--allow-data-dependent) to count the path this random input takes")
+    outputs = []
+    for t in _flat_tensors(output):
+        name = tracer.producer.get(id(t))
+        if name is None:
+            made = tracer.opaque.get(id(t)) or tracer.constants.get(id(t))
+            raise CnnsizeError("cnnsize cannot follow this model: forward returns "
+                               + (f"the result of {made}" if made else
+                                  "a tensor that does not come from its input"))
+        outputs.append(name)
+    if not outputs:
+        raise CnnsizeError("forward returns no tensor")
+    return Trace(shapes, tracer.ops, list(dict.fromkeys(outputs)), _uncalled(model, tracer.called),
+                 tracer.data_reads)
+
+
+def _uncalled(model: nn.Module, called: set[int]) -> list[tuple[str, int, int]]:
+    """The outermost modules that forward never called, none of whose parameters or buffers
+    it used, with their parameter and buffer counts."""
+    used: set[int] = set()
+    for sub in model.modules():
+        if id(sub) in called:
+            used.update(id(t) for t in (*sub.parameters(recurse=False), *sub.buffers(recurse=False)))
+    out = []
+    skip: list[str] = []
+    for name, sub in model.named_modules():
+        if not name or any(name.startswith(s + ".") for s in skip):
+            continue
+        params = list(sub.parameters())
+        buffers = list(sub.buffers())
+        if (params or buffers) and id(sub) not in called and \
+                not any(id(t) in used for t in (*params, *buffers)):
+            out.append((name, sum(p.numel() for p in params), sum(b.numel() for b in buffers)))
+            skip.append(name)
+    return out
+
+
+# ---------------------------------------------------------------- trace → spec
+
+
+def _items(trace: Trace) -> list[dict[str, Any]]:
+    """Nested `sequential`s along the module paths, with `inputs:` where an op does not read
+    the previous op's output. A path that is itself an op keeps its members flat (dotted
+    names), so that every row keeps its traced name."""
+    ops = trace.ops
+    own = {op.name for op in ops}
+    known: dict[str, str] = {name: name for name, _ in trace.inputs}
+
+    def build(members: list[TracedOp], prefix: str, x: str) -> tuple[list[dict[str, Any]], str]:
         items: list[dict[str, Any]] = []
-        used = set() if used is None else used
         i = 0
-        while i < len(elements):
-            rel = _relative(self._prefix(elements[i]), prefix)
-            head = rel.split(".", 1)[0] if rel and "." in rel else None
-            if isinstance(elements[i], _Leaf) and rel and "." not in rel:
-                head = None
-            if head is not None and not (isinstance(elements[i], _Merge) and rel == head):
+        while i < len(members):
+            op = members[i]
+            rel = op.name[len(prefix) + 1:] if prefix else op.name
+            head = rel.split(".", 1)[0]
+            group = f"{prefix}.{head}" if prefix else head
+            if "." in rel and group not in own:
                 j = i
-                while j < len(elements):
-                    r = _relative(self._prefix(elements[j]), prefix)
-                    if not r or r.split(".", 1)[0] != head or (
-                            isinstance(elements[j], _Merge) and r == head):
-                        break
+                while j < len(members) and (members[j].name.startswith(group + ".")):
                     j += 1
-                name = _unique(head, used)
-                sub_path = _join(path, name)
-                items.append({"name": name, "type": "sequential",
-                              "layers": self.to_items(elements[i:j], _join(prefix, head), names,
-                                                      sub_path)})
+                if any(m.name.startswith(group + ".") for m in members[j:]):
+                    own.add(group)  # its ops are not contiguous: keep them flat
+                    continue
+                sub, x = build(members[i:j], group, x)
+                items.append({"name": head, "type": "sequential", "layers": sub})
+                known.setdefault(group, x)
                 i = j
                 continue
-            items.append(self.item(elements[i], prefix, names, path, used, rel))
+            item: dict[str, Any] = {"name": rel}
+            if op.shares is not None:
+                item["shares"] = _ref(op.shares, op.name, known)
+            else:
+                item["type"] = op.kind
+                item.update(op.args)
+            if op.inputs != [x]:
+                refs = [_ref(n, op.name, known) for n in op.inputs]
+                item["inputs"] = refs if len(refs) > 1 else refs[0]
+            items.append(item)
+            known[op.name] = op.name
+            x = op.name
             i += 1
-        return items
+        return items, x
 
-    def item(self, el: _Element, prefix: str, names: dict[str, str | None], path: str,
-             used: set[str], rel: str | None) -> dict[str, Any]:
-        if isinstance(el, _Leaf):
-            name = _unique(rel if rel and "." not in rel else el.node.name, used)
-            names[_join(path, name)] = el.target
-            return {"name": name, "type": el.kind, **el.args}
-        own = self._prefix(el)
-        name = _unique(rel if rel and "." not in rel else el.node.name, used)
-        inner = own if own and own != prefix else prefix
-        here = _join(path, name)
-        names[here] = None
-        if el.op == "cat":
-            # Inline branches: their layers are named directly under the concat, as a module's
-            # children are (Mixed_5b.branch1x1.conv); one namespace for all of them.
-            direct: set[str] = set()
-            branches = [{"inline": True, "layers": self.to_items(branch, inner, names, here, direct)}
-                        for branch in el.branches]
-            return {"name": name, "type": "concat", "branches": branches}
-        body, short = sorted(el.branches, key=len, reverse=True)[:2]
-        spre = _relative(self._prefix_of(short), inner)
-        sname = spre.split(".", 1)[0] if spre else "shortcut"
-        sprefix = _join(inner, sname) if spre else inner
-        sibling_names = {sname}  # body, post and the shortcut share one namespace
-        out: dict[str, Any] = {
-            "name": name, "type": "residual", "merge": el.op,
-            "body": self.to_items(body, inner, names, here, sibling_names),
-            "shortcut": self.to_items(short, sprefix, names, _join(here, sname)),
-            "shortcut_name": sname,
-        }
-        if el.post:
-            out["post"] = self.to_items(el.post, inner, names, here, sibling_names)
-        if el.op == "add":
-            del out["merge"]
-        return out
+    items, _ = build(ops, "", trace.inputs[0][0])
+    return items
 
-    def _absorb_posts(self, elements: list[_Element]) -> list[_Element]:
-        """Leaves right after a merge that live in the merge's module join it as `post`."""
-        out: list[_Element] = []
-        for el in elements:
-            last = out[-1] if out else None
-            if isinstance(last, _Merge) and isinstance(el, _Leaf) and el.target:
-                own = self._prefix(last)
-                if own and el.target.startswith(own + "."):
-                    last.post.append(el)
-                    continue
-            out.append(el)
-        return out
 
-    def _prefix(self, el: _Element) -> str | None:
-        if isinstance(el, _Leaf):
-            return el.target
-        return self._prefix_of([e for b in el.branches for e in b])
-
-    def _prefix_of(self, elements: list[_Element]) -> str | None:
-        targets = [t for t in (self._prefix(e) for e in elements) if t]
-        if not targets:
-            return None
-        parts = [t.split(".") for t in targets]
-        common = []
-        for column in zip(*parts):
-            if len(set(column)) != 1:
+def _ref(target: str, at: str, known: dict[str, str]) -> str:
+    """The shortest name for `target` that the spec's scoped look-up resolves at `at`."""
+    parts = target.split(".")
+    scope = at.split(".")[:-1]
+    for k in range(len(parts) - 1, -1, -1):
+        if k and parts[k].isdigit():
+            continue  # "0.relu" reads badly: start at a name, or give the whole path
+        name = ".".join(parts[k:])
+        for depth in range(len(scope), -1, -1):
+            candidate = ".".join((*scope[:depth], name))
+            if candidate in known:
+                if known[candidate] == target:
+                    return name
                 break
-            common.append(column[0])
-        if len(targets) == 1 and isinstance(elements[0], _Leaf):
-            common = parts[0][:-1]
-        return ".".join(common) or None
+    return target
 
 
-def _relative(target: str | None, prefix: str) -> str | None:
-    if target is None:
-        return None
-    if not prefix:
-        return target
-    return target[len(prefix) + 1:] if target.startswith(prefix + ".") else None
+def _spec_of(traced: Trace, module: nn.Module, name: str | None) -> dict[str, Any]:
+    inputs = traced.inputs
+    spec: dict[str, Any] = {
+        "name": name or type(module).__name__,
+        "input": list(inputs[0][1]) if len(inputs) == 1 and inputs[0][0] == DEFAULT_INPUT
+        else {n: list(s) for n, s in inputs},
+        "meta": {"source": f"imported from {type(module).__module__}.{type(module).__name__} by "
+                           "cnnsize (one traced call per op)"},
+        "layers": _items(traced),
+    }
+    if traced.ops and traced.outputs != [traced.ops[-1].name]:
+        spec["outputs"] = traced.outputs
+    if traced.uncalled:
+        spec["uncalled"] = {p: {"params": n, "buffers": b} for p, n, b in traced.uncalled}
+    if traced.data_reads:
+        spec["meta"]["data_dependent"] = list(traced.data_reads)
+    return spec
 
 
-def _join(a: str, b: str) -> str:
-    return f"{a}.{b}" if a else b
-
-
-def _unique(name: str, used: set[str]) -> str:
-    name = name.replace(".", "_") or "layer"
-    candidate, k = name, 2
-    while candidate in used:
-        candidate, k = f"{name}_{k}", k + 1
-    used.add(candidate)
-    return candidate
-
-
-def _hooks_chain(module: nn.Module, input_shape: tuple[int, ...]) -> list[_Leaf]:
-    """Fallback when tracing fails: the leaf modules in the order a forward pass calls them."""
-    calls: list[tuple[str, nn.Module]] = []
-    handles = []
-    for name, sub in module.named_modules():
-        if not list(sub.children()) and name:
-            handles.append(sub.register_forward_hook(
-                lambda m, i, o, name=name: calls.append((name, m))))
-    try:
-        with torch.no_grad():
-            module(torch.randn(1, *input_shape))
-    finally:
-        for h in handles:
-            h.remove()
-    leaves, missing = [], []
-    for name, sub in calls:
-        kind = _BY_TORCH_NAME.get(type(sub).__name__)
-        if kind is None:
-            missing.append(f"{name} ({type(sub).__name__})")
-            continue
-        leaves.append(_Leaf(fx.Graph().placeholder("x"), kind, _leaf_args(sub, kind), name))
-    if missing:
-        raise CnnsizeError("cnnsize cannot express these layers: " + ", ".join(missing))
-    return leaves
-
-
-def module_to_spec(module: nn.Module, input_shape: tuple[int, ...],
-                   name: str | None = None) -> tuple[dict[str, Any], dict[str, str | None], str]:
-    """A spec dict for `module`, the module path of every row (None: functional), and the method."""
-    model = copy.deepcopy(module).eval()
-    importer = _Importer(model, tuple(input_shape))
-    names: dict[str, str | None] = {}
-    try:
-        gm = importer.trace()
-        method = "torch.fx"
-    except Exception as trace_error:
-        try:
-            elements: list[_Element] = list(_hooks_chain(model, tuple(input_shape)))
-        except CnnsizeError:
-            raise
-        except RuntimeError as e:
-            raise CnnsizeError(f"the model's forward pass failed: {e}") from e
-        method = (f"forward hooks (torch.fx could not trace: {type(trace_error).__name__}; "
-                  "hooks see modules only: functional calls such as F.relu or torch.cat and any "
-                  "branching are not in the spec)")
-    else:
-        elements = importer.elements(gm)
-    layers = importer.to_items(elements, "", names, "")
-    spec = {"name": name or type(module).__name__, "input": list(input_shape),
-            "meta": {"source": f"imported from {type(module).__module__}.{type(module).__name__} "
-                               f"by cnnsize ({method})"},
-            "layers": layers}
+def module_to_spec(module: nn.Module, input_shape: InputShapes, name: str | None = None, *,
+                   allow_data_dependent: bool = False
+                   ) -> tuple[dict[str, Any], dict[str, str | None], str]:
+    """A spec dict for `module`, checked against it (see from_module), the module each row
+    calls (None: a torch function), and how it was followed."""
+    traced = trace(module, input_shape, allow_data_dependent=allow_data_dependent)
+    spec = _spec_of(traced, module, name)
+    _verify(module, parse(spec, source=f"<{type(module).__name__}>"), traced)
+    names = {op.name: op.module for op in traced.ops}
+    method = "one traced forward pass" + (
+        " (the path this input takes: forward reads tensor values)" if traced.data_reads else "")
     return spec, names, method
 
 
-def from_module(module: nn.Module, input_shape: tuple[int, ...], name: str | None = None) -> Network:
-    """The spec of an existing nn.Module (traced with torch.fx; hooks where tracing fails)."""
-    spec, names, _ = module_to_spec(module, input_shape, name)
+def from_module(module: nn.Module, input_shape: InputShapes, name: str | None = None, *,
+                allow_data_dependent: bool = False) -> Graph:
+    """The spec of an existing nn.Module, checked against it: every parameter and buffer is
+    counted once (or listed as never called), and every output shape is the traced one."""
+    spec, names, _ = module_to_spec(module, input_shape, name,
+                                    allow_data_dependent=allow_data_dependent)
     network = parse(spec, source=f"<{type(module).__name__}>")
     meta = dict(network.meta)
     meta["module_names"] = names
     meta["spec"] = spec
-    return Network(network.name, network.input_shape, network.layers, network.source, meta)
+    return dataclasses.replace(network, meta=meta)
+
+
+def _verify(module: nn.Module, network: Graph, traced: Trace) -> None:
+    """Loud unless the spec reproduces the trace: ops, inputs, shapes and every parameter."""
+    from ..analyze import analyze
+
+    lowered = [(op.name, op.kind.type_name, op.inputs) for op in network.ops]
+    expected = [(op.name, op.kind, tuple(op.inputs)) for op in traced.ops]
+    if lowered != expected:
+        diff = next(((a, b) for a, b in zip(lowered, expected) if a != b),
+                    (len(lowered), len(expected)))
+        raise CnnsizeError(f"the written spec does not reproduce the traced graph: {diff}",
+                           hint="this is a bug in cnnsize's importer; please report it")
+    report = analyze(network)
+    for row, op in zip(report.layers, traced.ops):
+        if row.output_shape != op.shape:
+            raise CnnsizeError(
+                f"cnnsize's {op.kind} gives {'×'.join(map(str, row.output_shape))} but the model's "
+                f"forward gave {'×'.join(map(str, op.shape))}", path=row.name, kind=op.kind,
+                hint=f"called in {op.where}: an argument of the call that cnnsize does not read?")
+    unique_params = {id(p): p for p in module.parameters()}.values()
+    unique_buffers = {id(b): b for b in module.buffers()}.values()
+    n_params = sum(p.numel() for p in unique_params)
+    n_buffers = sum(b.numel() for b in unique_buffers)
+    t = report.totals
+    if (t.params + t.uncalled_params, t.buffers + t.uncalled_buffers) != (n_params, n_buffers):
+        raise CnnsizeError(
+            f"the import counts {t.params + t.uncalled_params:,} parameters and "
+            f"{t.buffers + t.uncalled_buffers:,} buffers, but the model has {n_params:,} and "
+            f"{n_buffers:,}: some are used in a way cnnsize does not follow",
+            hint="cnnsize counts the parameters of the modules it maps; a parameter used "
+                 "directly in forward, or tied between two modules, is not supported yet")
 
 
 def load_factory(reference: str) -> Callable[[], nn.Module]:
     """'package.module:factory' → the callable (e.g. 'torchvision.models:resnet50')."""
     import importlib
+    import os
 
     if ":" not in reference:
         raise CnnsizeError(f"expected PKG.MOD:FACTORY, got {reference!r}",
                            hint="e.g. torchvision.models:resnet50")
     mod_name, attr = reference.split(":", 1)
-    import os
-    import sys
-
     if os.getcwd() not in sys.path and "" not in sys.path:  # like `python -m`: the cwd imports
         sys.path.insert(0, os.getcwd())
     try:
@@ -459,4 +637,4 @@ def load_factory(reference: str) -> Callable[[], nn.Module]:
     return factory
 
 
-__all__ = ["from_module", "load_factory", "module_to_spec"]
+__all__ = ["Trace", "TracedOp", "from_module", "load_factory", "module_to_spec", "trace"]

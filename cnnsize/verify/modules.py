@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -18,6 +18,12 @@ class PartialConv(nn.Module):
         args = {k: v for k, v in kwargs.items() if k not in ("in_channels", "out_channels")}
         self.maps = nn.ModuleList(conv(len(inputs), 1, **args) for inputs in table)
         self.table = [list(t) for t in table]
+        self._ndim = ndim
+        self._kwargs = args
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        return f"conv{self._ndim}d", {**self._kwargs, "out_channels": len(self.table),
+                                       "connections": self.table}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([conv(x[:, inputs]) for conv, inputs in zip(self.maps, self.table)], dim=1)
@@ -37,10 +43,39 @@ class Subsampling(nn.Module):
         shape = (channels,) + (1,) * ndim
         self.weight = nn.Parameter(torch.ones(shape))
         self.bias = nn.Parameter(torch.zeros(shape)) if bias else None
+        self._args = {"kernel_size": list(kernel_size), "stride": list(stride), "bias": bias}
+        self._ndim = ndim
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        return f"subsampling{self._ndim}d", dict(self._args)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y: torch.Tensor = self.pool(x) * self.window * self.weight
         return y + self.bias if self.bias is not None else y
+
+
+class Function(nn.Module):
+    """A torch function as a module (merges: add, cat, …), so that its row has a name and
+    hooks. `cnnsize import` reads it back as the kind it was built from."""
+
+    def __init__(self, kind: str, function: Callable[..., torch.Tensor],
+                 kwargs: dict[str, Any] | None = None, packed: bool = False) -> None:
+        super().__init__()
+        self._cnnsize_kind = kind
+        self._cnnsize_function = function
+        self._cnnsize_kwargs = kwargs or {}
+        self._cnnsize_packed = packed  # the function takes its tensors as one sequence (cat)
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        if self._cnnsize_packed:
+            return self._cnnsize_function(xs, **self._cnnsize_kwargs)
+        return self._cnnsize_function(*xs, **self._cnnsize_kwargs)
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        return self._cnnsize_kind, dict(self._cnnsize_kwargs)
+
+    def extra_repr(self) -> str:
+        return ", ".join([self._cnnsize_kind, *(f"{k}={v}" for k, v in self._cnnsize_kwargs.items())])
 
 
 class RBF(nn.Module):
@@ -51,6 +86,9 @@ class RBF(nn.Module):
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
         self.register_buffer("centres", torch.randn(out_features, in_features).sign())
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        return "rbf", {"out_features": self.centres.shape[0]}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ((x.unsqueeze(-2) - self.centres) ** 2).sum(-1)

@@ -398,7 +398,7 @@ def _time_per_layer(model: nn.Module, report: Report, x: torch.Tensor, cuda: boo
         return hook
 
     for row in report.layers:
-        module = module_for_row(model, row.name, row.type)
+        module = module_for_row(model, row.name, row.shares)
         handles.append(module.register_forward_pre_hook(pre(row.name)))
         handles.append(module.register_forward_hook(post(row.name)))
     forward: dict[str, list[float]] = {}

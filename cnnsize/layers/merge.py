@@ -1,0 +1,263 @@
+"""Ops that combine tensors: elementwise add/sub/mul/div with broadcasting, cat, stack, matmul.
+
+They see every input shape, like any kind. Shapes are per example (no batch dim), so the inputs
+of an elementwise op must have the same rank and agree in every dim where neither is 1
+(PyTorch's broadcasting with the batch dim in front). cat and stack take PyTorch's `dim`, which
+counts the batch dim as 0: dim 1 is channels.
+
+FLOPs (our per-element convention): (n − 1)·units for n inputs of an elementwise op, 0 for cat
+and stack (copies); matmul: MACs = ∏batch·n·k·m, as torch.utils.flop_counter's `mm`/`bmm`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from ..errors import ShapeError
+from .base import (
+    Cost,
+    Kind,
+    RFEffect,
+    Saved,
+    Shape,
+    arg,
+    fmt_shape,
+    product_text,
+    register,
+    to_int,
+)
+
+
+def broadcast(shapes: Sequence[Shape]) -> Shape | None:
+    """PyTorch's broadcast of per-example shapes of equal rank, or None where they do not."""
+    rank = len(shapes[0])
+    if any(len(s) != rank for s in shapes):
+        return None
+    out = []
+    for sizes in zip(*shapes):
+        big = {s for s in sizes if s != 1}
+        if len(big) > 1:
+            return None
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
+def _dim(dim: int, rank: int, type_name: str, extra: int = 0) -> int:
+    """A PyTorch dim (batch = 0, negative from the end) as an index into a per-example shape."""
+    full = rank + 1 + extra
+    if not -full <= dim < full or dim % full == 0:
+        raise ShapeError(f"dim {dim} is {'the batch dim' if -full <= dim < full else 'out of range'}"
+                         f" of an input N×…, rank {rank + 1}", field="dim",
+                         hint=f"{type_name} dims count the batch dim as 0, as in PyTorch: "
+                              "dim 1 is channels")
+    return dim % full - 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Elementwise(Kind):
+    """out = in_0 ∘ in_1 ∘ … with broadcasting; saved for backward as PyTorch's formulas need."""
+
+    family = "merge"
+    min_inputs, max_inputs = 2, 2
+    symbol: ClassVar[str] = "+"
+    what: ClassVar[str] = "sum"
+    rf_rule: ClassVar[RFEffect] = "same"
+    # (saved input, needed when this input needs a gradient; None: always)
+    saves: ClassVar[tuple[tuple[int, int | None], ...]] = ()
+    examples: ClassVar[tuple[tuple[dict[str, Any], Any], ...]] = (
+        ({}, ((4, 5, 5), (4, 5, 5))), ({}, ((4, 5, 5), (4, 1, 1))))
+
+    def analyze(self, inputs: Sequence[Shape]) -> Cost:
+        self.check_arity(inputs)
+        shape = broadcast(inputs)
+        if shape is None:
+            raise ShapeError(
+                f"cannot {self.type_name} " + " and ".join(fmt_shape(s) for s in inputs)
+                + ": shapes must have the same rank and agree where neither is 1", field="inputs",
+                hint="a residual sum needs equal shapes: give the shortcut a projection (1x1 conv "
+                     "with the body's stride and out_channels)" if self.type_name == "add"
+                else "a gate broadcasts as C×1×1 against C×H×W")
+        units = math.prod(shape)
+        flops = (len(inputs) - 1) * units
+        return Cost(output_shape=shape, elementwise_flops=flops, rf=self.rf_rule,
+                    saved=tuple(Saved("input", index=i, when_grad=g) for i, g in self.saves),
+                    explain=(f"{self.what} of {len(inputs)} inputs: "
+                             + f" {self.symbol} ".join(fmt_shape(s) for s in inputs)
+                             + f" → {fmt_shape(shape)}",
+                             f"FLOPs = (inputs − 1)·units = {len(inputs) - 1}·{units:,} = {flops:,}"))
+
+    def torch_module(self, shape: Shape) -> Any:
+        import operator
+
+        from ..verify import modules
+
+        return modules.Function(self.type_name, getattr(operator, self.operator))
+
+    operator: ClassVar[str] = "add"
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Add(_Elementwise):
+    type_name, torch_name, max_inputs = "add", "", None
+    functions = ("add",)
+    examples = (({}, ((4, 5, 5), (4, 5, 5))), ({}, ((3, 4), (3, 4), (1, 4))))
+
+    def torch_module(self, shape: Shape) -> Any:
+        from ..verify import modules
+
+        return modules.Function("add", _sum)
+
+
+def _sum(*xs: Any) -> Any:
+    out = xs[0] + xs[1]
+    for x in xs[2:]:
+        out = out + x
+    return out
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Sub(_Elementwise):
+    type_name, torch_name, symbol, what, operator = "sub", "", "−", "difference", "sub"
+    functions = ("sub", "subtract")
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Mul(_Elementwise):
+    type_name, torch_name, symbol, what, rf_rule, operator = "mul", "", "×", "product", "gated", "mul"
+    functions = ("mul", "multiply")
+    saves = ((1, 0), (0, 1))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Div(_Elementwise):
+    type_name, torch_name, symbol, what, operator = "div", "", "/", "quotient", "truediv"
+    functions = ("div", "divide", "true_divide", "truediv")
+    saves = ((1, None), (0, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class _Join(Kind):
+    dim: int = arg(1, to_int())
+
+    family = "merge"
+    min_inputs, max_inputs = 1, None
+    joins: ClassVar[Literal["cat", "stack"]] = "cat"
+    function_args = ("dim",)
+
+    def torch_module(self, shape: Shape) -> Any:
+        import torch
+
+        from ..verify import modules
+
+        return modules.Function(self.joins, getattr(torch, self.joins), {"dim": self.dim},
+                                packed=True)
+
+    @classmethod
+    def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
+                  in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
+        dim = positional[0] if positional else keywords.get("dim", 0)  # torch's default: 0
+        return {"dim": dim}
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Cat(_Join):
+    """torch.cat: sizes add up along `dim`; every other dim must agree."""
+
+    type_name, torch_name = "cat", ""
+    functions = ("cat", "concat", "concatenate")
+    examples = (({}, ((4, 5, 5), (2, 5, 5), (1, 5, 5))), ({"dim": 3}, ((2, 3, 4), (2, 3, 1))),
+                ({"dim": -1}, ((6,), (4,))))
+
+    def analyze(self, inputs: Sequence[Shape]) -> Cost:
+        self.check_arity(inputs)
+        rank = len(inputs[0])
+        d = _dim(self.dim, rank, "cat")
+        first = inputs[0]
+        if any(len(s) != rank or s[:d] + s[d + 1:] != first[:d] + first[d + 1:] for s in inputs):
+            raise ShapeError("inputs must agree in every dim but dim "
+                             f"{self.dim}: " + ", ".join(fmt_shape(s) for s in inputs),
+                             field="inputs",
+                             hint="cat along channels is dim 1; spatial sizes must match")
+        size = sum(s[d] for s in inputs)
+        shape = (*first[:d], size, *first[d + 1:])
+        label = "channels" if d == 0 else f"dim {self.dim}"
+        return Cost(output_shape=shape, explain=(
+            f"{label} = " + " + ".join(f"{s[d]:,}" for s in inputs) + f" = {size:,}",))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Stack(_Join):
+    """torch.stack: equal shapes, joined along a new `dim`."""
+
+    type_name, torch_name, joins = "stack", "", "stack"
+    functions = ("stack",)
+    examples = (({}, ((4, 5), (4, 5))), ({"dim": 2}, ((3, 2), (3, 2), (3, 2))))
+
+    def analyze(self, inputs: Sequence[Shape]) -> Cost:
+        self.check_arity(inputs)
+        first = inputs[0]
+        d = _dim(self.dim, len(first), "stack", extra=1)
+        if any(s != first for s in inputs):
+            raise ShapeError("stack needs equal shapes: " + ", ".join(fmt_shape(s) for s in inputs),
+                             field="inputs")
+        shape = (*first[:d], len(inputs), *first[d:])
+        return Cost(output_shape=shape, explain=(
+            f"output = {len(inputs)} inputs of {fmt_shape(first)} stacked at dim {self.dim} = "
+            f"{fmt_shape(shape)}",))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MatMul(Kind):
+    """torch.matmul of two per-example matrices (…, n, k) @ (…, k, m), leading dims broadcast.
+
+    MACs = ∏batch·n·k·m (torch.utils.flop_counter counts 2 FLOPs per MAC of bmm).
+    """
+
+    type_name, torch_name, family = "matmul", "", "merge"
+    min_inputs, max_inputs = 2, 2
+    functions = ("matmul", "bmm")
+    examples = (({}, ((3, 4), (4, 5))), ({}, ((2, 6, 3), (1, 3, 7))))
+
+    def analyze(self, inputs: Sequence[Shape]) -> Cost:
+        self.check_arity(inputs)
+        a, b = inputs
+        if len(a) < 2 or len(b) < 2:
+            raise ShapeError(f"matmul needs per-example matrices (rank ≥ 2), got {fmt_shape(a)} "
+                             f"and {fmt_shape(b)}", field="inputs",
+                             hint="shapes exclude the batch dim: an N×n×k tensor is [n, k]")
+        (n, k), (k2, m) = a[-2:], b[-2:]
+        lead = broadcast([a[:-2], b[:-2]]) if len(a) == len(b) else None
+        if k != k2 or lead is None:
+            raise ShapeError(f"cannot multiply {fmt_shape(a)} by {fmt_shape(b)}", field="inputs",
+                             formula=f"(…, n, k) @ (…, k, m): k = {k} vs {k2}",
+                             hint="inner sizes must agree; leading dims must broadcast")
+        shape = (*lead, n, m)
+        batch = math.prod(lead)
+        macs = batch * n * k * m
+        # An operand whose leading dims broadcast is expanded and copied; the copy is saved.
+        saved = tuple(Saved("input", index=i, when_grad=1 - i) if s[:-2] == lead else
+                      Saved("new", elements=batch * math.prod(s[-2:]), when_grad=1 - i)
+                      for i, s in ((1, b), (0, a)))
+        return Cost(output_shape=shape, macs=macs, connections=macs, rf="global", saved=saved,
+                    explain=(f"output = {fmt_shape(shape)}",
+                             f"MACs = ∏batch·n·k·m = {product_text([batch, n, k, m])} = {macs:,}"))
+
+    def torch_module(self, shape: Shape) -> Any:
+        import torch
+
+        from ..verify import modules
+
+        return modules.Function("matmul", torch.matmul)
+
+
+__all__ = ["Add", "Cat", "Div", "MatMul", "Mul", "Stack", "Sub", "broadcast"]
