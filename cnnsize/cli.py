@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .analyze import analyze
 from .conventions import DTYPE_BYTES, INPLACE_MODES, Conventions
@@ -77,8 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(torch.utils.flop_counter), activation counts and memory "
                                      "with the symbolic report. Exit 0 when everything that can "
                                      "be compared matches, 1 otherwise.")
-    chk.add_argument("spec", help="a spec file or a built-in name")
-    chk.add_argument("--input", metavar="C,H,W", help="override the spec's input shape")
+    chk.add_argument("spec", help="a spec file, a built-in name, or PKG.MOD:FACTORY (a torch "
+                                  "model: imported, and the ORIGINAL module is run)")
+    chk.add_argument("--input", metavar="[NAME=]C,H,W", action="append",
+                     help="override the spec's input shape (required for a factory; repeat it "
+                          "for several inputs)")
+    chk.add_argument("--allow-data-dependent", action="store_true",
+                     help="a factory's forward may branch on tensor values: count the path "
+                          "this random input takes")
     chk.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     chk.add_argument("--batch", type=_positive, default=1)
     chk.add_argument("--dtype", choices=["float32", "float16", "bfloat16", "float64"],
@@ -87,12 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("-o", "--output", metavar="FILE")
 
     imp = sub.add_parser("import", help="turn a PyTorch model into a spec (YAML)",
-                         description="Trace a torch.nn.Module made by a factory (torch.fx; "
-                                     "forward hooks where tracing fails) into a cnnsize spec.")
+                         description="Run a torch.nn.Module made by a factory once and write "
+                                     "every op its forward runs as a cnnsize spec, checked "
+                                     "against the module (every parameter counted once, every "
+                                     "shape equal to the traced one).")
     imp.add_argument("factory", metavar="PKG.MOD:FACTORY",
                      help="e.g. torchvision.models:resnet50 (called without arguments)")
-    imp.add_argument("--input", metavar="C,H,W", required=True, help="input shape, e.g. 3,224,224")
+    imp.add_argument("--input", metavar="[NAME=]C,H,W", required=True, action="append",
+                     help="input shape, e.g. 3,224,224; repeat it for a model with several "
+                          "inputs (image=3,224,224 --input mask=1,224,224)")
     imp.add_argument("--name", help="the spec's name (default: the module's class name)")
+    imp.add_argument("--allow-data-dependent", action="store_true",
+                     help="forward may branch on tensor values: write the path this random "
+                          "input takes (refused otherwise)")
     imp.add_argument("-o", "--output", metavar="FILE", help="write the YAML to FILE")
 
     chk2 = sub.add_parser("check", help="check hand-calculated sizes, cell by cell",
@@ -195,12 +209,56 @@ def _zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_shapes(values: list[str]) -> Any:
+    """--input values: one shape, or NAME=shape for each of several inputs."""
+    named = [v.partition("=") for v in values]
+    if len(values) == 1 and not named[0][1]:
+        return parse_input(values[0])
+    if not all(sep for _, sep, _ in named):
+        raise CnnsizeError("with several --input, name each: --input image=3,224,224 --input "
+                           "mask=1,224,224", field="--input")
+    return {name: parse_input(shape) for name, _, shape in named}
+
+
+def _factory_module(reference: str) -> Any:
+    from .verify.importer import load_factory
+
+    factory = load_factory(reference)
+    try:
+        module = factory()
+    except Exception as e:
+        raise CnnsizeError(f"{reference}() failed: {type(e).__name__}: {e}") from None
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise CnnsizeError(f"{reference}() returned {type(module).__name__}, not a "
+                           "torch.nn.Module")
+    return module
+
+
+def _is_factory(spec: str) -> bool:
+    import os
+
+    return ":" in spec and not os.path.exists(spec) and not spec.lower().endswith(
+        (".yaml", ".yml", ".json"))
+
+
 def _crosscheck(args: argparse.Namespace) -> int:
     from .verify.crosscheck import crosscheck
 
-    input_shape = parse_input(args.input) if args.input else None
-    result = crosscheck(args.spec, device=args.device, batch=args.batch, dtype=args.dtype,
-                        input_shape=input_shape, progress=sys.stderr.isatty())
+    shapes = _input_shapes(args.input) if args.input else None
+    if _is_factory(args.spec):
+        if shapes is None:
+            raise CnnsizeError("a torch model needs --input (channels first, no batch dim)",
+                               field="--input")
+        net: Any = _factory_module(args.spec)
+    else:
+        net = args.spec
+        if isinstance(shapes, dict):
+            raise CnnsizeError("name inputs only for a factory", field="--input")
+    result = crosscheck(net, device=args.device, batch=args.batch, dtype=args.dtype,
+                        input_shape=shapes, progress=sys.stderr.isatty(),
+                        allow_data_dependent=args.allow_data_dependent)
     _write(result.render(args.format), args.output)
     if args.output:
         sys.stderr.write(result.summary() + "\n")
@@ -209,23 +267,17 @@ def _crosscheck(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from .spec import dump_yaml
-    from .verify.importer import load_factory, module_to_spec
+    from .verify.importer import module_to_spec
 
-    factory = load_factory(args.factory)
-    try:
-        module = factory()
-    except Exception as e:
-        raise CnnsizeError(f"{args.factory}() failed: {type(e).__name__}: {e}") from None
-    import torch
-
-    if not isinstance(module, torch.nn.Module):
-        raise CnnsizeError(f"{args.factory}() returned {type(module).__name__}, not a "
-                           "torch.nn.Module")
-    spec, _, method = module_to_spec(module, parse_input(args.input), args.name)
+    module = _factory_module(args.factory)
+    spec, _, method = module_to_spec(module, _input_shapes(args.input), args.name,
+                                     allow_data_dependent=args.allow_data_dependent)
     report = analyze(spec)
     _write(dump_yaml(spec), args.output)
+    uncalled = (f" (+ {report.totals.uncalled_params:,} in modules forward never calls: "
+                + ", ".join(p for p, _, _ in report.uncalled) + ")") if report.uncalled else ""
     sys.stderr.write(f"imported {args.factory} with {method}: {len(report.layers)} rows, "
-                     f"{report.totals.params:,} params, {report.totals.macs:,} MACs\n")
+                     f"{report.totals.params:,} params{uncalled}, {report.totals.macs:,} MACs\n")
     return 0
 
 

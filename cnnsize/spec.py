@@ -25,6 +25,10 @@ from .layers import Kind, lookup
 from .layers.base import MAX_SIZE, did_you_mean, is_int
 from .layers.merge import Add, Cat, Mul
 
+__all__ = ["CONTAINERS", "Concat", "Layer", "Network", "Node", "Residual", "Sequential",
+           "dump_yaml", "load", "loads", "parse", "parse_input", "parse_inputs", "read_yaml",
+           "zoo_names"]
+
 CONTAINERS = ("sequential", "concat", "residual")
 ITEM_KEYS = ("type", "name", "repeat", "if", "inline", "inputs", "shares")
 TOP_KEYS = ("name", "input", "layers", "blocks", "meta", "description", "outputs", "uncalled")

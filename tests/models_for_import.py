@@ -102,3 +102,194 @@ class WithUpsample(nn.Module):
 def small_net() -> nn.Module:
     torch.manual_seed(0)
     return SmallNet()
+
+
+# ---------------------------------------------------------------- graphs a tree cannot say
+
+
+class DenseBlock(nn.Module):
+    """DenseNet-style: every layer reads the concatenation of all earlier outputs (a list)."""
+
+    def __init__(self, c: int = 8, growth: int = 4, layers: int = 3) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.Sequential(nn.BatchNorm2d(c + i * growth), nn.ReLU(), nn.Conv2d(c + i * growth, growth, 3, padding=1))
+            for i in range(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(torch.cat(features, 1)))
+        return torch.cat(features, 1)
+
+
+class TinyUNet(nn.Module):
+    """Two levels, long skips, and a last concat that also reads the network's input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc1 = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.enc2 = nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU())
+        self.bottom = nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU())
+        self.up2 = nn.ConvTranspose2d(32, 16, 2, stride=2)
+        self.dec2 = nn.Sequential(nn.Conv2d(32, 16, 3, padding=1), nn.ReLU())
+        self.up1 = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.dec1 = nn.Sequential(nn.Conv2d(16 + 3, 8, 3, padding=1), nn.ReLU())
+        self.head = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        b = self.bottom(e2)
+        d2 = self.dec2(torch.cat([self.up2(b), e2], 1))
+        d1 = self.dec1(torch.cat([self.up1(d2), e1, x], 1))
+        return self.head(d1)
+
+
+class TinyFPN(nn.Module):
+    """Lateral 1x1 convs, top-down nearest upsampling by transposed conv, three outputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c2 = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.c3 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.c4 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
+        self.lat2, self.lat3, self.lat4 = nn.Conv2d(8, 8, 1), nn.Conv2d(16, 8, 1), nn.Conv2d(32, 8, 1)
+        self.up4 = nn.ConvTranspose2d(8, 8, 2, stride=2)
+        self.up3 = nn.ConvTranspose2d(8, 8, 2, stride=2)
+        self.out2, self.out3, self.out4 = (nn.Conv2d(8, 8, 3, padding=1) for _ in range(3))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        c2 = F.relu(self.c2(x))
+        c3 = F.relu(self.c3(c2))
+        c4 = F.relu(self.c4(c3))
+        p4 = self.lat4(c4)
+        p3 = self.lat3(c3) + self.up4(p4)
+        p2 = self.lat2(c2) + self.up3(p3)
+        return self.out2(p2), self.out3(p3), self.out4(p4)
+
+
+class TwoInputs(nn.Module):
+    """Image and mask, each through its own stem, fused by addition (RAFT-like: two inputs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image = nn.Conv2d(3, 8, 3, padding=1)
+        self.mask = nn.Conv2d(1, 8, 3, padding=1)
+        self.head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.image(image) + self.mask(mask))
+
+
+class SharedConv(nn.Module):
+    """One nn.Conv2d applied twice: 148 parameters, MACs twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)   # 4·4·9 + 4 = 148
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.relu(self.conv(x)))
+
+
+class CatWidth(nn.Module):
+    """torch.cat along the width (dim 3), not the channels: 6×6×6 and 6×6×8 give 6×6×14."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(2, 6, 3)           # 2×8×8 → 6×6×6
+        self.b = nn.Conv2d(2, 6, (3, 1))      # 2×8×8 → 6×6×8
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.a(x), self.b(x)], dim=3)
+
+
+class TransposedWithSize(nn.Module):
+    """A transposed conv called with output_size: 16×16, where its arguments alone give 15×15."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.up = nn.ConvTranspose2d(8, 3, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.up(self.down(x), output_size=[16, 16])
+
+
+class GuardedClassifier(nn.Module):
+    """A torchvision-style classifier behind a shape check that torch.fx cannot trace."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != x.shape[-2]:
+            raise ValueError("square images only")
+        return self.backbone(x)
+
+
+class ViewFlatten(nn.Module):
+    """The old idiom: x.view(x.size(0), -1) before the classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2))
+        self.fc = nn.Linear(6 * 14 * 14, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        return self.fc(x.view(x.size(0), -1))
+
+
+class ListBlock(nn.Module):
+    """SelecSLS-style: blocks pass [out, skip] lists to each other."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+        self.merge = nn.Conv2d(2 * c, c, 1)
+
+    def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        out = self.conv(xs[0])
+        return [self.merge(torch.cat([out, xs[1]], 1)), xs[1]]
+
+
+class ListNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.blocks = nn.Sequential(ListBlock(8), ListBlock(8), ListBlock(8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        return self.blocks([x, x])[0]
+
+
+class WithAuxHead(nn.Module):
+    """GoogLeNet/Inception-style: an auxiliary head that eval-mode forward never calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Conv2d(3, 8, 3)
+        self.aux = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))  # 90 params
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.body(x)
+        if self.training:
+            return self.head(x) + self.aux(x)
+        return self.head(x)
+
+
+class UsesParameterDirectly(nn.Module):
+    """A layer scale: a parameter times a tensor, outside any module cnnsize knows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.scale = nn.Parameter(torch.ones(4, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) * self.scale

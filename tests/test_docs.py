@@ -94,6 +94,15 @@ def test_command_runs(doc, command, tmp_path):
     assert proc.returncode in (0, 1), f"{doc}: `{command}` exited {proc.returncode}: {proc.stderr}"
 
 
+def test_spec_tables_list_every_kind():
+    """docs/spec.md has each registered kind's row, its arguments and defaults as they are."""
+    from cnnsize.layers import REGISTRY
+
+    text = (ROOT / "docs" / "spec.md").read_text(encoding="utf-8")
+    missing = [cls.docs_row() for cls in REGISTRY.values() if cls.docs_row() not in text]
+    assert not missing, "docs/spec.md lacks or misstates:\n" + "\n".join(missing)
+
+
 def test_there_are_transcripts():
     assert len(transcripts()) >= 5
 

@@ -116,3 +116,131 @@ def test_torchvision_models_equal_the_zoo(name):
     imported = cnnsize.analyze(from_module(getattr(models, name)(**kwargs), (3, 224, 224)))
     zoo = cnnsize.analyze(name)
     assert (imported.totals.params, imported.totals.macs) == (zoo.totals.params, zoo.totals.macs)
+
+
+# ---------------------------------------------------------------- graphs a tree could not say
+
+from . import models_for_import as m  # noqa: E402
+
+
+def _oracle(module, shapes):
+    """The ORIGINAL module's own figures: unique parameters, flop_counter FLOPs, output shapes."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        out = module.eval()(*(torch.randn(1, *s) for s in shapes))
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    params = sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())
+    return params, counter.get_total_flops(), [tuple(o.shape[1:]) for o in outs]
+
+
+GRAPHS = [
+    ("dense_block", m.DenseBlock, [(8, 8, 8)]),
+    ("unet", m.TinyUNet, [(3, 16, 16)]),
+    ("fpn", m.TinyFPN, [(3, 32, 32)]),
+    ("two_inputs", m.TwoInputs, [(3, 8, 8), (1, 8, 8)]),
+    ("shared", m.SharedConv, [(4, 6, 6)]),
+    ("cat_width", m.CatWidth, [(2, 8, 8)]),
+    ("output_size", m.TransposedWithSize, [(3, 16, 16)]),
+    ("view", m.ViewFlatten, [(3, 32, 32)]),
+    ("lists", m.ListNet, [(3, 8, 8)]),
+    ("guarded", lambda: m.GuardedClassifier(m.small_net()), [(3, 32, 32)]),
+]
+
+
+@pytest.mark.parametrize(("name", "factory", "shapes"), GRAPHS, ids=[g[0] for g in GRAPHS])
+def test_graphs_import_exact_against_the_original(name, factory, shapes):
+    torch.manual_seed(0)
+    module = factory()
+    before = copy.deepcopy(module.state_dict())
+    params, flops, out_shapes = _oracle(module, shapes)
+    module.train()
+    net = from_module(module, shapes[0] if len(shapes) == 1 else shapes)
+    report = cnnsize.analyze(net, conventions=cnnsize.Conventions(elementwise_flops=False))
+    assert report.totals.params == params
+    assert report.totals.flops == 2 * report.totals.macs == flops
+    assert [report[o].output_shape for o in report.outputs] == out_shapes
+    result = cnnsize.crosscheck(module, input_shape=shapes[0] if len(shapes) == 1 else shapes, batch=2)
+    assert result.ok, [(layer.name, c) for layer in result.layers for c in layer.checks
+                       if c.status == "mismatch"][:3]
+    assert module.training and all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def test_the_issues_examples_are_exact():
+    # one conv applied twice: 148 parameters (the tree counted 296)
+    assert cnnsize.analyze(from_module(m.SharedConv(), (4, 6, 6))).totals.params == 148
+    # torch.cat(dim=3) is a width concat: 6×6×14, not a channel concat
+    cat = cnnsize.analyze(from_module(m.CatWidth(), (2, 8, 8)))
+    assert cat["cat"].output_shape == (6, 6, 14) and cat.totals.params == 156
+    # output_size=[16, 16] is honoured (its arguments alone give 15×15)
+    up = cnnsize.analyze(from_module(m.TransposedWithSize(), (3, 16, 16)))
+    assert up["up"].output_shape == (3, 16, 16)
+    # the U-Net's last concat also reads the input: 14,634 parameters
+    unet = cnnsize.analyze(from_module(m.TinyUNet(), (3, 16, 16)))
+    assert unet.totals.params == 14_634 and "input" in unet["cat_2"].inputs
+
+
+def test_modules_forward_never_calls_are_listed_apart():
+    module = m.WithAuxHead()
+    report = cnnsize.analyze(from_module(module, (3, 8, 8)))
+    assert report.uncalled == (("aux", 90, 0),)                       # 8·10 + 10
+    assert report.totals.params + report.totals.uncalled_params == sum(p.numel() for p in module.parameters())
+    assert "not called by forward (counted apart): 90 params in aux" in report.render("text")
+
+
+def test_a_parameter_used_outside_a_module_is_refused():
+    with pytest.raises(CnnsizeError, match=r"mul in the model \(UsesParameterDirectly\) uses a parameter directly"):
+        from_module(m.UsesParameterDirectly(), (3, 8, 8))
+
+
+def test_the_importer_never_guesses(monkeypatch):
+    """A traced op whose written spec would differ from the trace is refused, not written."""
+    from cnnsize.verify import importer
+
+    real = importer._items
+
+    def dropping(trace):
+        items = real(trace)
+        return items[:-1]  # lose the last layer
+
+    monkeypatch.setattr(importer, "_items", dropping)
+    with pytest.raises(CnnsizeError, match="does not reproduce the traced graph"):
+        from_module(m.ViewFlatten(), (3, 32, 32))
+
+
+def test_crosscheck_command_runs_the_original_module():
+    proc = subprocess.run([sys.executable, "-m", "cnnsize", "crosscheck", "tests.models_for_import:TinyUNet",
+                           "--input", "3,16,16"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "ORIGINAL module was run" in proc.stdout and "all match" in proc.stdout
+    two = subprocess.run([sys.executable, "-m", "cnnsize", "import", "tests.models_for_import:TwoInputs",
+                          "--input", "image=3,8,8", "--input", "mask=1,8,8"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr
+    assert "input: {image: [3, 8, 8], mask: [1, 8, 8]}" in two.stdout
+
+
+@pytest.mark.parametrize("name", ["densenet121", "densenet201", "resnet18", "googlenet", "inception_v3"])
+def test_torchvision_graphs_import_exact(name):
+    models = pytest.importorskip("torchvision.models")
+    kwargs = {"init_weights": False} if name in ("googlenet", "inception_v3") else {}
+    module = getattr(models, name)(**kwargs)
+    size = 299 if name == "inception_v3" else 224
+    report = cnnsize.analyze(from_module(module, (3, size, size)))
+    weights = models.get_model_weights(name).DEFAULT
+    # torchvision's num_params for GoogLeNet is without its two auxiliary heads (its weights come
+    # without them); Inception-v3's includes AuxLogits. In eval mode forward calls neither, so
+    # they are `uncalled`, counted apart.
+    counted = report.totals.params + (report.totals.uncalled_params if name == "inception_v3" else 0)
+    assert counted == weights.meta["num_params"]
+    if name in ("googlenet", "inception_v3"):
+        assert [p for p, _, _ in report.uncalled] == (["aux1", "aux2"] if name == "googlenet" else ["AuxLogits"])
+    assert round(report.totals.macs / 1e9, 2) == pytest.approx(weights.meta["_ops"], abs=0.01)
+
+
+def test_torchvision_classifier_behind_a_shape_check():
+    models = pytest.importorskip("torchvision.models")
+    module = m.GuardedClassifier(models.resnet18())
+    report = cnnsize.analyze(from_module(module, (3, 224, 224)))
+    assert (report.totals.params, report.totals.macs) == (11_689_512, 1_814_073_344)

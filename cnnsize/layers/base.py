@@ -251,6 +251,25 @@ class Kind:
     # (x.__radd__, x.__iadd__ are add), and their positional arguments after the tensors.
     functions: ClassVar[tuple[str, ...]] = ()
     function_args: ClassVar[tuple[str, ...]] = ()
+    # What it stands for in PyTorch, for docs/spec.md (default: the torch.nn class).
+    origin: ClassVar[str] = ""
+
+    @classmethod
+    def docs_row(cls) -> str:
+        """Its row in the tables of docs/spec.md (tests/test_docs.py keeps them in step)."""
+        args = []
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.metadata.get("required"):
+                args.append(f"`{f.name}` (required)")
+                continue
+            default = f.default
+            text = ("null" if default is None else ("true" if default else "false")
+                    if isinstance(default, bool) else repr(default))
+            note = ("" if f.name not in cls.spec_only else
+                    " (forward's argument)" if f.name in ("output_size",) else " (not PyTorch's)")
+            args.append(f"`{f.name}`={text}{note}")
+        origin = cls.origin or f"`nn.{cls.torch_name}`"
+        return f"| `{cls.type_name}` | {origin} | {', '.join(args) or '—'} |"
 
     @classmethod
     def arg_names(cls) -> list[str]:

@@ -17,8 +17,8 @@ from typing import Any
 from .base import (
     SAVE_INPUT,
     Cost,
-    Saved,
     Kind,
+    Saved,
     Shape,
     Window,
     arg,
@@ -40,6 +40,7 @@ class Subsampling2d(Kind):
     bias: bool = arg(True, to_bool)
 
     type_name, torch_name, family, ndim = "subsampling2d", "", "pool", 2
+    origin = "none (LeCun et al. 1998)"
     examples = (({"kernel_size": 2}, (6, 28, 28)),)
 
     def torch_module(self, shape: Shape) -> Any:
@@ -80,6 +81,7 @@ class RBF(Kind):
     in_features: int | None = arg(None, to_optional(to_int(1)))
 
     type_name, torch_name, family = "rbf", "", "linear"
+    origin = "none (LeCun et al. 1998)"
     examples = (({"out_features": 10}, (84,)),)
 
     def torch_module(self, shape: Shape) -> Any:

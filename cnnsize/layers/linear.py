@@ -7,8 +7,8 @@ where rows is the product of the leading dims (1 after a flatten).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ShapeError

@@ -61,7 +61,8 @@ class _Elementwise(Kind):
     """out = in_0 ∘ in_1 ∘ … with broadcasting; saved for backward as PyTorch's formulas need."""
 
     family = "merge"
-    min_inputs, max_inputs = 2, 2
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int | None] = 2
     symbol: ClassVar[str] = "+"
     what: ClassVar[str] = "sum"
     rf_rule: ClassVar[RFEffect] = "same"
@@ -103,7 +104,7 @@ class _Elementwise(Kind):
 @dataclass(frozen=True, slots=True)
 class Add(_Elementwise):
     type_name, torch_name, max_inputs = "add", "", None
-    functions = ("add",)
+    functions, origin = ("add",), "`torch.add`, `+` (two or more inputs)"
     examples = (({}, ((4, 5, 5), (4, 5, 5))), ({}, ((3, 4), (3, 4), (1, 4))))
 
     def torch_module(self, shape: Shape) -> Any:
@@ -123,14 +124,14 @@ def _sum(*xs: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class Sub(_Elementwise):
     type_name, torch_name, symbol, what, operator = "sub", "", "−", "difference", "sub"
-    functions = ("sub", "subtract")
+    functions, origin = ("sub", "subtract"), "`torch.sub`, `-`"
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class Mul(_Elementwise):
     type_name, torch_name, symbol, what, rf_rule, operator = "mul", "", "×", "product", "gated", "mul"
-    functions = ("mul", "multiply")
+    functions, origin = ("mul", "multiply"), "`torch.mul`, `*`"
     saves = ((1, 0), (0, 1))
 
 
@@ -138,7 +139,7 @@ class Mul(_Elementwise):
 @dataclass(frozen=True, slots=True)
 class Div(_Elementwise):
     type_name, torch_name, symbol, what, operator = "div", "", "/", "quotient", "truediv"
-    functions = ("div", "divide", "true_divide", "truediv")
+    functions, origin = ("div", "divide", "true_divide", "truediv"), "`torch.div`, `/`"
     saves = ((1, None), (0, 1))
 
 
@@ -172,7 +173,7 @@ class Cat(_Join):
     """torch.cat: sizes add up along `dim`; every other dim must agree."""
 
     type_name, torch_name = "cat", ""
-    functions = ("cat", "concat", "concatenate")
+    functions, origin = ("cat", "concat", "concatenate"), "`torch.cat` (one or more inputs)"
     examples = (({}, ((4, 5, 5), (2, 5, 5), (1, 5, 5))), ({"dim": 3}, ((2, 3, 4), (2, 3, 1))),
                 ({"dim": -1}, ((6,), (4,))))
 
@@ -199,7 +200,7 @@ class Stack(_Join):
     """torch.stack: equal shapes, joined along a new `dim`."""
 
     type_name, torch_name, joins = "stack", "", "stack"
-    functions = ("stack",)
+    functions, origin = ("stack",), "`torch.stack` (one or more inputs)"
     examples = (({}, ((4, 5), (4, 5))), ({"dim": 2}, ((3, 2), (3, 2), (3, 2))))
 
     def analyze(self, inputs: Sequence[Shape]) -> Cost:
@@ -225,7 +226,7 @@ class MatMul(Kind):
 
     type_name, torch_name, family = "matmul", "", "merge"
     min_inputs, max_inputs = 2, 2
-    functions = ("matmul", "bmm")
+    functions, origin = ("matmul", "bmm"), "`torch.matmul`, `@`"
     examples = (({}, ((3, 4), (4, 5))), ({}, ((2, 6, 3), (1, 3, 7))))
 
     def analyze(self, inputs: Sequence[Shape]) -> Cost:

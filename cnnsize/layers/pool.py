@@ -19,8 +19,9 @@ from .base import (
     SAVE_INPUT,
     SPATIAL_SYMBOLS,
     Cost,
-    Saved,
     Kind,
+    RFEffect,
+    Saved,
     Shape,
     Window,
     arg,
@@ -215,7 +216,7 @@ class _AdaptivePoolNd(Kind):
             f"FLOPs = {'connections − units' if self.is_max else 'connections'} = {flops:,}",
         ]
         # For receptive fields a non-global adaptive pool acts like its largest bin at stride W1//W2.
-        rf = "global" if global_pool else tuple(
+        rf: RFEffect = "global" if global_pool else tuple(
             Window(max(w), Fraction(w1 // w2) if w1 >= w2 else Fraction(w1, w2))
             for w, w1, w2 in zip(windows, spatial, sizes))
         # PyTorch computes an average pool to 1 as a mean, whose backward needs no tensor.

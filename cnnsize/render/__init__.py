@@ -156,11 +156,14 @@ def _notes(report: Report) -> list[str]:
 
 def _explain(report: Report) -> list[str]:
     lines = []
+    previous = report.inputs[0][0] if report.inputs else "input"
     for row in report.layers:
+        reads = "" if row.inputs == (previous,) else f" ← {', '.join(row.inputs)}"
+        previous = row.name
         if not row.explain:
             continue
         args = ", ".join(f"{k}={v}" for k, v in row.args)
-        lines.append(f"{row.name} ({row.type}{': ' + args if args else ''})")
+        lines.append(f"{row.name} ({row.type}{': ' + args if args else ''}){reads}")
         lines.extend(f"  {line}" for line in row.explain)
     return lines
 

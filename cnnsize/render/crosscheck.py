@@ -49,7 +49,7 @@ def render_crosscheck(result: CrossCheck, fmt: str = "text") -> str:
     mismatches = [f"✗ {layer.name} {c.quantity}: predicted {value_text(c.predicted)}, measured "
                   f"{value_text(c.measured)}{' — ' + c.note if c.note else ''}"
                   for layer in result.layers for c in layer.checks if c.status == "mismatch"]
-    lines = [body, "", *totals, *mismatches, legend, result.summary()]
+    lines = [body, "", *totals, *mismatches, *result.notes, legend, result.summary()]
     if fmt == "markdown":
         return "\n".join([lines[0], "", *(f"- {line}" for line in lines[2:])]) + "\n"
     return "\n".join(lines) + "\n"

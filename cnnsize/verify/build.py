@@ -12,7 +12,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from torch import fx, nn
 
 from ..errors import CnnsizeError

@@ -20,7 +20,7 @@ from ..analyze import SpecLike, analyze
 from ..conventions import Conventions
 from ..errors import CnnsizeError
 from ..layers import REGISTRY, Shape
-from ..report import Report
+from ..report import LayerStats, Report
 from ..spec import Network, load
 from .build import build
 
@@ -280,7 +280,7 @@ def _saved_for_backward(model: nn.Module, xs: tuple[torch.Tensor, ...]) -> int:
 
 
 def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1,
-               dtype: str = "float32", input_shape: Shape | None = None,
+               dtype: str = "float32", input_shape: Any = None,
                progress: bool = False, allow_data_dependent: bool = False) -> CrossCheck:
     """Build the spec's model (or import the given module and run the ORIGINAL), run it, and
     compare it with the symbolic report, row by row and in total."""
@@ -348,7 +348,10 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
 
     layers = []
     fv_mac_total = 0
-    for row, prow in zip(report.layers, pure.layers):
+    calls: dict[str, list[tuple[LayerStats, LayerStats]]] = {}  # first row → its module's calls
+    for row, pure_row in zip(report.layers, pure.layers):
+        calls.setdefault(row.shares or row.name, []).append((row, pure_row))
+    for row in report.layers:
         module = modules[row.name]
         if module is None:  # a torch function of an imported model: checked at import
             layers.append(LayerCheck(row.name, row.type, ()))
@@ -366,39 +369,43 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
             checks.append(_compare("params", row.params, own_params))
             checks.append(_compare("buffers", row.buffers, own_buffers))
         first_call = row.shares is None
+        group = calls[row.name] if first_call else []
+        together = f" (the module's {len(group)} calls together)" if len(group) > 1 else ""
+        macs_pred = sum(r.macs for r, _ in group)
+        flops_pred = sum(p.flops for _, p in group)
         fv = _own(counts["fv_macs"], path, inside[path]) if first_call else 0
         fc = counts["fc_flops"].get(path, 0) if first_call else 0
         acts = _own(counts["fv_acts"], path, inside[path]) if first_call else 0
         mac_kind = row.type in REGISTRY and REGISTRY[row.type].family in ("conv", "linear")
         if not first_call:
             checks.append(Check("macs", row.macs, None, INFO,
-                                "a second call of a shared module: the tools count its calls "
-                                "together, at its first row"))
-        elif row.macs or fv:
+                                f"a second call of the module of {row.shares}: the tools count "
+                                "its calls together, at that row"))
+        elif macs_pred or fv:
             if mac_kind and fv:
-                checks.append(_compare("macs", row.macs, fv, "fvcore"))
+                checks.append(_compare("macs", macs_pred, fv, "fvcore" + together))
                 fv_mac_total += fv
             elif fv:
-                checks.append(Check("macs", row.macs, fv, INFO,
+                checks.append(Check("macs", macs_pred, fv, INFO,
                                     f"fvcore counts {fv:,} for {row.type}; cnnsize counts MACs "
                                     "for conv and linear layers only"))
             else:
-                checks.append(Check("macs", row.macs, 0, NOT_COUNTED, f"not counted by fvcore ({row.type})"))
-        if first_call and (prow.flops or fc):
+                checks.append(Check("macs", macs_pred, 0, NOT_COUNTED, f"not counted by fvcore ({row.type})"))
+        if first_call and (flops_pred or fc):
             if fc:
-                checks.append(_compare("flops", prow.flops, fc, "torch.utils.flop_counter, 2·MACs"))
+                checks.append(_compare("flops", flops_pred, fc,
+                                       "torch.utils.flop_counter, 2·MACs" + together))
             else:
-                checks.append(Check("flops", prow.flops, 0, NOT_COUNTED,
+                checks.append(Check("flops", flops_pred, 0, NOT_COUNTED,
                                     f"not counted by torch.utils.flop_counter ({row.type})"))
+        acts_pred = sum(r.units for r, _ in group) * batch
         if mac_kind and acts:
-            checks.append(_compare("activations", row.units * batch, acts, "fvcore activation count"))
+            checks.append(_compare("activations", acts_pred, acts, "fvcore activation count" + together))
         checks.append(_compare("activation_bytes", row.activation_bytes, nbytes,
                                "bytes of new output storage seen by hooks"))
         layers.append(LayerCheck(row.name, row.type, tuple(checks)))
 
     t = report.totals
-    shared_macs = sum(r.macs for r in report.layers if r.shares is not None
-                      and r.type in REGISTRY and REGISTRY[r.type].family in ("conv", "linear"))
     model_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     model_buffers = sum(b.numel() for b in {id(b): b for b in model.buffers()}.values())
     totals = [
@@ -406,30 +413,38 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
                  "every parameter of the model" + (f", {t.uncalled_params:,} of them in modules "
                                                    "forward never calls" if t.uncalled_params else "")),
         _compare("buffers", t.buffers + t.uncalled_buffers, model_buffers),
-        _compare("macs", t.macs - shared_macs, fv_mac_total,
+        _compare("macs", t.macs, fv_mac_total,
                  f"fvcore, conv and linear modules (its own total, {counts['fv_macs'].get('', 0):,},"
-                 " also counts ops such as batch_norm and adaptive_avg_pool2d)"
-                 + ("; the second calls of shared modules are counted at their first row"
-                    if shared_macs else "")),
+                 " also counts ops such as batch_norm and adaptive_avg_pool2d)"),
         _compare("flops", pure.totals.flops, counts["fc_flops"].get("", 0),
                  "torch.utils.flop_counter total"),
     ]
     measured_bytes = sum(x.numel() * x.element_size() for x in xs) \
         + sum(b for _, b in measured.values())
-    if hooked_all:
+    peak_note = (f"bytes of live tensors after each layer, by weak references (measured peak "
+                 f"after {live.at or 'the input'}; predicted while {t.peak_at or 'the input'} runs)")
+    if hooked_all and not imported:
         totals.append(_compare("activation_bytes", t.activation_bytes, measured_bytes,
                                "inputs + new output storage"))
-        totals.append(_compare("peak_bytes", t.peak_bytes, live.peak,
-                               f"bytes of live tensors after each layer, by weak references "
-                               f"(measured peak after {live.at or 'the input'}; predicted while "
-                               f"{t.peak_at or 'the input'} runs)"))
+        totals.append(_compare("peak_bytes", t.peak_bytes, live.peak, peak_note))
+    elif imported:
+        ratio = live.peak / t.peak_bytes if t.peak_bytes else float("nan")
+        totals.append(Check("peak_bytes", t.peak_bytes, live.peak, INFO,
+                            f"{peak_note}, {ratio:.3f}×: seen only after module calls, and the "
+                            "original forward's Python variables may keep a tensor alive past "
+                            "its last use"))
     else:
         totals.append(Check("activation_bytes", t.activation_bytes, measured_bytes, INFO,
                             "torch functions of an imported model have no module to hook"))
-    if isinstance(saved, int):
-        totals.append(_compare("saved_bytes", t.saved_bytes, saved,
-                               "tensors autograd saves in a training-mode forward "
-                               "(torch.autograd.graph.saved_tensors_hooks, unique storages)"))
+    saved_note = ("tensors autograd saves in a training-mode forward "
+                  "(torch.autograd.graph.saved_tensors_hooks, unique storages)")
+    if isinstance(saved, int) and report.uncalled:
+        totals.append(Check("saved_bytes", t.saved_bytes, saved, INFO,
+                            f"{saved_note}; in training mode forward may also run "
+                            f"{', '.join(p for p, _, _ in report.uncalled)}, which inference "
+                            "does not"))
+    elif isinstance(saved, int):
+        totals.append(_compare("saved_bytes", t.saved_bytes, saved, saved_note))
     else:
         totals.append(Check("saved_bytes", t.saved_bytes, None, INFO,
                             f"the model could not run in training mode: {saved}"))

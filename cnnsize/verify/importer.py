@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
-import math
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -109,19 +108,22 @@ def _user_frame() -> str:
 def _kind_for_module(module: nn.Module) -> str | None:
     """The kind a module call is: cnnsize's own modules say; a torch.nn class, or a subclass
     that keeps its base's forward, by the class."""
-    if hasattr(module, "cnnsize_args"):
-        kind: str = module.cnnsize_args()[0]
+    own = getattr(module, "cnnsize_args", None)
+    if callable(own):
+        kind: str = own()[0]
         return kind
     for cls in type(module).__mro__:
         if cls.__module__.startswith("torch.nn.modules") and cls.__name__ in _BY_TORCH_NAME:
-            return _BY_TORCH_NAME[cls.__name__] if cls.forward is type(module).forward else None
+            same = getattr(cls, "forward", None) is getattr(type(module), "forward", None)
+            return _BY_TORCH_NAME[cls.__name__] if same else None
     return None
 
 
 def _module_args(module: nn.Module, kind: str) -> dict[str, Any]:
     """Constructor arguments read back from a module's attributes (those not at their default)."""
-    if hasattr(module, "cnnsize_args"):
-        return _shown(module.cnnsize_args()[1], kind)
+    own = getattr(module, "cnnsize_args", None)
+    if callable(own):
+        return _shown(own()[1], kind)
     return _shown(_raw_args(module, kind), kind)
 
 
@@ -319,9 +321,9 @@ class _Tracer(TorchFunctionMode):
         kind = FUNCTIONS.get(base)
         if kind is None or len(outs) != 1:
             for t in outs:
-                self.opaque[id(t)] = (f"torch's {base} ({what}), for which cnnsize has no kind"
-                                      if kind is None else f"{base} ({what}), which returns "
-                                      f"{len(outs)} tensors")
+                self.opaque[id(t)] = (f"torch's {what}, for which cnnsize has no kind"
+                                      if kind is None else f"{what}, which returns "
+                                      f"{len(outs)} tensors (not supported yet)")
                 self.keep.append(t)
             return None
         cls = REGISTRY[kind]
@@ -376,13 +378,18 @@ InputShapes = Sequence[int] | Mapping[str, Sequence[int]] | Sequence[Sequence[in
 
 
 def _shapes(module: nn.Module, input_shape: InputShapes) -> list[tuple[str, tuple[int, ...]]]:
-    if isinstance(input_shape, Mapping):
-        return [(str(k), tuple(int(s) for s in v)) for k, v in input_shape.items()]
-    items = list(input_shape)
-    if items and all(isinstance(v, (list, tuple)) for v in items):
-        names = _input_names(module, len(items))
-        return [(n, tuple(int(s) for s in v)) for n, v in zip(names, items)]
-    return [(DEFAULT_INPUT, tuple(int(s) for s in items))]
+    try:
+        if isinstance(input_shape, Mapping):
+            return [(str(k), tuple(int(s) for s in v)) for k, v in input_shape.items()]
+        items: list[Any] = list(input_shape)
+        if items and all(isinstance(v, (list, tuple)) for v in items):
+            names = _input_names(module, len(items))
+            return [(n, tuple(int(s) for s in v)) for n, v in zip(names, items)]
+        return [(DEFAULT_INPUT, tuple(int(s) for s in items))]
+    except (TypeError, ValueError):
+        raise CnnsizeError(f"cannot read the input shape {input_shape!r}", field="input_shape",
+                           hint="channels first, no batch dim: (3, 224, 224), or one per input"
+                           ) from None
 
 
 def trace(module: nn.Module, input_shape: InputShapes, *,
@@ -431,15 +438,15 @@ def trace(module: nn.Module, input_shape: InputShapes, *,
             + "; ".join(dict.fromkeys(tracer.data_reads)),
             hint="cnnsize counts one path; pass allow_data_dependent=True "
                  "(--allow-data-dependent) to count the path this random input takes")
-    outputs = []
+    outputs: list[str] = []
     for t in _flat_tensors(output):
-        name = tracer.producer.get(id(t))
-        if name is None:
+        found = tracer.producer.get(id(t))
+        if found is None:
             made = tracer.opaque.get(id(t)) or tracer.constants.get(id(t))
             raise CnnsizeError("cnnsize cannot follow this model: forward returns "
                                + (f"the result of {made}" if made else
                                   "a tensor that does not come from its input"))
-        outputs.append(name)
+        outputs.append(found)
     if not outputs:
         raise CnnsizeError("forward returns no tensor")
     return Trace(shapes, tracer.ops, list(dict.fromkeys(outputs)), _uncalled(model, tracer.called),

@@ -27,7 +27,7 @@ from ..analyze import SpecLike, analyze
 from ..conventions import Conventions
 from ..errors import CnnsizeError
 from ..report import Report
-from ..spec import load
+from ..spec import Network, load
 from .build import build, module_for_row
 from .crosscheck import DTYPES, check_device
 
@@ -295,6 +295,14 @@ def _bytes_moved(report: Report, conv: Conventions) -> dict[str, int]:
     return out
 
 
+def _one_input(network: Network) -> Network:
+    if len(network.inputs) != 1:
+        raise CnnsizeError(f"cnnsize time runs networks with one input; {network.name} has "
+                           f"{len(network.inputs)} ({', '.join(network.input_names)})",
+                           field="input")
+    return network
+
+
 def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: str = "float32",
                 channels_last: bool = False, warmup: int = 3, repeat: int = 10,
                 backward: bool = False, cudnn_benchmark: bool = True,
@@ -309,7 +317,7 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
         raise CnnsizeError(f"must be >= 0, got {warmup}", field="warmup")
     if repeat < 1:
         raise CnnsizeError(f"must be >= 1, got {repeat}", field="repeat")
-    network = load(net)
+    network = _one_input(load(net))
     conv = Conventions(batch=batch, dtype=dtype, elementwise_flops=False)
     report = analyze(network, conventions=conv)
     previous_benchmark = torch.backends.cudnn.benchmark
@@ -386,26 +394,43 @@ def _time_per_layer(model: nn.Module, report: Report, x: torch.Tensor, cuda: boo
     handles = []
     order: list[str] = []
 
-    def pre(name: str) -> Callable[..., None]:
-        return lambda module, inputs: recorder.mark(name, "start")
+    # A module that several rows call (`shares`) serves its rows in call order, each run.
+    queues: dict[int, list[str]] = {}
+    modules: dict[int, nn.Module] = {}
+    for row in report.layers:
+        module = module_for_row(model, row.name, row.shares)
+        queues.setdefault(id(module), []).append(row.name)
+        modules[id(module)] = module
+    calls = {key: 0 for key in queues}
+    current: dict[int, str] = {}
 
-    def post(name: str) -> Callable[..., None]:
+    def pre(key: int) -> Callable[..., None]:
+        def hook(module: nn.Module, inputs: Any) -> None:
+            queue = queues[key]
+            current[key] = name = queue[calls[key] % len(queue)]
+            calls[key] += 1
+            recorder.mark(name, "start")
+        return hook
+
+    def post(key: int) -> Callable[..., None]:
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            name = current[key]
             recorder.mark(name, "end")
             if backward and isinstance(output, torch.Tensor) and output.requires_grad:
                 order.append(name)
                 output.register_hook(lambda grad: bwd_recorder.mark(name, "grad"))
         return hook
 
-    for row in report.layers:
-        module = module_for_row(model, row.name, row.shares)
-        handles.append(module.register_forward_pre_hook(pre(row.name)))
-        handles.append(module.register_forward_hook(post(row.name)))
+    for key, module in modules.items():
+        handles.append(module.register_forward_pre_hook(pre(key)))
+        handles.append(module.register_forward_hook(post(key)))
     forward: dict[str, list[float]] = {}
     backward_times: dict[str, list[float]] = {}
     try:
         for run in range(warmup + repeat):
             order.clear()
+            for key in calls:
+                calls[key] = 0
             _step(model, x, backward)
             durations = recorder.durations()
             grads = _grad_intervals(bwd_recorder, order) if backward else {}
@@ -497,7 +522,7 @@ def sweep(net: SpecLike, *, batches: Iterable[int] = (1,), sizes: Iterable[int] 
 
 def _sweep(net: SpecLike, batches: Iterable[int], sizes: Iterable[int], device: str, dtype: str,
            channels_last: bool, warmup: int, repeat: int, clock: Clock, progress: bool) -> Sweep:
-    network = load(net)
+    network = _one_input(load(net))
     channels, *spatial = network.input_shape
     shapes = [(channels, *[s] * len(spatial)) for s in sizes] or [network.input_shape]
     grid = [(b, shape) for shape in shapes for b in batches]

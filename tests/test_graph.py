@@ -1,0 +1,241 @@
+"""The graph core: specs that a tree cannot say, lowering, memory from lifetimes, fields on DAGs.
+
+The networks of docs/examples/{unet,fpn,two_inputs,siamese}.yaml are written a second time in
+PyTorch in tests/models_for_import.py; the oracles are those modules (parameters counted by
+torch, FLOPs by torch.utils.flop_counter), never cnnsize's own build.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+import cnnsize
+from cnnsize.analyze import _apply_rf
+from cnnsize.errors import CnnsizeError, SpecError
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "docs" / "examples"
+
+
+def flops_of(module, *shapes):
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        out = module.eval()(*(torch.randn(1, *s) for s in shapes))
+    return counter.get_total_flops(), out
+
+
+PURE = cnnsize.Conventions(elementwise_flops=False)
+
+
+@pytest.mark.parametrize(("example", "model", "shapes"), [
+    ("unet", "TinyUNet", [(3, 16, 16)]),
+    ("fpn", "TinyFPN", [(3, 32, 32)]),
+    ("two_inputs", "TwoInputs", [(3, 8, 8), (1, 8, 8)]),
+])
+def test_example_specs_equal_their_pytorch_modules(example, model, shapes):
+    pytest.importorskip("torch")
+    from . import models_for_import
+
+    module = getattr(models_for_import, model)()
+    report = cnnsize.analyze(EXAMPLES / f"{example}.yaml", conventions=PURE)
+    flops, out = flops_of(module, *shapes)
+    outs = out if isinstance(out, tuple) else (out,)
+    assert report.totals.params == sum(p.numel() for p in module.parameters())
+    assert report.totals.flops == 2 * report.totals.macs == flops
+    assert [report[name].output_shape for name in report.outputs] == [tuple(o.shape[1:]) for o in outs]
+
+
+def test_unet_rows_read_across_levels():
+    report = cnnsize.analyze(EXAMPLES / "unet.yaml")
+    assert report["skip2"].inputs == ("up2", "enc2.2")            # a sequential stands for its last row
+    assert report["skip1"].inputs == ("up1", "enc1.1", "input")   # and the network input by name
+    assert report["skip1"].output_shape == (8 + 8 + 3, 16, 16)
+    assert report.totals.params == 14_634
+
+
+def test_fpn_has_three_outputs():
+    report = cnnsize.analyze(EXAMPLES / "fpn.yaml")
+    assert report.outputs == ("out2", "out3", "out4")
+    assert [report[n].output_shape for n in report.outputs] == [(8, 16, 16), (8, 8, 8), (8, 4, 4)]
+    assert report["p3"].inputs == ("lat3", "up4") and report["p3"].type == "add"
+
+
+def test_two_inputs_and_json_contract():
+    report = cnnsize.analyze(EXAMPLES / "two_inputs.yaml")
+    assert report.inputs == (("image", (3, 8, 8)), ("mask", (1, 8, 8)))
+    assert report["image_stem"].inputs == ("image",) and report["mask_stem"].inputs == ("mask",)
+    data = report.to_dict()
+    assert data["format_version"] == 2
+    assert data["inputs"] == {"image": [3, 8, 8], "mask": [1, 8, 8]} and data["outputs"] == ["fc"]
+    fuse = next(row for row in data["layers"] if row["name"] == "fuse")
+    assert fuse["inputs"] == ["image_stem", "mask_stem"] and fuse["input_shapes"] == [[8, 8, 8]] * 2
+    # input bytes of both inputs: (3 + 1)·8·8·4 = 1,024
+    assert report.totals.input_bytes == 1_024
+
+
+def test_a_shared_module_counts_its_weights_once_and_its_macs_every_time():
+    report = cnnsize.analyze(EXAMPLES / "siamese.yaml")
+    embed, again = report["embed"], report["embed_right"]
+    assert embed.params == 8 * 9 + 8 and again.params == 0      # 1·8·3·3 + 8 = 80, counted once
+    assert again.macs == embed.macs == 8 * 26 * 26 * 9           # 48,672 each call
+    assert again.shares == "embed" and "counted there" in again.notes[0]
+    assert report.totals.params == 80 + 8 + 1                     # + score's 8 weights + 1 bias
+
+
+def test_shared_module_spec_equals_pytorch():
+    torch = pytest.importorskip("torch")
+    from .models_for_import import SharedConv
+
+    spec = {"input": [4, 6, 6], "layers": [
+        {"name": "conv", "type": "conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1},
+        {"name": "relu", "type": "relu"},
+        {"name": "conv_2", "shares": "conv"}]}
+    module = SharedConv()
+    report = cnnsize.analyze(spec, conventions=PURE)
+    flops, _ = flops_of(module, (4, 6, 6))
+    assert report.totals.params == sum(p.numel() for p in module.parameters()) == 148
+    assert report.totals.flops == flops == 2 * 2 * (4 * 36 * 4 * 9)   # two calls of 5,184 MACs
+    del torch
+
+
+@pytest.mark.parametrize(("layers", "message"), [
+    ([{"name": "a", "type": "relu", "inputs": "b"}, {"name": "b", "type": "relu"}],
+     "'b' is not defined before this point"),
+    ([{"name": "a", "type": "relu"}, {"name": "s", "type": "add", "inputs": ["a", "nope"]}],
+     "'nope' is not defined"),
+    ([{"name": "a", "type": "relu"}, {"name": "b", "type": "add", "inputs": "a"}],
+     "add takes 2 or more inputs, got 1"),
+    ([{"name": "a", "type": "relu", "inputs": ["input", "input"]}], "relu takes 1 input, got 2"),
+    ([{"name": "b", "shares": "nothing"}], "'nothing' is not defined"),
+    ([{"name": "a", "type": "relu"}, {"name": "b", "shares": "a", "type": "relu"}],
+     "an item with 'shares' calls that layer's module again: it takes no 'type'"),
+    ([{"name": "a", "type": "conv2d", "out_channels": 2, "kernel_size": 1},
+      {"name": "b", "type": "sequential", "inputs": ["a", "input"], "layers": []}],
+     "a sequential takes one input, got 2"),
+])
+def test_bad_graphs_name_what_is_wrong(layers, message):
+    with pytest.raises(CnnsizeError, match=message):
+        cnnsize.analyze({"input": [3, 8, 8], "layers": layers})
+
+
+def test_unknown_output_and_duplicate_output():
+    base = {"input": [3, 8, 8], "layers": [{"name": "a", "type": "relu"}]}
+    with pytest.raises(SpecError, match="'b' is not defined"):
+        cnnsize.analyze({**base, "outputs": ["b"]})
+    with pytest.raises(SpecError, match="listed twice"):
+        cnnsize.analyze({**base, "outputs": ["a", "a"]})
+
+
+def test_names_resolve_in_the_enclosing_containers_first():
+    spec = {"input": [2, 8, 8], "layers": [
+        {"name": "x", "type": "relu"},
+        {"name": "block", "type": "sequential", "layers": [
+            {"name": "x", "type": "conv2d", "out_channels": 2, "kernel_size": 1},
+            {"name": "sum", "type": "add", "inputs": ["x", "input"]}]},   # block.x, not x
+        {"name": "outer", "type": "add", "inputs": ["x", "block.x"]}]}
+    report = cnnsize.analyze(spec)
+    assert report["block.sum"].inputs == ("block.x", "input")
+    assert report["outer"].inputs == ("x", "block.x")
+
+
+def test_dotted_names_are_paths():
+    spec = {"input": [2, 8, 8], "layers": [{"name": "features.0", "type": "relu"},
+                                           {"name": "features.1", "type": "relu"}]}
+    assert [r.name for r in cnnsize.analyze(spec).layers] == ["features.0", "features.1"]
+    with pytest.raises(SpecError, match="must not start or end with"):
+        cnnsize.analyze({"input": [2, 8, 8], "layers": [{"name": "a..b", "type": "relu"}]})
+
+
+def test_containers_lower_to_merge_ops():
+    net = cnnsize.load("resnet18")
+    merges = [op for op in net.ops if op.kind.type_name == "add"]
+    first = merges[0]
+    assert first.name == "layer1.0" and first.inputs == ("layer1.0.bn2", "maxpool")  # identity
+    projected = next(op for op in merges if op.name == "layer2.0")
+    assert projected.inputs == ("layer2.0.bn2", "layer2.0.downsample.1")
+    assert next(op for op in net.ops if op.name == "layer1.0.relu").inputs == ("layer1.0",)
+
+
+# ---------------------------------------------------------------- memory from lifetimes
+
+SKIP = {"input": [1, 4, 4], "layers": [
+    {"name": "a", "type": "conv2d", "out_channels": 8, "kernel_size": 1},
+    {"name": "b", "type": "relu"},
+    {"name": "c", "type": "conv2d", "out_channels": 8, "kernel_size": 1},
+    {"name": "d", "type": "add", "inputs": ["c", "b"]},
+    {"name": "e", "type": "conv2d", "out_channels": 1, "kernel_size": 1}]}
+
+
+def test_inference_peak_by_hand():
+    # float32, batch 1: input 1·4·4·4 = 64 B (held by the caller throughout); a, c, d 8·4·4·4 =
+    # 512 B each; b runs in place on a (--inplace all), so a lives until d reads b.
+    # a: 64 + 512 = 576; c: 1,088; d: 1,600 (input, a, c, d alive); then a and c are freed:
+    # 576; e: 640. Peak 1,600 B while d runs.
+    report = cnnsize.analyze(SKIP)
+    t = report.totals
+    assert t.peak_bytes == 1_600 and t.peak_at == "d"
+    assert t.peak_live == (("input", 64), ("a", 512), ("c", 512), ("d", 512))
+    assert [r.live_bytes for r in report.layers] == [576, 576, 1_088, 1_600, 640]
+    assert t.activation_bytes == 64 + 512 + 0 + 512 + 512 + 64   # every output, b in place
+    # every ReLU stored (--inplace none): b is its own 512 B, and a is freed after b reads it:
+    # a 576; b 1,088, then 576; c 1,088; d 1,600 (input, b, c, d); e 640.
+    stored = cnnsize.analyze(SKIP, conventions=cnnsize.Conventions(inplace_activations="none"))
+    assert [r.live_bytes for r in stored.layers] == [576, 1_088, 1_088, 1_600, 640]
+
+
+def test_inference_peak_matches_live_tensors_of_the_built_model():
+    pytest.importorskip("torch")
+    for spec in (SKIP, EXAMPLES / "unet.yaml", EXAMPLES / "fpn.yaml", "resnet18", "densenet121",
+                 "googlenet"):
+        result = cnnsize.crosscheck(spec, batch=2)
+        peak = next(c for c in result.totals if c.quantity == "peak_bytes")
+        assert peak.status == "match", (spec, peak)
+
+
+def test_training_memory_adds_saved_tensors_to_the_model_state():
+    t = cnnsize.analyze("resnet50").totals
+    assert t.training_bytes_sgd == t.saved_bytes + t.buffer_bytes + 3 * t.param_bytes
+    # ResNet-50 at batch 1 keeps about 82 MiB for backward, far more than its inference peak
+    assert t.saved_bytes > 8 * t.peak_bytes
+
+
+# ---------------------------------------------------------------- receptive fields on a DAG
+
+def test_receptive_field_is_the_largest_over_all_paths():
+    spec = {"input": [1, 16, 16], "layers": [
+        {"name": "a", "type": "conv2d", "out_channels": 2, "kernel_size": 3, "padding": 1},   # 3
+        {"name": "b", "type": "conv2d", "out_channels": 2, "kernel_size": 3, "padding": 1},   # 5
+        {"name": "c", "type": "conv2d", "out_channels": 2, "kernel_size": 1, "inputs": "input"},  # 1
+        {"name": "d", "type": "add", "inputs": ["c", "b"]},                                   # max 5
+        {"name": "e", "type": "conv2d", "out_channels": 2, "kernel_size": 3, "padding": 1}]}  # 7
+    report = cnnsize.analyze(spec)
+    assert [report[n].receptive_field for n in "abcde"] == [(3, 3), (5, 5), (1, 1), (5, 5), (7, 7)]
+
+
+def test_paths_with_different_jumps_keep_every_candidate():
+    one, two = Fraction(1), Fraction(2)
+    coarse = (((Fraction(5),), (two,)),)     # r 5, jump 2
+    fine = (((Fraction(7),), (one,)),)       # r 7, jump 1
+    merged, note = _apply_rf("same", [coarse, fine])
+    assert merged is not None and set(merged) == {coarse[0], fine[0]}   # neither beats the other
+    assert "different jumps" in (note or "")
+    # a 5-wide window after the merge: 5 + 4·2 = 13 on the coarse path, 7 + 4·1 = 11 on the
+    # fine one: the path with the smaller field before the merge has the larger one after it
+    from cnnsize.layers.base import Window
+
+    after, _ = _apply_rf((Window(5, one),), [merged])
+    assert after is not None and max(r[0] for r, _ in after) == 5 + 4 * 2   # the coarse path wins
+    dominated, note = _apply_rf("same", [coarse, (((Fraction(3),), (one,)),)])
+    assert dominated == coarse and note is None
+
+
+def test_a_gate_from_global_statistics_keeps_the_feature_field():
+    report = cnnsize.analyze("efficientnet_b0")
+    assert report["features.1.0.block.1"].type == "mul"
+    assert report["features.1.0.block.1"].receptive_field == (7, 7)
