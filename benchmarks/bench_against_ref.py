@@ -39,6 +39,7 @@ print(statistics.median(runs))
 
 def run(tree: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(tree))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # with bytecode, as an installed package runs
     return subprocess.run([sys.executable, *args], cwd=tree, env=env, capture_output=True,
                           text=True, check=True)
 
@@ -66,6 +67,7 @@ def main() -> None:
         try:
             trees = {"now": ROOT, "before": before}
             for tree in trees.values():  # bytecode written, file cache warm
+                run(tree, ["-m", "compileall", "-q", str(tree / "cnnsize")])
                 whole(tree, "vgg16")
             print(f"{args.repeat} alternated pairs; before = {args.ref}, now = this checkout; "
                   f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")

@@ -34,8 +34,10 @@ from .spec import load
 
 SpecLike = str | os.PathLike[str] | Mapping[str, Any] | Graph
 
-# A receptive field: the Pareto set of (field, jump) pairs per path, or None once global.
-Pair = tuple[tuple[Fraction, ...], tuple[Fraction, ...]]
+# A receptive field: the Pareto set of (field, jump) pairs per path, or None once global. Ints
+# while they are whole (fast), Fractions after a transposed convolution.
+Number = int | Fraction
+Pair = tuple[tuple[Number, ...], tuple[Number, ...]]
 Field = tuple[Pair, ...] | None
 
 
@@ -145,7 +147,7 @@ class _Pass:
         for name, shape in g.inputs:
             shapes[name] = shape
             spatial = len(shape) - 1
-            fields[name] = (((Fraction(1),) * spatial, (Fraction(1),) * spatial),)
+            fields[name] = (((1,) * spatial, (1,) * spatial),)
             grads[name] = False
             nbytes = math.prod(shape) * batch * size
             input_bytes += nbytes
@@ -299,7 +301,7 @@ class _Pass:
             jump=jump,
             depth=op.depth,
             neurons=cost.neurons,
-            args=tuple(op.kind.args().items()),
+            kind=op.kind,
             notes=notes,
             explain=cost.explain + (("biases not counted (--no-bias)",)
                                     if cost.biases and not conv.bias else ()),
@@ -410,15 +412,18 @@ def _pareto(pairs: list[Pair]) -> tuple[Pair, ...]:
     return tuple(kept)
 
 
-def _field_summary(field: Field) -> tuple[tuple[int, ...] | None, tuple[Fraction, ...] | None]:
+def _field_summary(field: Field) -> tuple[tuple[int, ...] | None, tuple[Number, ...] | None]:
     """The largest field per dim (rounded up) and the jump of the path that has it."""
     if field is None:
         return None, None
+    if len(field) == 1:
+        rs, js = field[0]
+        return tuple(r if isinstance(r, int) else math.ceil(r) for r in rs), js
     best = max(field, key=lambda p: (sum(p[0]), p[1]))
     rf = tuple(math.ceil(max(rs[d] for rs, _ in field)) for d in range(len(best[0])))
     return rf, best[1]
 
 
-def _jump_text(js: tuple[Fraction, ...]) -> str:
+def _jump_text(js: tuple[Number, ...]) -> str:
     parts = [str(j) for j in js]
     return parts[0] if len(set(parts)) == 1 else "×".join(parts)

@@ -7,6 +7,7 @@ arithmetic, comparisons, and/or/not, `a if c else b`, min/max): specs are data, 
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 import re
 from collections.abc import Mapping
@@ -24,14 +25,22 @@ _WHOLE = re.compile(r"^\$(?:([A-Za-z_]\w*)|\{([^{}]*)\})$")
 _PART = re.compile(r"\$(?:([A-Za-z_]\w*)|\{([^{}]*)\})")
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> ast.expr | None:
+    """The expression's tree (None: a syntax error); a spec repeats few distinct expressions."""
+    try:
+        return ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+
+
 def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     """Evaluate one whitelisted expression over the variables in `env`."""
+    tree = _parse(text)
+    if tree is None:
+        raise SpecError(f"cannot parse expression {text!r}")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        raise SpecError(f"cannot parse expression {text!r}") from None
-    try:
-        return _check_size(_eval(tree.body, env, text), text)
+        return _check_size(_eval(tree, env, text), text)
     except (TypeError, ValueError, ArithmeticError) as e:
         raise SpecError(f"cannot evaluate {text!r}: {e}") from None
 

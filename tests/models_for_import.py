@@ -293,3 +293,30 @@ class UsesParameterDirectly(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x) * self.scale
+
+
+class TiedConvs(nn.Module):
+    """Two nn.Conv2d modules holding the same weight and bias (tied): one module's parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Conv2d(4, 4, 3, padding=1)
+        self.second = nn.Conv2d(4, 4, 3, padding=1)
+        self.second.weight = self.first.weight
+        self.second.bias = self.first.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(torch.relu(self.first(x)))
+
+
+class HalfTied(nn.Module):
+    """Weights tied, biases not: cnnsize cannot write that, and must say so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Conv2d(4, 4, 3, padding=1)
+        self.second = nn.Conv2d(4, 4, 3, padding=1)
+        self.second.weight = self.first.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(torch.relu(self.first(x)))

@@ -189,6 +189,13 @@ def test_modules_forward_never_calls_are_listed_apart():
     assert "not called by forward (counted apart): 90 params in aux" in report.render("text")
 
 
+def test_tied_parameters_are_one_module_and_half_tied_ones_are_refused():
+    tied = cnnsize.analyze(from_module(m.TiedConvs(), (4, 6, 6)))
+    assert tied["second"].shares == "first" and tied.totals.params == 148      # 4·4·9 + 4
+    with pytest.raises(CnnsizeError, match=r"counts 296 parameters.*the model has 152"):
+        from_module(m.HalfTied(), (4, 6, 6))                                  # 148 + 4 biases
+
+
 def test_a_parameter_used_outside_a_module_is_refused():
     with pytest.raises(CnnsizeError, match=r"mul in the model \(UsesParameterDirectly\) uses a parameter directly"):
         from_module(m.UsesParameterDirectly(), (3, 8, 8))

@@ -121,3 +121,16 @@ def test_a_dict_spec_is_not_mutated():
     before = copy.deepcopy(spec)
     cnnsize.analyze(spec)
     assert spec == before
+
+
+def test_the_c_yaml_loader_reads_every_zoo_spec_as_the_python_one():
+    """cnnsize reads YAML with libyaml's parser where PyYAML has it; the data must not change."""
+    from importlib import resources
+
+    import yaml
+
+    if not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML without libyaml")
+    for name in cnnsize.zoo_names():
+        text = (resources.files("cnnsize") / "zoo" / f"{name}.yaml").read_text(encoding="utf-8")
+        assert yaml.load(text, Loader=yaml.CSafeLoader) == yaml.load(text, Loader=yaml.SafeLoader), name

@@ -32,7 +32,7 @@ class Window:
     """How a layer maps receptive fields in one spatial dim: kernel extent and stride."""
 
     kernel: int
-    stride: Fraction
+    stride: int | Fraction  # a Fraction only where it is not whole (transposed convolutions)
 
 
 # Receptive-field effect of a layer: per-dim windows; "same" (elementwise: the inputs' fields,
@@ -273,7 +273,7 @@ class Kind:
 
     @classmethod
     def arg_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        return [f.name for f in _fields(cls)]
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> Kind:
@@ -287,7 +287,7 @@ class Kind:
                     hint=did_you_mean(str(key), names, "valid arguments"),
                 )
         values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        for f in _fields(cls):
             if f.name not in args and f.metadata.get("required"):
                 raise SpecError(f"missing required argument {f.name!r} for {cls.type_name}",
                                 field=f.name)
@@ -359,7 +359,7 @@ class Kind:
     def args(self) -> dict[str, Any]:
         """The arguments that differ from PyTorch's defaults, for display."""
         out = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in _fields(type(self)):
             value = getattr(self, f.name)
             convert = f.metadata.get("convert")
             default = convert(f.default, type(self), f.name) if convert and f.default is not None \
@@ -385,6 +385,16 @@ class Kind:
         if given is not None and given != actual:
             raise ShapeError(f"is {given} but the input to this layer has {actual}", field=name,
                              hint=f"remove {name} to let cnnsize infer it, or fix the layer before")
+
+
+_FIELDS: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
+
+
+def _fields(cls: type[Kind]) -> tuple[dataclasses.Field[Any], ...]:
+    """dataclasses.fields of a kind, computed once per class."""
+    if cls not in _FIELDS:
+        _FIELDS[cls] = dataclasses.fields(cls)  # type: ignore[arg-type]
+    return _FIELDS[cls]
 
 
 def _compact(value: Any) -> Any:

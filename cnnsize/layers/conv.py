@@ -182,7 +182,7 @@ class _ConvNd(Kind):
             macs=connections,
             bias_adds=units if self.bias else 0,
             neurons=True,
-            rf=tuple(Window(d * (f - 1) + 1, Fraction(s))
+            rf=tuple(Window(d * (f - 1) + 1, s)
                      for f, s, d in zip(self.kernel_size, self.stride, self.dilation)),
             saved=self._saved(c_in, spatial, pads, pairs),
             explain=tuple(explain),

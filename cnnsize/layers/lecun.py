@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from .base import (
@@ -63,7 +62,7 @@ class Subsampling2d(Kind):
             bias_connections=units if self.bias else 0,
             elementwise_flops=units * window,  # window − 1 adds and one multiply
             bias_adds=units if self.bias else 0, neurons=True,
-            rf=tuple(Window(f, Fraction(s)) for f, s in zip(self.kernel_size, stride)),
+            rf=tuple(Window(f, s) for f, s in zip(self.kernel_size, stride)),
             # verify.modules.Subsampling: the pool's input, and the scaled sum for the coefficient
             saved=(*SAVE_INPUT, Saved("new", elements=units)),
             explain=(*(d.formula for d in dims),

@@ -97,7 +97,7 @@ class _PoolNd(Kind):
         return Cost(
             output_shape=out, connections=connections, elementwise_flops=units * per_output,
             neurons=True,
-            rf=tuple(Window(d * (f - 1) + 1, Fraction(s))
+            rf=tuple(Window(d * (f - 1) + 1, s)
                      for f, s, d in zip(kernel, self._stride(), self._dilation())),
             saved=_saved(self.is_max, units),
             explain=tuple(explain),
@@ -217,7 +217,7 @@ class _AdaptivePoolNd(Kind):
         ]
         # For receptive fields a non-global adaptive pool acts like its largest bin at stride W1//W2.
         rf: RFEffect = "global" if global_pool else tuple(
-            Window(max(w), Fraction(w1 // w2) if w1 >= w2 else Fraction(w1, w2))
+            Window(max(w), w1 // w2 if w1 >= w2 else Fraction(w1, w2))
             for w, w1, w2 in zip(windows, spatial, sizes))
         # PyTorch computes an average pool to 1 as a mean, whose backward needs no tensor.
         saved = () if global_pool and not self.is_max and self.ndim < 3 else _saved(self.is_max, units)

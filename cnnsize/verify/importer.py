@@ -175,6 +175,8 @@ class _Tracer(TorchFunctionMode):
         self.ops: list[TracedOp] = []
         self.names: set[str] = set()
         self.calls: dict[int, str] = {}      # id(module) → the row of its first call
+        # the parameters and buffers of a called module → (its first row, its class and args)
+        self.by_state: dict[tuple[int, ...], tuple[str, tuple[type, dict[str, Any]]]] = {}
         self.called: set[int] = set()
         # (module, its kind or None, the names of its inputs, their shapes)
         self.stack: list[tuple[nn.Module, str | None, list[str], list[tuple[int, ...]]]] = []
@@ -251,9 +253,16 @@ class _Tracer(TorchFunctionMode):
             return
         path = self.paths.get(id(module), "") or _default_name(kind)
         first = self.calls.get(id(module))
+        state = tuple(id(t) for t in (*module.parameters(), *module.buffers()))
+        if first is None and state:  # another module holding the very same tensors (tied)
+            twin = self.by_state.get(state)
+            if twin is not None and twin[1] == (type(module), _module_args(module, kind)):
+                first = twin[0]
         name = self.unique(path)
         if first is None:
             self.calls[id(module)] = name
+            if state:
+                self.by_state[state] = (name, (type(module), _module_args(module, kind)))
         tensors = _flat_tensors(output)
         if len(tensors) != 1:
             self.errors.append(f"{path} ({type(module).__name__}) returns {len(tensors)} tensors")
