@@ -251,3 +251,26 @@ def test_torchvision_classifier_behind_a_shape_check():
     module = m.GuardedClassifier(models.resnet18())
     report = cnnsize.analyze(from_module(module, (3, 224, 224)))
     assert (report.totals.params, report.totals.macs) == (11_689_512, 1_814_073_344)
+
+
+def test_a_kind_added_in_one_file_imports_as_module_and_as_function():
+    """mish and softplus are only declared in layers/activation.py (and the docs' rows): the
+    oracle and saved-tensor tests take their examples, and the importer their functions."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Acts(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.mish = nn.Mish()
+
+        def forward(self, x):
+            return F.softplus(self.mish(self.conv(x)), beta=2)
+
+    module = Acts()
+    report = cnnsize.analyze(from_module(module, (3, 8, 8)))
+    assert [(r.name, r.type) for r in report.layers] == [("conv", "conv2d"), ("mish", "mish"),
+                                                         ("softplus", "softplus")]
+    assert report["softplus"].args == (("beta", 2.0),)
+    assert cnnsize.crosscheck(module, input_shape=(3, 8, 8), batch=2).ok

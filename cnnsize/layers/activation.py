@@ -125,6 +125,28 @@ class SiLU(_Elementwise):
 
 @register
 @dataclass(frozen=True, slots=True)
+class Mish(_Elementwise):
+    """x · tanh(softplus(x)): softplus 4, tanh 6, and a multiply."""
+
+    inplace: bool = _inplace()
+    type_name, torch_name, flops_per_element, saves_copy_in_place = "mish", "Mish", 11, True
+    functions, function_args = ("mish",), ("inplace",)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Softplus(_Elementwise):
+    """log(1 + exp(β·x)) / β (the input itself where β·x > threshold)."""
+
+    beta: float = arg(1.0, to_float)
+    threshold: float = arg(20.0, to_float)
+    type_name, torch_name, flops_per_element = "softplus", "Softplus", 4
+    functions, function_args = ("softplus",), ("beta", "threshold")
+    examples = (({}, (3, 5, 5)), ({"beta": 2, "threshold": 10}, (4, 6)))
+
+
+@register
+@dataclass(frozen=True, slots=True)
 class Sigmoid(_Elementwise):
     type_name, torch_name, flops_per_element, saves = "sigmoid", "Sigmoid", 4, "output"
     functions = ("sigmoid",)
