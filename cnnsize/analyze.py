@@ -33,6 +33,7 @@ from .shape import divisible_inputs, divisible_paddings, fmt
 from .spec import load
 
 SpecLike = str | os.PathLike[str] | Mapping[str, Any] | Graph
+InputShape = Shape | Mapping[str, Shape]  # one input's shape, or shapes of inputs by name
 
 # A receptive field: the Pareto set of (field, jump) pairs per path, or None once global. Ints
 # while they are whole (fast), Fractions after a transposed convolution.
@@ -47,19 +48,15 @@ def analyze(
     dtype: str = "float32",
     bias: bool = True,
     *,
-    input_shape: Shape | None = None,
+    input_shape: InputShape | None = None,
     strict: bool = False,
     conventions: Conventions | None = None,
 ) -> Report:
-    """Propagate shapes through a spec and count everything; see docs/conventions.md."""
+    """Propagate shapes through a spec and count everything; see docs/conventions.md.
+    `input_shape` replaces the (first) input's shape, or, a mapping, those of inputs by name."""
     network = load(net)
     if input_shape is not None:
-        from .spec import parse_input
-
-        try:
-            network = network.with_input(parse_input(list(input_shape)))
-        except CnnsizeError as e:
-            raise e.located(source=network.source) from None
+        network = with_inputs(network, input_shape)
     conv = conventions or Conventions(bias=bias, dtype=dtype, batch=batch)
     try:
         return _Pass(network, conv, strict).run()
@@ -71,6 +68,18 @@ def analyze(
                 e.hint = (e.hint + "; " if e.hint else "") + (
                     "network inputs that make every layer exact: "
                     + ", ".join(fmt_shape(s) for s in near))
+        raise e.located(source=network.source) from None
+
+
+def with_inputs(network: Graph, shapes: InputShape) -> Graph:
+    """The network with other input shapes, checked (a CnnsizeError naming the spec)."""
+    from .spec import parse_input
+
+    try:
+        if isinstance(shapes, Mapping):
+            return network.with_inputs({str(k): parse_input(list(v)) for k, v in shapes.items()})
+        return network.with_input(parse_input(list(shapes)))
+    except CnnsizeError as e:
         raise e.located(source=network.source) from None
 
 
@@ -155,6 +164,12 @@ class _Pass:
             infer.new(name, nbytes, -1, n_ops)  # the caller holds the inputs
             train.new(name, nbytes, -1, n_ops)
         peak, peak_index = live, -1
+        # Autograd keeps what an op saves only while the op leads to an output.
+        leads: set[str] = set(g.outputs)
+        for op in reversed(g.ops):
+            if op.name in leads:
+                leads.update(op.inputs)
+        made: dict[str, tuple[Cost, tuple[Shape, ...]]] = {}  # first calls of each module
         saved_storages: set[int] = set()
         saved_bytes = 0
         rows: list[LayerStats] = []
@@ -163,10 +178,17 @@ class _Pass:
             try:
                 cost = op.kind.analyze(in_shapes)
                 self._check_exact(cost)
+                if op.shares is None:
+                    made[op.name] = (cost, in_shapes)
+                else:
+                    _check_shared(cost, in_shapes, op.shares, *made[op.shares])
             except CnnsizeError as e:
                 if len(op.inputs) > 1 and e.detail is None:
                     e.detail = "inputs: " + ", ".join(
                         f"{n} gives {fmt_shape(s)}" for n, s in zip(op.inputs, in_shapes))
+                if op.shares is not None and e.field != "shares":
+                    e.detail = (f"{e.detail}; " if e.detail else "") + \
+                        f"it calls the module of {op.shares} again"
                 raise e.located(path=op.name, kind=op.kind.type_name) from None
             shapes[op.name] = cost.output_shape
             field, rf_note = _apply_rf(cost.rf, [fields[n] for n in op.inputs])
@@ -186,7 +208,7 @@ class _Pass:
             op_live = live
             # training: what autograd saves for backward
             trainable = op.shares is not None or cost.weights + cost.biases > 0
-            needs_grad = trainable or any(grads[n] for n in op.inputs)
+            needs_grad = (trainable or any(grads[n] for n in op.inputs)) and op.name in leads
             grads[op.name] = needs_grad
             if self._shares_training(cost):
                 train.share(op.name, op.inputs[0], end)
@@ -216,11 +238,11 @@ class _Pass:
                       self._totals(rows, input_bytes, peak, peak_at, infer.alive_at(peak_index),
                                    saved_bytes, [fields[n] for n in g.outputs]),
                       g.source, g.inputs, g.outputs,
-                      tuple((u.path, u.params, u.buffers) for u in g.uncalled))
+                      tuple((u.path, u.params, u.buffers) for u in g.uncalled), _graph_notes(g))
 
     # -- memory rules (docs/conventions.md, "Activation memory")
     def _shares_inference(self, cost: Cost) -> bool:
-        if cost.storage in ("view", "eval_noop"):
+        if cost.storage in ("view", "eval_noop", "inplace"):
             return True
         if cost.storage == "activation":
             mode = self.conv.inplace_activations
@@ -278,8 +300,9 @@ class _Pass:
             flops += cost.elementwise_flops + (cost.bias_adds if conv.bias else 0)
         notes = _inexact_notes(cost) + cost.notes
         if shared:
-            notes += (f"calls the module of {op.shares} again: its {cost.weights + cost.biases:,}"
-                      " parameters are counted there",)
+            notes += (f"calls the module of {op.shares} again" + (
+                f": its {cost.weights + cost.biases:,} parameters are counted there"
+                if cost.weights + cost.biases else ""),)
         if rf_note:
             notes += (rf_note,)
         rf, jump = _field_summary(field)
@@ -292,6 +315,8 @@ class _Pass:
             biases=biases,
             params=weights + biases,
             buffers=0 if shared else cost.buffers,
+            buffer_bytes=0 if shared else (cost.buffers - cost.long_buffers) * conv.bytes_per_element
+            + 8 * cost.long_buffers,
             connections=cost.connections + (cost.bias_connections
                                             if conv.bias and conv.bias_connections else 0),
             macs=cost.macs * conv.batch,
@@ -303,8 +328,10 @@ class _Pass:
             neurons=cost.neurons,
             kind=op.kind,
             notes=notes,
-            explain=cost.explain + (("biases not counted (--no-bias)",)
-                                    if cost.biases and not conv.bias else ()),
+            explain=((f"calls the module of {op.shares} again: its weights and biases below are "
+                      "counted there",) if shared and cost.weights + cost.biases else ())
+            + cost.explain + (("biases not counted (--no-bias)",)
+                              if cost.biases and not conv.bias else ()),
             inputs=op.inputs,
             input_shapes=in_shapes,
             shares=op.shares,
@@ -321,7 +348,8 @@ class _Pass:
         buffers = sum(r.buffers for r in rows)
         activations = input_bytes + sum(r.activation_bytes for r in rows)
         param_bytes = params * size
-        state = saved + buffers * size
+        buffer_bytes = sum(r.buffer_bytes for r in rows)
+        state = saved + buffer_bytes
         rf: tuple[int, ...] | None = None
         for field in outputs:
             this, _ = _field_summary(field)
@@ -343,7 +371,7 @@ class _Pass:
             receptive_field=rf,
             input_bytes=input_bytes,
             param_bytes=param_bytes,
-            buffer_bytes=buffers * size,
+            buffer_bytes=buffer_bytes,
             training_bytes_sgd=state + 3 * param_bytes,
             training_bytes_adam=state + 4 * param_bytes,
             peak_bytes=peak,
@@ -353,6 +381,26 @@ class _Pass:
             uncalled_params=sum(u.params for u in uncalled),
             uncalled_buffers=sum(u.buffers for u in uncalled),
         )
+
+
+def _graph_notes(g: Graph) -> tuple[str, ...]:
+    reads = g.meta.get("data_dependent") if isinstance(g.meta, Mapping) else None
+    if not reads:
+        return ()
+    return (f"the imported forward reads tensor values ({'; '.join(map(str, reads))}): these are "
+            "the counts of the path one random input took",)
+
+
+def _check_shared(cost: Cost, shapes: tuple[Shape, ...], target: str, made: Cost,
+                  made_for: tuple[Shape, ...]) -> None:
+    """A module called again must be the module it is: the same parameters and buffers."""
+    if (cost.weights, cost.biases, cost.buffers) != (made.weights, made.biases, made.buffers):
+        raise ShapeError(
+            f"calls the module of {target} again on a {' and '.join(map(fmt_shape, shapes))} "
+            f"input, but that module was made for {' and '.join(map(fmt_shape, made_for))}: it "
+            f"would need {cost.weights + cost.biases:,} parameters, it has "
+            f"{made.weights + made.biases:,}", field="shares",
+            hint="a shared module takes inputs with the channels (features) of its first call")
 
 
 def _inexact_notes(cost: Cost) -> tuple[str, ...]:

@@ -32,7 +32,9 @@ def _positive(text: str) -> int:
 
 def add_convention_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by every command that counts (report, and later compare and check)."""
-    p.add_argument("--input", metavar="C,H,W", help="override the spec's input shape, e.g. 3,227,227")
+    p.add_argument("--input", metavar="[NAME=]C,H,W", action="append",
+                   help="override the spec's input shape, e.g. 3,227,227; NAME=C,H,W for one of "
+                        "several inputs (repeat it)")
     p.add_argument("--batch", type=_positive, default=1, help="batch size for MACs, FLOPs, memory (1)")
     p.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32",
                    help="element type for memory (float32)")
@@ -190,7 +192,7 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    input_shape = parse_input(args.input) if args.input else None
+    input_shape = _input_shapes(args.input) if args.input else None
     report = analyze(args.spec, input_shape=input_shape, strict=args.strict,
                      conventions=conventions_from(args))
     _write(render(report, args.format, explain=args.explain, si=args.si), args.output)
@@ -214,6 +216,9 @@ def _input_shapes(values: list[str]) -> Any:
     named = [v.partition("=") for v in values]
     if len(values) == 1 and not named[0][1]:
         return parse_input(values[0])
+    names = [name for name, _, _ in named]
+    if len(set(names)) != len(names):
+        raise CnnsizeError("an input is given twice", field="--input")
     if not all(sep for _, sep, _ in named):
         raise CnnsizeError("with several --input, name each: --input image=3,224,224 --input "
                            "mask=1,224,224", field="--input")
@@ -254,8 +259,6 @@ def _crosscheck(args: argparse.Namespace) -> int:
         net: Any = _factory_module(args.spec)
     else:
         net = args.spec
-        if isinstance(shapes, dict):
-            raise CnnsizeError("name inputs only for a factory", field="--input")
     result = crosscheck(net, device=args.device, batch=args.batch, dtype=args.dtype,
                         input_shape=shapes, progress=sys.stderr.isatty(),
                         allow_data_dependent=args.allow_data_dependent)
@@ -292,7 +295,7 @@ def _check(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from .comparison import compare
 
-    input_shape = parse_input(args.input) if args.input else None
+    input_shape = _input_shapes(args.input) if args.input else None
     comparison = compare(args.specs, input_shape=input_shape, conventions=conventions_from(args))
     _write(comparison.render(args.format, si=args.si), args.output)
     return 0
@@ -310,7 +313,7 @@ def _plot(args: argparse.Namespace) -> int:
         except ValueError:
             raise CnnsizeError(f"cannot read sizes {args.sizes!r}", field="--sizes",
                                hint="e.g. --sizes 32,64,128,224") from None
-    input_shape = parse_input(args.input) if args.input else None
+    input_shape = _input_shapes(args.input) if args.input else None
     figure = plot(args.specs, args.kind, log=args.log, sizes=sizes,
                   conventions=conventions_from(args), input_shape=input_shape)
     save(figure, args.output)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .analyze import SpecLike, analyze
+from .analyze import InputShape, SpecLike, analyze
 from .conventions import Conventions
 from .layers import REGISTRY
 from .report import LayerStats, Report
@@ -85,7 +85,7 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def compare(nets: Sequence[SpecLike], *, input_shape: tuple[int, ...] | None = None,
+def compare(nets: Sequence[SpecLike], *, input_shape: InputShape | None = None,
             conventions: Conventions | None = None) -> Comparison:
     """Compare networks (zoo names, files, dicts) under one set of counting conventions."""
     conv = conventions or Conventions()
@@ -107,8 +107,12 @@ def compare(nets: Sequence[SpecLike], *, input_shape: tuple[int, ...] | None = N
     for key, label in (("units", "units"), ("weights", "weights"), ("params", "parameters"),
                        ("connections", "connections"), ("macs", "MACs"), ("flops", "FLOPs")):
         add(key, label, [getattr(r.totals, key) for r in reports])
-    add("activation_bytes", f"activation memory (inference, batch {conv.batch})",
+    add("activation_bytes", f"activation memory, every layer's output (batch {conv.batch})",
         [r.totals.activation_bytes for r in reports], "bytes")
+    add("peak_bytes", f"inference peak memory (batch {conv.batch})",
+        [r.totals.peak_bytes for r in reports], "bytes")
+    add("saved_bytes", f"saved for backward in training (batch {conv.batch})",
+        [r.totals.saved_bytes for r in reports], "bytes")
     add("training_bytes_sgd", "training memory (SGD-momentum)",
         [r.totals.training_bytes_sgd for r in reports], "bytes")
     add("training_bytes_adam", "training memory (Adam)",

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .analyze import SpecLike, analyze
+from .analyze import InputShape, SpecLike, analyze
 from .comparison import compare
 from .conventions import Conventions
 from .errors import CnnsizeError
@@ -60,14 +60,14 @@ def _ticks(ax: Any, axis: str, formatter: Any) -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(formatter))
 
 
-def _neuron_rows(net: SpecLike, conv: Conventions, input_shape: tuple[int, ...] | None = None
+def _neuron_rows(net: SpecLike, conv: Conventions, input_shape: InputShape | None = None
                  ) -> tuple[str, list[Any]]:
     report = analyze(net, conventions=conv, input_shape=input_shape)
     return report.name, [r for r in report.layers if r.neurons]
 
 
 def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | None = None,
-                input_shape: tuple[int, ...] | None = None) -> Figure:
+                input_shape: InputShape | None = None) -> Figure:
     """Per-layer bars of units, weights and connections (the lecture's rule of thumb)."""
     name, rows = _neuron_rows(net, conventions or Conventions(), input_shape)
     fig, ax = _figure(max(7.0, 0.35 * len(rows) + 3), 5)
@@ -90,7 +90,7 @@ def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | 
 
 def plot_totals(nets: Sequence[SpecLike], *, log: bool = True,
                 conventions: Conventions | None = None,
-                input_shape: tuple[int, ...] | None = None) -> Figure:
+                input_shape: InputShape | None = None) -> Figure:
     """Totals of several networks side by side (log scale by default)."""
     comparison = compare(nets, conventions=conventions, input_shape=input_shape)
     batch = comparison.conventions.batch
@@ -139,7 +139,7 @@ def plot_scatter(nets: Sequence[SpecLike] | None = None, *,
 
 
 def plot_memory(net: SpecLike, *, conventions: Conventions | None = None,
-                input_shape: tuple[int, ...] | None = None) -> Figure:
+                input_shape: InputShape | None = None) -> Figure:
     """Activation memory per layer: inference (in-place ops share) vs training (all kept)."""
     conv = conventions or Conventions()
     inference = analyze(net, conventions=conv, input_shape=input_shape)
@@ -177,6 +177,10 @@ def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
     series = []
     for net in nets:
         network = load(net)
+        if len(network.inputs) != 1:
+            raise CnnsizeError(f"a resolution chart scales one input; {network.name} has "
+                               f"{len(network.inputs)} ({', '.join(network.input_names)})",
+                               field="--kind")
         channels, *spatial = network.input_shape
         base = spatial[0] if spatial else 1
         grid = list(sizes) or sorted({max(8, base * f // 4) for f in range(1, 9)})
@@ -211,7 +215,7 @@ def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
 
 def plot(nets: Sequence[SpecLike], kind: str = "layers", *, log: bool = False,
          sizes: Sequence[int] = (), conventions: Conventions | None = None,
-         input_shape: tuple[int, ...] | None = None) -> Figure:
+         input_shape: InputShape | None = None) -> Figure:
     """One chart of `kind` (see KINDS) for the given networks."""
     if kind not in KINDS:
         raise CnnsizeError(f"unknown chart kind {kind!r}", field="kind",

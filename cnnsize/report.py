@@ -53,6 +53,7 @@ class LayerStats:
     inputs: tuple[str, ...] = ()                    # the tensors it reads: rows or graph inputs
     input_shapes: tuple[tuple[int, ...], ...] = ()  # their shapes, per example
     shares: str | None = None  # the row whose module (and parameters) this row calls again
+    buffer_bytes: int = 0      # bytes of its buffers (int64 ones at 8 B)
     live_bytes: int = 0        # bytes of every tensor alive while it runs (inference)
     saved_bytes: int = 0       # bytes it adds to what autograd keeps for backward (training)
 
@@ -77,6 +78,7 @@ class LayerStats:
             "params": self.params,
             "buffers": self.buffers,
             **{key: getattr(self, key) for key in COUNT_KEYS[4:]},
+            "buffer_bytes": self.buffer_bytes,
             "live_bytes": self.live_bytes,
             "saved_bytes": self.saved_bytes,
             "receptive_field": list(self.receptive_field) if self.receptive_field else None,
@@ -130,6 +132,7 @@ class Report:
     inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()  # every input, by name
     outputs: tuple[str, ...] = ()                         # the rows (or inputs) it returns
     uncalled: tuple[tuple[str, int, int], ...] = ()  # (module path, params, buffers) never called
+    notes: tuple[str, ...] = ()                      # about the network as a whole
 
     @property
     def batch(self) -> int:
@@ -159,6 +162,7 @@ class Report:
                             for f in fields(self.conventions)},
             "layers": [row.to_dict() for row in self.layers],
             "uncalled": [{"path": p, "params": n, "buffers": b} for p, n, b in self.uncalled],
+            "notes": list(self.notes),
             "totals": self.totals.to_dict(),
         }
 

@@ -374,7 +374,7 @@ class _Parser:
             args = {k: _substitute_field(v, env, str(k)) for k, v in item.items()
                     if k not in ITEM_KEYS}
             kind_cls = lookup(type_name, extra=list(CONTAINERS) + list(self.blocks))
-            return Layer(path, kind_cls.from_args(args))
+            return Layer(path, kind_cls.from_args(args, also=ITEM_KEYS))
         except CnnsizeError as e:
             raise e.located(path=path, kind=type_name) from None
 
@@ -562,7 +562,11 @@ class _Lowering:
             self.name(node.shortcut.path, short)
             merge: Kind = Add() if node.merge == "add" else Mul()
             self.add(Op(node.path, merge, (body, short), depth))
-            return self.sequence(node.post, node.path, depth + 1)
+            out = self.sequence(node.post, node.path, depth + 1)
+            # Read from elsewhere, the residual's path is the block's output (after `post`), as
+            # a PyTorch block's output is; its merge row has that path too, but only post reads it.
+            self.known[node.path] = out
+            return out
         else:
             pre = self.sequence(node.pre, xs[0], depth + 1)
             outs = []
@@ -580,10 +584,15 @@ class _Lowering:
             assert node.kind is not None
             self.add(Op(node.path, node.kind, xs, depth))
             return node.path
-        target = self.by_name.get(self.resolve(node.shares, node.path, "shares"))
-        if target is None:
-            raise SpecError(f"{node.shares!r} is not a layer (a container or an input cannot be "
-                            "shared)", path=node.path, field="shares")
+        try:
+            target = self.by_name[self.resolve(node.shares, node.path, "shares", self.by_name)]
+        except SpecError:
+            self.resolve(node.shares, node.path, "shares")  # not defined at all: that error
+            layers = [op.name for op in self.ops if op.name.startswith(f"{node.shares}.")]
+            raise SpecError(f"{node.shares!r} is a container or an input, not a layer: only a "
+                            "layer's module can be called again", path=node.path, field="shares",
+                            hint=f"name one of its layers, e.g. {layers[0]}" if layers else None
+                            ) from None
         self.add(Op(node.path, target.kind, xs, depth, target.shares or target.name))
         return node.path
 
@@ -596,22 +605,30 @@ class _Lowering:
         self.known[op.name] = op.name
 
     def name(self, path: str, tensor: str) -> None:
-        self.known.setdefault(path, tensor)
+        """A container's path stands for its output."""
+        if path in self.known:
+            raise SpecError("two layers, containers or inputs have this name", path=path,
+                            field="name")
+        self.known[path] = tensor
 
-    def resolve(self, name: str, path: str, field: str) -> str:
+    def resolve(self, name: str, path: str, field: str,
+                among: Mapping[str, Any] | None = None) -> str:
         """A name as written at `path`: looked up in the enclosing containers, innermost first
-        (like nested scopes), then at the top. Only what comes before is defined."""
+        (like nested scopes), then at the top. Only what comes before is defined. `among`: look
+        only there (the layers, for `shares`)."""
+        names = self.known if among is None else among
         parts = path.split(".")[:-1] if path else []
         for depth in range(len(parts), -1, -1):
             candidate = ".".join((*parts[:depth], name))
-            if candidate in self.known:
-                return self.known[candidate]
-        close = did_you_mean(name, [k for k in self.known if k.rsplit(".", 1)[-1] == name
-                                    or k.endswith(name)][:8] or list(self.known)[-8:],
-                             "names defined before this point")
+            if candidate in names:
+                return self.known[candidate] if among is None else candidate
+        near = [k for k in names if k.rsplit(".", 1)[-1] == name or k.endswith(name)][:8]
+        what = "layers" if among is not None else "names"
+        hint = (did_you_mean(name, near, f"{what} defined before this point") if near else
+                f"no {what} of that name come before it")
         raise SpecError(f"{name!r} is not defined before this point", path=path or None,
-                        field=field, hint=close + (" (names are looked up in the enclosing "
-                                                   "containers first, then at the top)"))
+                        field=field, hint=hint + " (names are looked up in the enclosing "
+                                                 "containers first, then at the top)")
 
 
 def parse_input(value: Any) -> tuple[int, ...]:

@@ -320,3 +320,111 @@ class HalfTied(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.second(torch.relu(self.first(x)))
+
+
+class InPlaceSelu(nn.Module):
+    """An in-place op cnnsize has no kind for: refused, not skipped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.act = nn.SELU(inplace=True)
+        self.out = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.act(self.conv(x)))
+
+
+class WritesIntoTensor(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        y[:, :2] = torch.relu(y[:, :2])
+        return y
+
+
+class StaleView(nn.Module):
+    """A view read after its base changed in place: the view holds the change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4 * 6 * 6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.conv(x)
+        flat = a.flatten(1)
+        a.relu_()
+        return self.fc(flat)
+
+
+class KeywordCall(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(tensors=[self.conv(input=x), F.relu(input=self.conv(x))], dim=1)
+
+
+class ScaledAdd(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.add(x, self.conv(x), alpha=-1)
+
+
+class Identity(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class ResidualInPlace(nn.Module):
+    """torchvision's `out += identity`, then an in-place ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv(x)
+        out += x
+        return self.relu(out)
+
+
+class MatMulHead(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return torch.matmul(y, y)
+
+
+class Pair(nn.Module):
+    """Two inputs of different sizes, given by name in any order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ca = nn.Conv2d(3, 4, 3)
+        self.cb = nn.Conv2d(3, 4, 3)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.ca(a).flatten(1), self.cb(b).flatten(1)], 1)
+
+
+class BranchOnValue(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.small = nn.Conv2d(3, 2, 3)
+        self.big = nn.Conv2d(3, 8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.small(x) if x.mean() > 0 else self.big(x)

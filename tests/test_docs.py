@@ -107,8 +107,25 @@ def test_there_are_transcripts():
     assert len(transcripts()) >= 5
 
 
+def _refreshed(shown: list[str], actual: list[str]) -> list[str]:
+    """An elided transcript with each shown line that no longer appears replaced by the one
+    actual line that starts with the same three words (where there is exactly one)."""
+    def key(line: str) -> tuple[str, ...]:
+        return tuple(line.split()[:3])
+
+    out = []
+    for line in shown:
+        if line.strip() in ELISION or line.rstrip() in (a.rstrip() for a in actual):
+            out.append(line)
+            continue
+        same = [a for a in actual if key(a) == key(line) and key(line)]
+        out.append(same[0] if len(same) == 1 else line)
+    return out
+
+
 def update(paths: list[Path]) -> int:
-    """Rewrite the transcripts of `paths` from real runs (only those without elisions)."""
+    """Rewrite the transcripts of `paths` from real runs; in those with elisions, the shown
+    lines that changed (matched by their first words)."""
     changed = 0
     for path in paths:
         text = path.read_text(encoding="utf-8")
@@ -117,10 +134,14 @@ def update(paths: list[Path]) -> int:
             nonlocal changed
             head, body = match.group(1), match.group(2)
             lines = body.rstrip("\n").split("\n")
-            if not lines[0].startswith("$ cnnsize ") or any(x.strip() in ELISION for x in lines):
+            if not lines[0].startswith("$ cnnsize "):
                 return match.group(0)
             proc = run(lines[0][2:])
-            new = lines[0] + "\n" + (proc.stdout + proc.stderr).rstrip("\n") + "\n"
+            actual = (proc.stdout + proc.stderr).rstrip("\n").split("\n")
+            if any(x.strip() in ELISION for x in lines):
+                new = "\n".join([lines[0], *_refreshed(lines[1:], actual)]) + "\n"
+            else:
+                new = lines[0] + "\n" + "\n".join(actual) + "\n"
             changed += new != body
             return f"{head}{new}```"
 

@@ -239,3 +239,82 @@ def test_a_gate_from_global_statistics_keeps_the_feature_field():
     report = cnnsize.analyze("efficientnet_b0")
     assert report["features.1.0.block.1"].type == "mul"
     assert report["features.1.0.block.1"].receptive_field == (7, 7)
+
+
+# ---------------------------------------------------------------- regressions from review
+
+
+def test_a_residual_with_post_stands_for_its_output():
+    spec = {"input": [4, 8, 8], "layers": [
+        {"name": "block", "type": "residual",
+         "body": [{"type": "conv2d", "out_channels": 4, "kernel_size": 1}],
+         "post": [{"name": "expand", "type": "conv2d", "out_channels": 16, "kernel_size": 1}]},
+        {"name": "other", "type": "relu", "inputs": "input"},
+        {"name": "head", "type": "conv2d", "out_channels": 2, "kernel_size": 1, "inputs": "block"}]}
+    report = cnnsize.analyze(spec)
+    assert report["head"].inputs == ("block.expand",) and report["head"].input_shapes == ((16, 8, 8),)
+    assert report["block"].type == "add" and report["block.expand"].inputs == ("block",)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"input": [3, 8, 8], "layers": [
+        {"name": "enc", "type": "sequential", "layers": [
+            {"type": "conv2d", "out_channels": 4, "kernel_size": 1}, {"type": "relu"}]},
+        {"name": "again", "shares": "enc"}]},
+     "'enc' is a container or an input, not a layer"),
+    ({"input": {"a": [3, 8, 8], "b": [8, 8, 8]}, "layers": [
+        {"name": "c", "type": "conv2d", "out_channels": 4, "kernel_size": 3, "inputs": "a"},
+        {"name": "d", "shares": "c", "inputs": "b"}]},
+     "calls the module of c again on a 8×8×8 input, but that module was made for 3×8×8"),
+    ({"input": {"image": [3, 8, 8], "mask": [1, 8, 8]}, "layers": [
+        {"name": "mask", "type": "sequential", "layers": [
+            {"type": "conv2d", "out_channels": 16, "kernel_size": 1}]}]},
+     "two layers, containers or inputs have this name"),
+    ({"input": [3, 8, 8], "layers": [{"name": "a", "type": "relu"},
+                                     {"name": "s", "type": "add", "input": ["a", "input"]}]},
+     "did you mean 'inputs'"),
+    ({"input": [3, 8, 8], "layers": [{"name": "a", "type": "relu"},
+                                     {"name": "s", "type": "add", "inputs": ["a", "input"], "inplace": True},
+                                     {"name": "t", "type": "add", "inputs": [{"x": 1}, "a"]}]},
+     "must be a name or a list of names"),
+    ({"input": [4, 8, 8], "layers": [{"name": "g", "type": "adaptiveavgpool2d", "output_size": 1},
+                                     {"name": "s", "type": "add", "inputs": ["g", "input"], "inplace": True}]},
+     r"in place, the first input \(4×1×1\) must have the output's shape \(4×8×8\)"),
+])
+def test_misused_graph_features_are_errors(spec, message):
+    with pytest.raises(CnnsizeError, match=message):
+        cnnsize.analyze(spec)
+
+
+def test_saved_tensors_of_a_dead_end_are_freed():
+    spec = {"input": [3, 8, 8], "layers": [
+        {"name": "c", "type": "conv2d", "out_channels": 4, "kernel_size": 3},
+        {"name": "dead", "type": "conv2d", "out_channels": 4, "kernel_size": 1},   # read by nothing
+        {"name": "out", "type": "relu", "inputs": "c"}]}
+    report = cnnsize.analyze(spec)
+    # c saves the input, 3·8·8·4 = 768 B; out saves its output, c's storage, 4·6·6·4 = 576 B
+    assert [(r.name, r.saved_bytes) for r in report.layers] == [("c", 768), ("dead", 0), ("out", 576)]
+    pytest.importorskip("torch")
+    saved = next(c for c in cnnsize.crosscheck(spec, batch=2).totals if c.quantity == "saved_bytes")
+    assert saved.status == "match"
+
+
+def test_an_add_in_place_stores_nothing_and_matches_torch():
+    spec = {"input": [4, 8, 8], "layers": [
+        {"name": "c", "type": "conv2d", "out_channels": 4, "kernel_size": 1},
+        {"name": "s", "type": "add", "inputs": ["c", "input"], "inplace": True},
+        {"name": "r", "type": "relu", "inplace": True}]}
+    report = cnnsize.analyze(spec, conventions=cnnsize.Conventions(inplace_activations="spec"))
+    assert report["s"].activation_bytes == 0
+    # input 4·8·8·4 = 1,024 B, c 1,024 B (s and r write into it): the peak is 2,048 B
+    assert report.totals.peak_bytes == 2_048
+    pytest.importorskip("torch")
+    assert cnnsize.crosscheck(spec, batch=2).ok
+
+
+def test_layer_names_python_cannot_call_are_refused_by_build():
+    pytest.importorskip("torch")
+    spec = {"input": [3, 8, 8], "layers": [{"name": "if", "type": "relu"}]}
+    cnnsize.analyze(spec)  # a fine name for a report
+    with pytest.raises(CnnsizeError, match="'if' is a Python keyword"):
+        cnnsize.build(spec)

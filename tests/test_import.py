@@ -192,7 +192,7 @@ def test_modules_forward_never_calls_are_listed_apart():
 def test_tied_parameters_are_one_module_and_half_tied_ones_are_refused():
     tied = cnnsize.analyze(from_module(m.TiedConvs(), (4, 6, 6)))
     assert tied["second"].shares == "first" and tied.totals.params == 148      # 4·4·9 + 4
-    with pytest.raises(CnnsizeError, match=r"counts 296 parameters.*the model has 152"):
+    with pytest.raises(CnnsizeError, match=r"counts 296 parameters.*the model has 152.*first.weight is second.weight"):
         from_module(m.HalfTied(), (4, 6, 6))                                  # 148 + 4 biases
 
 
@@ -274,3 +274,48 @@ def test_a_kind_added_in_one_file_imports_as_module_and_as_function():
                                                          ("softplus", "softplus")]
     assert report["softplus"].args == (("beta", 2.0),)
     assert cnnsize.crosscheck(module, input_shape=(3, 8, 8), batch=2).ok
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    (m.InPlaceSelu, r"selu in act \(SELU\): cnnsize has no kind for this in-place op"),
+    (m.WritesIntoTensor, r"setitem in the model \(WritesIntoTensor\): forward writes into a tensor"),
+    (m.StaleView, r"fc reads flatten, a view of a tensor that relu changed in place before"),
+    (m.ScaledAdd, r"cnnsize's add has no argument like alpha=-1"),
+    (m.Identity, "forward returns its input unchanged"),
+])
+def test_what_the_importer_cannot_follow_is_refused(model, message):
+    with pytest.raises(CnnsizeError, match=message):
+        from_module(model(), (3, 8, 8))
+
+
+def test_calls_by_keyword_and_in_place_adds_are_followed():
+    report = cnnsize.analyze(from_module(m.KeywordCall(), (3, 8, 8)))
+    assert [(r.name, r.type) for r in report.layers] == [
+        ("conv", "conv2d"), ("conv_2", "conv2d"), ("relu", "relu"), ("cat", "cat")]
+    net = from_module(m.ResidualInPlace(), (4, 8, 8))
+    add = net.op("add")
+    assert add is not None and add.kind.args() == {"inplace": True}
+    assert cnnsize.crosscheck(m.ResidualInPlace(), input_shape=(4, 8, 8), batch=2).ok
+
+
+def test_named_inputs_bind_by_name_in_import_and_crosscheck():
+    module = m.Pair()
+    report = cnnsize.analyze(from_module(module, {"b": (3, 16, 16), "a": (3, 32, 32)}))
+    assert report.inputs == (("a", (3, 32, 32)), ("b", (3, 16, 16)))     # forward's order
+    assert report["ca"].input_shapes == ((3, 32, 32),) and report["cb"].input_shapes == ((3, 16, 16),)
+    assert cnnsize.crosscheck(module, input_shape={"b": (3, 16, 16), "a": (3, 32, 32)}).ok
+    with pytest.raises(CnnsizeError, match="forward has no parameter 'c'"):
+        from_module(module, {"a": (3, 8, 8), "c": (3, 8, 8)})
+
+
+def test_matmul_rows_count_their_macs_in_crosscheck():
+    assert cnnsize.crosscheck(m.MatMulHead(), input_shape=(3, 4, 4), batch=2).ok
+
+
+def test_a_data_dependent_import_is_crosschecked_on_the_same_data():
+    for seed in range(4):
+        torch.manual_seed(seed)
+        result = cnnsize.crosscheck(m.BranchOnValue(), input_shape=(3, 8, 8),
+                                    allow_data_dependent=True)
+        assert result.ok, result.summary()
+        assert "path one random input took" in result.report.notes[0]

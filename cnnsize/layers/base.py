@@ -46,8 +46,9 @@ RFEffect = tuple[Window, ...] | Literal["same", "global", "gated"]
 #   "view":       always its (first) input's storage (flatten, identity);
 #   "activation": an activation PyTorch can run in place (it has an `inplace` argument): the input's
 #                 storage or its own, as the `inplace_activations` convention says;
-#   "eval_noop":  the input itself at inference (dropout), a new tensor in training.
-Storage = Literal["new", "view", "activation", "eval_noop"]
+#   "eval_noop":  the input itself at inference (dropout), a new tensor in training;
+#   "inplace":    written into its first input (out += identity), always.
+Storage = Literal["new", "view", "activation", "eval_noop", "inplace"]
 
 # What autograd keeps of a tensor for the backward pass: one of the op's inputs, its output, or
 # a tensor of its own (max-pool indices, BatchNorm's batch statistics, a dropout mask).
@@ -75,6 +76,7 @@ class Cost:
     weights: int = 0
     biases: int = 0
     buffers: int = 0
+    long_buffers: int = 0     # of the buffers, those stored as int64 (num_batches_tracked)
     connections: int = 0
     bias_connections: int = 0
     macs: int = 0
@@ -276,15 +278,19 @@ class Kind:
         return [f.name for f in _fields(cls)]
 
     @classmethod
-    def from_args(cls, args: Mapping[str, Any]) -> Kind:
-        """Validate user arguments against the PyTorch constructor and normalise them."""
+    def from_args(cls, args: Mapping[str, Any], also: Sequence[str] = ()) -> Kind:
+        """Validate user arguments against the PyTorch constructor and normalise them. `also`:
+        other keys an item may have (for a did-you-mean: `input` for `inputs`)."""
         names = cls.arg_names()
         for key in args:
             if key not in names:
+                close = difflib.get_close_matches(str(key), list(also), n=1, cutoff=0.8)
                 raise SpecError(
                     f"unknown argument {key!r} for {cls.type_name}",
                     field=str(key),
-                    hint=did_you_mean(str(key), names, "valid arguments"),
+                    hint=f"did you mean {close[0]!r}?" if close else
+                    did_you_mean(str(key), names, "valid arguments") if names else
+                    f"{cls.type_name} takes no arguments",
                 )
         values: dict[str, Any] = {}
         for f in _fields(cls):
@@ -337,11 +343,22 @@ class Kind:
         return {}
 
     @classmethod
+    def from_module_call(cls, args: dict[str, Any], in_shapes: Sequence[Shape],
+                         out_shape: Shape) -> dict[str, Any]:
+        """Spec arguments of a module call, given its constructor's (`args`) and what the call
+        gave: a kind whose forward takes arguments (output_size) reads them off the shapes."""
+        return args
+
+    @classmethod
     def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
                   in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
         """Spec arguments from a call of one of `functions` (shapes with the batch dim), or
-        None where the call is not this kind."""
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        None where the call is not this kind; a SpecError for an argument it does not have."""
+        names = {f.name for f in _fields(cls)}
+        extra = [repr(v) for v in positional[len(cls.function_args):]] + [
+            f"{k}={v!r}" for k, v in keywords.items() if k not in names and v is not None]
+        if extra:
+            raise SpecError(f"cnnsize's {cls.type_name} has no argument like {', '.join(extra)}")
         raw = dict(zip(cls.function_args, positional))
         raw.update(keywords)
         return {k: v for k, v in raw.items() if k in names and v is not None}

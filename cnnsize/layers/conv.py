@@ -10,11 +10,12 @@ the count of fvcore's and torch.utils.flop_counter's conv handles).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..errors import ShapeError, SpecError
+from ..errors import CnnsizeError, ShapeError, SpecError
 from ..shape import transposed
 from .base import (
     SAVE_INPUT,
@@ -268,6 +269,16 @@ class _ConvTransposeNd(Kind):
 
     def call_kwargs(self) -> dict[str, Any]:
         return {"output_size": list(self.output_size)} if self.output_size is not None else {}
+
+    @classmethod
+    def from_module_call(cls, args: dict[str, Any], in_shapes: Sequence[Shape],
+                         out_shape: Shape) -> dict[str, Any]:
+        """A call with output_size: kept where the output is not what the arguments give."""
+        try:
+            plain = cls.from_args(args).analyze(in_shapes[:1]).output_shape
+        except CnnsizeError:
+            plain = None
+        return args if plain == tuple(out_shape) else {**args, "output_size": list(out_shape[1:])}
 
     def _output_padding(self, spatial: tuple[int, ...]) -> tuple[tuple[int, ...], list[str]]:
         """output_padding, or the one PyTorch derives from a call's output_size, with formulas."""

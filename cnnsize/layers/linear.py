@@ -83,7 +83,7 @@ class Flatten(Kind):
             for end in range(start, len(shape_in)):
                 flat = (*shape_in[:start], math.prod(shape_in[start:end + 1]), *shape_in[end + 1:])
                 if flat == tuple(out_shape):
-                    return {"start_dim": start, "end_dim": end}
+                    return {"start_dim": start, "end_dim": -1 if end == len(shape_in) - 1 else end}
         return None
 
     def analyze_one(self, shape: Shape) -> Cost:

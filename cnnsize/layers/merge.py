@@ -27,6 +27,7 @@ from .base import (
     fmt_shape,
     product_text,
     register,
+    to_bool,
     to_int,
 )
 
@@ -74,6 +75,11 @@ class _Elementwise(Kind):
     def analyze(self, inputs: Sequence[Shape]) -> Cost:
         self.check_arity(inputs)
         shape = broadcast(inputs)
+        inplace = bool(getattr(self, "inplace", False))
+        if shape is not None and inplace and shape != inputs[0]:
+            raise ShapeError(f"in place, the first input ({fmt_shape(inputs[0])}) must have the "
+                             f"output's shape ({fmt_shape(shape)})", field="inplace",
+                             hint="put the larger tensor first, or drop inplace")
         if shape is None:
             raise ShapeError(
                 f"cannot {self.type_name} " + " and ".join(fmt_shape(s) for s in inputs)
@@ -84,6 +90,7 @@ class _Elementwise(Kind):
         units = math.prod(shape)
         flops = (len(inputs) - 1) * units
         return Cost(output_shape=shape, elementwise_flops=flops, rf=self.rf_rule,
+                    storage="inplace" if inplace else "new",
                     saved=tuple(Saved("input", index=i, when_grad=g) for i, g in self.saves),
                     explain=(f"{self.what} of {len(inputs)} inputs: "
                              + f" {self.symbol} ".join(fmt_shape(s) for s in inputs)
@@ -95,7 +102,8 @@ class _Elementwise(Kind):
 
         from ..verify import modules
 
-        return modules.Function(self.type_name, getattr(operator, self.operator))
+        name = ("i" if getattr(self, "inplace", False) else "") + self.operator
+        return modules.Function(self.type_name, getattr(operator, name), dict(self.call_kwargs()))
 
     operator: ClassVar[str] = "add"
 
@@ -103,14 +111,20 @@ class _Elementwise(Kind):
 @register
 @dataclass(frozen=True, slots=True)
 class Add(_Elementwise):
+    # Not an argument of torch.add: the sum written into the first input (out += identity in
+    # torchvision's blocks), which then stores nothing of its own.
+    inplace: bool = arg(False, to_bool)
+
     type_name, torch_name, max_inputs = "add", "", None
     functions, origin = ("add",), "`torch.add`, `+` (two or more inputs)"
-    examples = (({}, ((4, 5, 5), (4, 5, 5))), ({}, ((3, 4), (3, 4), (1, 4))))
+    spec_only = frozenset({"inplace"})
+    examples = (({}, ((4, 5, 5), (4, 5, 5))), ({}, ((3, 4), (3, 4), (1, 4))),
+                ({"inplace": True}, ((4, 5, 5), (4, 1, 5))))
 
     def torch_module(self, shape: Shape) -> Any:
         from ..verify import modules
 
-        return modules.Function("add", _sum)
+        return modules.Function("add", _sum_into if self.inplace else _sum)
 
 
 def _sum(*xs: Any) -> Any:
@@ -120,11 +134,21 @@ def _sum(*xs: Any) -> Any:
     return out
 
 
+def _sum_into(*xs: Any) -> Any:
+    out = xs[0]
+    for x in xs[1:]:
+        out += x
+    return out
+
+
 @register
 @dataclass(frozen=True, slots=True)
 class Sub(_Elementwise):
+    inplace: bool = arg(False, to_bool)  # x -= y (not an argument of torch.sub)
+
     type_name, torch_name, symbol, what, operator = "sub", "", "−", "difference", "sub"
     functions, origin = ("sub", "subtract"), "`torch.sub`, `-`"
+    spec_only = frozenset({"inplace"})
 
 
 @register

@@ -60,6 +60,7 @@ class _BatchNormNd(Kind):
         buffers = 2 * c + 1 if self.track_running_stats else 0
         return Cost(
             output_shape=shape, weights=affine, biases=affine, buffers=buffers,
+            long_buffers=1 if self.track_running_stats else 0,
             elementwise_flops=2 * units,
             # Training mode: the input, and the batch mean and inverse std per channel (float32).
             saved=(*SAVE_INPUT, Saved("new", elements=2 * c, itemsize="acc", per_batch=False)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -75,8 +76,11 @@ def _jump_text(jump: tuple[Fraction, ...] | None) -> str:
 
 
 def _table_rows(report: Report, si: bool, indent: str) -> list[list[str]]:
-    rows = [["input", "", shape_text(report.input_shape), "", "", "", "", "", "",
-             human_bytes(report.totals.input_bytes, si), "1"]]
+    c = report.conventions
+    inputs = report.inputs or (("input", report.input_shape),)
+    rows = [[name, "", shape_text(shape), "", "", "", "", "", "",
+             human_bytes(math.prod(shape) * c.batch * c.bytes_per_element, si), "1"]
+            for name, shape in inputs]
     for row in report.layers:
         mark = " ⚠" if row.notes else ""
         rows.append([
@@ -93,12 +97,34 @@ def _table_rows(report: Report, si: bool, indent: str) -> list[list[str]]:
     return rows
 
 
+def _bytes(n: int, si: bool) -> str:
+    """Exact bytes and, where it differs, the unit form: 36,472 B (35.62 KiB)."""
+    unit = human_bytes(n, si)
+    return unit if unit == f"{n:,} B" else f"{n:,} B ({unit})"
+
+
+def input_text(report: Report) -> str:
+    """'input 3×224×224', or 'inputs image 3×8×8, mask 1×8×8'."""
+    if len(report.inputs) <= 1:
+        return f"input {shape_text(report.input_shape)}"
+    return "inputs " + ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.inputs)
+
+
+def _both(n: int, more: str | None = None) -> str:
+    """The exact count and, where it differs, the short form: 61,706 (61.71 K). With `more`,
+    the parenthesis stays open for more text after that separator: '61,706 (61.71 K; '."""
+    short = short_count(n)
+    if more is None:
+        return f"{n:,}" if short == f"{n:g}" else f"{n:,} ({short})"
+    return f"{n:,} (" if short == f"{n:g}" else f"{n:,} ({short}{more}"
+
+
 def summary_lines(report: Report, si: bool = False) -> list[str]:
     t = report.totals
     c = report.conventions
     lines = [
-        f"params: {t.params:,} ({short_count(t.params)}; weights {t.weights:,} + biases "
-        f"{t.biases:,}) = {human_bytes(t.param_bytes, si)} in {c.dtype}"
+        f"params: {_both(t.params, '; ')}weights {t.weights:,} + biases {t.biases:,}) = "
+        f"{human_bytes(t.param_bytes, si)} in {c.dtype}"
         + (f"; buffers: {t.buffers:,}" if t.buffers else ""),
     ]
     if t.uncalled_params or t.uncalled_buffers:
@@ -106,10 +132,9 @@ def summary_lines(report: Report, si: bool = False) -> list[str]:
                      + (f", {t.uncalled_buffers:,} buffers" if t.uncalled_buffers else "")
                      + " in " + ", ".join(path for path, _, _ in report.uncalled))
     lines += [
-        f"MACs: {t.macs:,} ({short_count(t.macs)})   FLOPs: {t.flops:,} ({short_count(t.flops)})",
-        f"activation memory (batch {c.batch}, input included): {t.activation_bytes:,} B "
-        f"({human_bytes(t.activation_bytes, si)}) for every output; inference peak "
-        f"{t.peak_bytes:,} B ({human_bytes(t.peak_bytes, si)}) "
+        f"MACs: {_both(t.macs)}   FLOPs: {_both(t.flops)}",
+        f"activation memory (batch {c.batch}, input included): {_bytes(t.activation_bytes, si)} "
+        f"summed over every layer's output; inference peak {_bytes(t.peak_bytes, si)} "
         + (f"while {t.peak_at} runs" if t.peak_at else "(the input)"),
         f"training memory estimate: SGD-momentum {human_bytes(t.training_bytes_sgd, si)}, "
         f"Adam {human_bytes(t.training_bytes_adam, si)} (saved for backward "
@@ -151,7 +176,8 @@ def memory_lines(report: Report, si: bool = False) -> list[str]:
 
 
 def _notes(report: Report) -> list[str]:
-    return [f"⚠ {row.name}: {note}" for row in report.layers for note in row.notes]
+    return [f"⚠ {note}" for note in report.notes] + [
+        f"⚠ {row.name}: {note}" for row in report.layers for note in row.notes]
 
 
 def _explain(report: Report) -> list[str]:
@@ -173,7 +199,7 @@ def _tabulated(report: Report, fmt: str, explain: bool, si: bool) -> str:
     body = table(_table_rows(report, si, indent), HEADERS, _TABLEFMT[fmt],
                  colalign=("left", "left", "right") + ("right",) * 8,
                  preserve_whitespace=fmt == "text")
-    title = f"{report.name}: input {shape_text(report.input_shape)}"
+    title = f"{report.name}: {input_text(report)}"
     extra = summary_lines(report, si) + _notes(report)
     if fmt == "text":
         parts = [title, "", body, "", *extra]

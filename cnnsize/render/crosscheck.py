@@ -43,9 +43,10 @@ def render_crosscheck(result: CrossCheck, fmt: str = "text") -> str:
     body = table(rows, ["layer", "type", *(h for _, h in COLUMNS)], _TABLEFMT[fmt])
     totals = [f"total {c.quantity}: predicted {value_text(c.predicted)}, measured {value_text(c.measured)}"
               f" [{c.status}{'; ' + c.note if c.note else ''}]" for c in result.totals]
-    legend = ("✓ match (predicted value shown); ✗ predicted vs measured (relative error); "
-              "n/c not counted by the reference tool; (x) the tool counts x where cnnsize's "
-              "convention counts something else")
+    legend = ("✓ match (predicted value shown; for a module called several times, all its "
+              "calls, at its first row); ✗ predicted vs measured (relative error); n/c not "
+              "counted by the reference tool; (x) the tool counts x where cnnsize's convention "
+              "counts something else; (—) counted at another row")
     mismatches = [f"✗ {layer.name} {c.quantity}: predicted {value_text(c.predicted)}, measured "
                   f"{value_text(c.measured)}{' — ' + c.note if c.note else ''}"
                   for layer in result.layers for c in layer.checks if c.status == "mismatch"]

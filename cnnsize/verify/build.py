@@ -56,6 +56,11 @@ def _hierarchy(modules: dict[str, nn.Module]) -> nn.Module:
 
 
 def _attach(parent: nn.Module, name: str, child: nn.Module, path: str) -> None:
+    import keyword
+
+    if keyword.iskeyword(name):
+        raise CnnsizeError(f"{name!r} is a Python keyword, which torch.fx cannot call as a "
+                           "module", path=path, field="name", hint="rename the layer")
     existing = parent._modules.get(name)
     if existing is child:
         return
@@ -84,7 +89,12 @@ def build(net: SpecLike, input_shape: Shape | None = None) -> fx.GraphModule:
         env[op.name] = _call(graph, op, env)
     outs = [env[name] for name in network.outputs]
     graph.output(outs[0] if len(outs) == 1 else tuple(outs))
-    model = fx.GraphModule(root, graph, class_name=_identifier(network.name) or "Network")
+    try:
+        model = fx.GraphModule(root, graph, class_name=_identifier(network.name) or "Network")
+    except SyntaxError as e:  # a row named like a Python keyword (if, for, ...)
+        raise CnnsizeError(f"a layer name cannot be a torch module's attribute: {e.msg}",
+                           field="name", hint="rename layers named like Python keywords "
+                                              "(if, for, class, ...)") from None
     model.eval()
     return model
 

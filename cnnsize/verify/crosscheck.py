@@ -10,6 +10,7 @@ multiply-add). On CUDA, the peak of torch.cuda.max_memory_allocated over the for
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,7 +20,7 @@ from torch import nn
 from ..analyze import SpecLike, analyze
 from ..conventions import Conventions
 from ..errors import CnnsizeError
-from ..layers import REGISTRY, Shape
+from ..layers import Shape
 from ..report import LayerStats, Report
 from ..spec import Network, load
 from .build import build
@@ -246,7 +247,13 @@ def _hooked_forward(model: nn.Module, rows: list[tuple[str, nn.Module]],
             live.measure(name)
         return record
 
+    def seen_inputs(module: nn.Module, inputs: Any) -> None:
+        for t in inputs:  # made by torch functions, which have no hook (an imported model)
+            if isinstance(t, torch.Tensor) and not live.alive(t):
+                live.add(t)
+
     for key, queue in queues.items():
+        handles.append(by_id[key].register_forward_pre_hook(seen_inputs))
         handles.append(by_id[key].register_forward_hook(hook(queue)))
     try:
         with torch.no_grad():
@@ -257,26 +264,44 @@ def _hooked_forward(model: nn.Module, rows: list[tuple[str, nn.Module]],
     return measured, live
 
 
-def _saved_for_backward(model: nn.Module, xs: tuple[torch.Tensor, ...]) -> int:
-    """Bytes of the tensors autograd saves in one training-mode forward (unique storages,
-    parameters and buffers left out), from torch.autograd.graph.saved_tensors_hooks."""
-    state = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
-    seen: dict[int, int] = {}
+class _Saved:
+    """What a pack hook hands autograd: the graph holds it as long as it keeps the tensor."""
 
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in state:
-            seen[storage.data_ptr()] = storage.nbytes()
-        return t
+    __slots__ = ("__weakref__", "tensor")
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self.tensor = tensor
+
+
+def _saved_for_backward(model: nn.Module, xs: tuple[torch.Tensor, ...]) -> int:
+    """Bytes of the tensors autograd keeps for backward after one training-mode forward
+    (torch.autograd.graph.saved_tensors_hooks): the storages of every saved tensor the graph
+    still holds while the output is alive, once each, parameters and buffers left out."""
+    import weakref
+
+    state = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
+    held: list[weakref.ref[_Saved]] = []
+
+    def pack(t: torch.Tensor) -> _Saved:
+        box = _Saved(t)
+        held.append(weakref.ref(box))
+        return box
 
     model.train()
     try:
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda box: box.tensor):
             out = model(*xs)
+        storages: dict[int, int] = {}
+        for ref in held:
+            box = ref()
+            if box is not None:  # kept by the graph: saved by an op that leads to the output
+                storage = box.tensor.untyped_storage()
+                if storage.data_ptr() not in state:
+                    storages[storage.data_ptr()] = storage.nbytes()
         del out
     finally:
         model.eval()
-    return sum(seen.values())
+    return sum(storages.values())
 
 
 def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1,
@@ -288,19 +313,28 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
         raise CnnsizeError(f"crosscheck runs float dtypes only: {', '.join(DTYPES)}", field="dtype")
     check_device(device)
     imported = isinstance(net, nn.Module)
+    example: tuple[torch.Tensor, ...] = ()
     if isinstance(net, nn.Module):
         if input_shape is None:
             raise CnnsizeError("a torch module needs input_shape (channels first, no batch)",
                                field="input_shape")
-        from .importer import from_module
+        from .importer import _in_forward_order, _shapes, from_module
 
-        network = from_module(net, input_shape, allow_data_dependent=allow_data_dependent)
+        shapes = _shapes(net, input_shape)
+        if isinstance(input_shape, Mapping):
+            shapes = _in_forward_order(net, shapes)
+        # the data the measured run sees, for the import too (a path that depends on the data)
+        example = tuple(torch.randn(batch, *shape) for _, shape in shapes)
+        network = from_module(net, dict(shapes) if len(shapes) > 1 else shapes[0][1],
+                              allow_data_dependent=allow_data_dependent, example=example)
         model = copy.deepcopy(net)  # the user's model keeps its device, mode, params, buffers
         names: dict[str, str | None] = dict(network.meta.get("module_names", {}))
     else:
+        from ..analyze import with_inputs
+
         network = load(net)
         if input_shape is not None:
-            network = network.with_input(tuple(input_shape))
+            network = with_inputs(network, input_shape)
         model = build(network)
         names = {op.name: op.shares or op.name for op in network.ops}
     cuda = device.startswith("cuda")
@@ -312,8 +346,8 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
     all_modules = dict(model.named_modules())
     modules = {row.name: all_modules.get(names[row.name]) if names.get(row.name) is not None
                else None for row in report.layers}
-    xs = tuple(torch.randn(batch, *shape, device=device, dtype=DTYPES[dtype])
-               for _, shape in network.inputs)
+    xs = tuple(x.to(device=device, dtype=DTYPES[dtype]) for x in example) if imported else tuple(
+        torch.randn(batch, *shape, device=device, dtype=DTYPES[dtype]) for _, shape in network.inputs)
 
     notes: list[str] = []
     cuda_peak = None
@@ -376,7 +410,7 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
         fv = _own(counts["fv_macs"], path, inside[path]) if first_call else 0
         fc = counts["fc_flops"].get(path, 0) if first_call else 0
         acts = _own(counts["fv_acts"], path, inside[path]) if first_call else 0
-        mac_kind = row.type in REGISTRY and REGISTRY[row.type].family in ("conv", "linear")
+        mac_kind = macs_pred > 0  # a kind that counts multiply-adds (conv, linear, matmul, rbf)
         if not first_call:
             checks.append(Check("macs", row.macs, None, INFO,
                                 f"a second call of the module of {row.shares}: the tools count "
@@ -387,8 +421,8 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
                 fv_mac_total += fv
             elif fv:
                 checks.append(Check("macs", macs_pred, fv, INFO,
-                                    f"fvcore counts {fv:,} for {row.type}; cnnsize counts MACs "
-                                    "for conv and linear layers only"))
+                                    f"fvcore counts {fv:,} for {row.type}, which has no "
+                                    "multiply-adds in cnnsize's count"))
             else:
                 checks.append(Check("macs", macs_pred, 0, NOT_COUNTED, f"not counted by fvcore ({row.type})"))
         if first_call and (flops_pred or fc):
@@ -406,6 +440,7 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
         layers.append(LayerCheck(row.name, row.type, tuple(checks)))
 
     t = report.totals
+    unhooked_macs = sum(r.macs for r in report.layers if modules[r.name] is None)
     model_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     model_buffers = sum(b.numel() for b in {id(b): b for b in model.buffers()}.values())
     totals = [
@@ -413,9 +448,11 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
                  "every parameter of the model" + (f", {t.uncalled_params:,} of them in modules "
                                                    "forward never calls" if t.uncalled_params else "")),
         _compare("buffers", t.buffers + t.uncalled_buffers, model_buffers),
-        _compare("macs", t.macs, fv_mac_total,
-                 f"fvcore, conv and linear modules (its own total, {counts['fv_macs'].get('', 0):,},"
-                 " also counts ops such as batch_norm and adaptive_avg_pool2d)"),
+        _compare("macs", t.macs - unhooked_macs, fv_mac_total,
+                 f"fvcore, rows with multiply-adds (its own total, {counts['fv_macs'].get('', 0):,},"
+                 " also counts ops such as batch_norm and adaptive_avg_pool2d)"
+                 + (f"; the {unhooked_macs:,} MACs of torch-function rows are in the FLOPs total"
+                    if unhooked_macs else "")),
         _compare("flops", pure.totals.flops, counts["fc_flops"].get("", 0),
                  "torch.utils.flop_counter total"),
     ]

@@ -29,13 +29,18 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..errors import CnnsizeError
+from ..errors import CnnsizeError, SpecError
 from ..graph import DEFAULT_INPUT, Graph
 from ..layers import FUNCTIONS, REGISTRY
 from ..spec import parse
 
 _BY_TORCH_NAME = {cls.torch_name: name for name, cls in REGISTRY.items() if cls.torch_name}
+SUPPORTED = ("supported: the layer kinds of docs/spec.md as modules or as torch functions (F.relu, "
+             "F.max_pool2d, torch.flatten, +, *, torch.cat, …)")
 _PASSTHROUGH = {"contiguous"}
+# Keywords of torch functions that change nothing cnnsize counts.
+_IGNORED_KEYWORDS = {"_stacklevel", "training", "out"}
+_WRITES = {"setitem", "copy", "index_put", "masked_fill", "scatter", "index_copy", "fill"}
 # Calls that read tensor values into Python (the path forward takes may depend on the data),
 # and calls whose output shape depends on the values.
 _VALUE_READS = {"bool", "item", "tolist", "int", "float", "index", "complex", "numpy", "array",
@@ -178,13 +183,14 @@ class _Tracer(TorchFunctionMode):
         # the parameters and buffers of a called module → (its first row, its class and args)
         self.by_state: dict[tuple[int, ...], tuple[str, tuple[type, dict[str, Any]]]] = {}
         self.called: set[int] = set()
-        # (module, its kind or None, the names of its inputs, their shapes)
-        self.stack: list[tuple[nn.Module, str | None, list[str], list[tuple[int, ...]]]] = []
+        self.stack: list[tuple[nn.Module, str | None]] = []  # modules being run, with their kind
         self.leaf_depth = 0
         self.errors: list[str] = []
         self.data_reads: list[str] = []
         self.constants: dict[int, str] = {}  # id(tensor) → where forward made it
         self.opaque: dict[int, str] = {}     # id(tensor) → the call without a kind that made it
+        self.sharing: dict[int, set[str]] = {}  # storage → names of the tensors in it
+        self.rewritten: list[tuple[int, str, set[str]]] = []  # in-place ops and stale views
 
     # ---- naming
     def unique(self, name: str) -> str:
@@ -220,65 +226,76 @@ class _Tracer(TorchFunctionMode):
                                "(a buffer or a constant)")
         return None
 
-    def produce(self, tensor: Any, name: str) -> None:
+    def produce(self, tensor: Any, name: str, inputs: Sequence[str] = ()) -> None:
         for t in _flat_tensors(tensor):
+            ptr = t.untyped_storage().data_ptr()
+            if id(t) in self.producer:  # changed in place: its other views now hold the change
+                stale = self.sharing.get(ptr, set()) - {self.producer[id(t)], name}
+                if stale:
+                    self.rewritten.append((len(self.ops), name, stale))
             self.producer[id(t)] = name
+            self.sharing.setdefault(ptr, set()).add(name)
             self.keep.append(t)
+
+    def check_views(self) -> None:
+        """A view read after its base was changed in place reads the change, which the spec's
+        dataflow (the view's own row) would not: refuse it."""
+        for index, name, stale in self.rewritten:
+            for op in self.ops[index:]:
+                read = stale.intersection(op.inputs)
+                if read and op.name != name:
+                    self.errors.append(f"{op.name} reads {sorted(read)[0]}, a view of a tensor that "
+                                       f"{name} changed in place before: cnnsize cannot follow that")
+                    return
 
     # ---- module calls (global hooks)
     def pre_hook(self, module: nn.Module, args: Any) -> None:
         self.called.add(id(module))
         if self.leaf_depth:
             self.leaf_depth += 1
-            self.stack.append((module, None, [], []))
+            self.stack.append((module, None))
             return
         kind = _kind_for_module(module)
-        inputs: list[str] = []
-        shapes: list[tuple[int, ...]] = []
         if kind is not None:
-            path = self.paths.get(id(module), "")
-            for t in _flat_tensors(args):
-                n = self.name_of(t, f"{path or type(module).__name__} ({type(module).__name__})")
-                if n is not None:
-                    inputs.append(n)
-                    shapes.append(tuple(t.shape[1:]))
             self.leaf_depth = 1
-        self.stack.append((module, kind, inputs, shapes))
+        self.stack.append((module, kind))
 
-    def post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
-        _, kind, inputs, shapes = self.stack.pop()
+    def post_hook(self, module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+        _, kind = self.stack.pop()
         if self.leaf_depth:
             self.leaf_depth -= 1
         if kind is None or self.leaf_depth:
             return
-        path = self.paths.get(id(module), "") or _default_name(kind)
+        path = self.paths.get(id(module), "") or kind
+        where = f"{path} ({type(module).__name__})"
+        inputs: list[str] = []
+        shapes: list[tuple[int, ...]] = []
+        for t in _flat_tensors([args, kwargs]):  # inputs named at the call, as forward saw them
+            n = self.name_of(t, where)
+            if n is not None:
+                inputs.append(n)
+                shapes.append(tuple(t.shape[1:]))
+        tensors = _flat_tensors(output)
+        if len(tensors) != 1 or not inputs:
+            self.errors.append(f"{where} returns {len(tensors)} tensors" if len(tensors) != 1
+                               else f"{where} is called without a tensor input")
+            return
         first = self.calls.get(id(module))
+        args_ = _module_args(module, kind)
         state = tuple(id(t) for t in (*module.parameters(), *module.buffers()))
         if first is None and state:  # another module holding the very same tensors (tied)
             twin = self.by_state.get(state)
-            if twin is not None and twin[1] == (type(module), _module_args(module, kind)):
+            if twin is not None and twin[1] == (type(module), args_):
                 first = twin[0]
         name = self.unique(path)
         if first is None:
             self.calls[id(module)] = name
             if state:
-                self.by_state[state] = (name, (type(module), _module_args(module, kind)))
-        tensors = _flat_tensors(output)
-        if len(tensors) != 1:
-            self.errors.append(f"{path} ({type(module).__name__}) returns {len(tensors)} tensors")
-            return
-        args_ = _module_args(module, kind)
+                self.by_state[state] = (name, (type(module), args_))
         out_shape = tuple(tensors[0].shape[1:])
-        if kind.startswith("convtranspose") and shapes:
-            try:  # a call's output_size: kept where it changes the output
-                plain = REGISTRY[kind].from_args(args_).analyze(shapes[:1]).output_shape
-            except CnnsizeError:
-                plain = None
-            if plain != out_shape:
-                args_["output_size"] = list(out_shape[1:])
+        args_ = REGISTRY[kind].from_module_call(args_, shapes, out_shape)
         self.ops.append(TracedOp(name, kind, args_, inputs, out_shape,
-                                 module=self.paths.get(id(module), ""), shares=first,
-                                 where=f"{path} ({type(module).__name__})"))
+                                 module=self.paths.get(id(module), ""), shares=first, where=where))
         self.produce(output, name)
 
     # ---- torch functions
@@ -291,10 +308,18 @@ class _Tracer(TorchFunctionMode):
         tensors = _flat_tensors(list(args) + list(kwargs.values()))
         traced = [t for t in tensors if id(t) in self.producer]
         derived = traced or [t for t in tensors if id(t) in self.opaque]
+        before = {id(t) for t in traced}
         out = func(*args, **kwargs)
         out_tensors = _flat_tensors(out)
         if derived and ((base in _VALUE_READS and not out_tensors) or base in _VALUE_SHAPES):
             self.data_reads.append(f"{getattr(func, '__name__', base)} at {_user_frame()}")
+        path, where = self.where()
+        what = f"{base} in {where}"
+        writes = inplace or base in _WRITES or any(id(t) in before for t in out_tensors)
+        if derived and base in _WRITES:
+            self.errors.append(f"{what}: forward writes into a tensor (x[...] = …, copy_), which "
+                               "cnnsize cannot follow")
+            return out
         if not out_tensors:
             return out  # shapes, sizes, flags: metadata, no op
         if not traced and derived:
@@ -310,10 +335,10 @@ class _Tracer(TorchFunctionMode):
         if base in _PASSTHROUGH and len(out_tensors) == 1 and len(traced) == 1:
             self.produce(out, self.producer[id(traced[0])])
             return out
-        path, where = self.where()
-        what = f"{base} in {where}"
         mapped = self.map_function(base, inplace, swapped, args, kwargs, out_tensors, what)
         if mapped is None:
+            if writes:  # an in-place op without a kind would change a tensor behind our back
+                self.errors.append(f"{what}: cnnsize has no kind for this in-place op")
             return out
         kind, spec_args, inputs = mapped
         name = self.unique(f"{path}.{base}" if path else base)
@@ -342,30 +367,34 @@ class _Tracer(TorchFunctionMode):
                 isinstance(rest[0], (list, tuple)) and rest[0]
                 and all(isinstance(t, torch.Tensor) for t in rest[0]))):
             tensors += _flat_tensors(rest.pop(0))
+        for key in ("input", "tensors", "other"):  # tensors passed by keyword
+            if key in kwargs:
+                tensors += _flat_tensors(kwargs.pop(key))
         if swapped:
             tensors.reverse()
+        fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         if len(tensors) < cls.min_inputs or (cls.max_inputs is not None
                                              and len(tensors) > cls.max_inputs):
             self.errors.append(f"{what}: {base} with {len(tensors)} tensor operand(s) (a number "
                                "as an operand is not supported yet)")
             return None
-        keywords = {k: v for k, v in kwargs.items() if k not in ("input", "out")}
-        spec_args = cls.from_call(rest, keywords, [tuple(t.shape) for t in tensors],
-                                  tuple(outs[0].shape))
+        keywords = {k: v for k, v in kwargs.items() if k not in _IGNORED_KEYWORDS}
+        try:
+            spec_args = cls.from_call(rest, keywords, [tuple(t.shape) for t in tensors],
+                                      tuple(outs[0].shape))
+        except SpecError as e:
+            self.errors.append(f"{what}: {e.message}")
+            return None
         if spec_args is None:
             self.errors.append(f"{what}: this {base} ({[list(t.shape) for t in tensors]} → "
                                f"{list(outs[0].shape)}) is not a {kind} (not supported yet)")
             return None
-        if inplace and "inplace" in {f.name for f in dataclasses.fields(cls)}:  # type: ignore[arg-type]
+        if inplace and "inplace" in fields:
             spec_args["inplace"] = True
         names = [self.name_of(t, what) for t in tensors]
         if any(n is None for n in names):
             return None
         return kind, _shown(spec_args, kind), [n for n in names if n is not None]
-
-
-def _default_name(kind: str) -> str:
-    return kind
 
 
 def _input_names(module: nn.Module, count: int) -> list[str]:
@@ -401,9 +430,36 @@ def _shapes(module: nn.Module, input_shape: InputShapes) -> list[tuple[str, tupl
                            ) from None
 
 
-def trace(module: nn.Module, input_shape: InputShapes, *,
-          allow_data_dependent: bool = False) -> Trace:
-    """Run a copy of `module` once in eval mode on random inputs and record what it does."""
+def _in_forward_order(module: nn.Module, shapes: list[tuple[str, tuple[int, ...]]]
+                      ) -> list[tuple[str, tuple[int, ...]]]:
+    """Inputs given by name, in the order of forward's parameters of those names (forward is
+    called with them in that order); an error for a name forward does not have."""
+    try:
+        signature = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return shapes  # no signature to read: in the order given
+    params = [p for p in signature if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    names = [p.name for p in params]
+    unknown = [name for name, _ in shapes if name not in names]
+    if unknown and any(p.kind is p.VAR_POSITIONAL for p in signature):
+        return shapes  # forward(*inputs): in the order given
+    if unknown:
+        raise CnnsizeError(f"{type(module).__name__}.forward has no parameter {unknown[0]!r}",
+                           field="input", hint="name the inputs as forward does: "
+                           + ", ".join(names))
+    given = dict(shapes)
+    ordered = [(name, given[name]) for name in names[:len(shapes)] if name in given]
+    if len(ordered) != len(shapes):
+        missing = [n for n in names[:len(shapes)] if n not in given]
+        raise CnnsizeError(f"{type(module).__name__}.forward takes {', '.join(names[:len(shapes)])} "
+                           f"first: give {missing[0]!r} too", field="input")
+    return ordered
+
+
+def trace(module: nn.Module, input_shape: InputShapes, *, allow_data_dependent: bool = False,
+          example: Sequence[torch.Tensor] | None = None) -> Trace:
+    """Run a copy of `module` once in eval mode on random inputs (or on `example`, with a batch
+    dim, in the order of `input_shape`'s inputs) and record what it does."""
     try:
         model = copy.deepcopy(module)
     except Exception as e:
@@ -411,9 +467,14 @@ def trace(module: nn.Module, input_shape: InputShapes, *,
                            hint="cnnsize traces a copy so that your model is left as it was") from e
     model.eval()
     shapes = _shapes(module, input_shape)
+    if isinstance(input_shape, Mapping):
+        shapes = _in_forward_order(module, shapes)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    xs = [torch.randn(1, *shape, device=device, dtype=dtype) for _, shape in shapes]
+    if example is not None:  # the caller's inputs (crosscheck: the same data for both runs)
+        xs = [x.to(device=device, dtype=dtype) for x in example]
+    else:
+        xs = [torch.randn(1, *shape, device=device, dtype=dtype) for _, shape in shapes]
     tracer = _Tracer(model, allow_data_dependent)
     for (name, _), x in zip(shapes, xs):
         tracer.produce(x, name)
@@ -421,26 +482,25 @@ def trace(module: nn.Module, input_shape: InputShapes, *,
     from torch.nn.modules import module as module_hooks
 
     handles = [module_hooks.register_module_forward_pre_hook(tracer.pre_hook),
-               module_hooks.register_module_forward_hook(tracer.post_hook)]
+               module_hooks.register_module_forward_hook(tracer.post_hook, with_kwargs=True)]
     try:
         with torch.no_grad(), tracer:
             output = model(*xs)
     except CnnsizeError:
         raise
     except Exception as e:
-        reached = tracer.ops[-1].name if tracer.ops else "the first layer"
-        raise CnnsizeError(f"the model's forward pass failed after {reached}: "
+        reached = f"after {tracer.ops[-1].name}" if tracer.ops else "before its first layer"
+        raise CnnsizeError(f"the model's forward pass failed {reached}: "
                            f"{type(e).__name__}: {e}",
-                           hint="check the input shape (channels first, no batch dim)") from e
+                           hint="check the inputs: one shape per forward argument, channels "
+                                "first, no batch dim") from e
     finally:
         for handle in handles:
             handle.remove()
+    tracer.check_views()
     if tracer.errors:
         listed = "; ".join(dict.fromkeys(tracer.errors))
-        raise CnnsizeError(f"cnnsize cannot follow this model: {listed}",
-                           hint="supported: the layer kinds of docs/spec.md as modules or as "
-                                "torch functions (F.relu, F.max_pool2d, torch.flatten, +, *, "
-                                "torch.cat, …)")
+        raise CnnsizeError(f"cnnsize cannot follow this model: {listed}", hint=SUPPORTED)
     if tracer.data_reads and not allow_data_dependent:
         raise CnnsizeError(
             "forward reads tensor values, so the path it takes can depend on the data: "
@@ -454,10 +514,12 @@ def trace(module: nn.Module, input_shape: InputShapes, *,
             made = tracer.opaque.get(id(t)) or tracer.constants.get(id(t))
             raise CnnsizeError("cnnsize cannot follow this model: forward returns "
                                + (f"the result of {made}" if made else
-                                  "a tensor that does not come from its input"))
+                                  "a tensor that does not come from its input"), hint=SUPPORTED)
         outputs.append(found)
     if not outputs:
         raise CnnsizeError("forward returns no tensor")
+    if not tracer.ops:
+        raise CnnsizeError("forward returns its input unchanged: there is no layer to count")
     return Trace(shapes, tracer.ops, list(dict.fromkeys(outputs)), _uncalled(model, tracer.called),
                  tracer.data_reads)
 
@@ -570,11 +632,12 @@ def _spec_of(traced: Trace, module: nn.Module, name: str | None) -> dict[str, An
 
 
 def module_to_spec(module: nn.Module, input_shape: InputShapes, name: str | None = None, *,
-                   allow_data_dependent: bool = False
+                   allow_data_dependent: bool = False,
+                   example: Sequence[torch.Tensor] | None = None
                    ) -> tuple[dict[str, Any], dict[str, str | None], str]:
     """A spec dict for `module`, checked against it (see from_module), the module each row
     calls (None: a torch function), and how it was followed."""
-    traced = trace(module, input_shape, allow_data_dependent=allow_data_dependent)
+    traced = trace(module, input_shape, allow_data_dependent=allow_data_dependent, example=example)
     spec = _spec_of(traced, module, name)
     _verify(module, parse(spec, source=f"<{type(module).__name__}>"), traced)
     names = {op.name: op.module for op in traced.ops}
@@ -584,11 +647,12 @@ def module_to_spec(module: nn.Module, input_shape: InputShapes, name: str | None
 
 
 def from_module(module: nn.Module, input_shape: InputShapes, name: str | None = None, *,
-                allow_data_dependent: bool = False) -> Graph:
+                allow_data_dependent: bool = False,
+                example: Sequence[torch.Tensor] | None = None) -> Graph:
     """The spec of an existing nn.Module, checked against it: every parameter and buffer is
     counted once (or listed as never called), and every output shape is the traced one."""
     spec, names, _ = module_to_spec(module, input_shape, name,
-                                    allow_data_dependent=allow_data_dependent)
+                                    allow_data_dependent=allow_data_dependent, example=example)
     network = parse(spec, source=f"<{type(module).__name__}>")
     meta = dict(network.meta)
     meta["module_names"] = names
@@ -620,12 +684,24 @@ def _verify(module: nn.Module, network: Graph, traced: Trace) -> None:
     n_buffers = sum(b.numel() for b in unique_buffers)
     t = report.totals
     if (t.params + t.uncalled_params, t.buffers + t.uncalled_buffers) != (n_params, n_buffers):
+        owner: dict[int, str] = {}
+        tied = []
+        for op in traced.ops:
+            if op.module is None or op.shares is not None:
+                continue
+            for name, tensor in module.get_submodule(op.module).named_parameters(prefix=op.module):
+                if id(tensor) in owner and owner[id(tensor)] != name:
+                    tied.append(f"{owner[id(tensor)]} is {name}")
+                owner.setdefault(id(tensor), name)
         raise CnnsizeError(
             f"the import counts {t.params + t.uncalled_params:,} parameters and "
             f"{t.buffers + t.uncalled_buffers:,} buffers, but the model has {n_params:,} and "
-            f"{n_buffers:,}: some are used in a way cnnsize does not follow",
+            f"{n_buffers:,}: some are used in a way cnnsize does not follow"
+            + (f" (tied between modules that are not one module: {', '.join(tied)})" if tied
+               else ""),
             hint="cnnsize counts the parameters of the modules it maps; a parameter used "
-                 "directly in forward, or tied between two modules, is not supported yet")
+                 "directly in forward, or tied between two modules that differ otherwise, is "
+                 "not supported yet")
 
 
 def load_factory(reference: str) -> Callable[[], nn.Module]:
