@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from .conventions import Conventions
-from .errors import CnnsizeError, ShapeError
+from .errors import CnnsizeError, ShapeError, SpecTypeError
 from .graph import Graph, Op
 from .layers import Cost, Shape
 from .layers.base import Saved, Window, fmt_shape
@@ -57,6 +57,12 @@ def analyze(
     network = load(net)
     if input_shape is not None:
         network = with_inputs(network, input_shape)
+    if conventions is not None and not isinstance(conventions, Conventions):
+        raise SpecTypeError(f"conventions must be a cnnsize.Conventions, not "
+                            f"{type(conventions).__name__}", field="conventions",
+                            hint="e.g. cnnsize.Conventions(bias=False, dtype='float16')")
+    if not isinstance(strict, bool):
+        raise SpecTypeError(f"strict must be true or false, got {strict!r}", field="strict")
     conv = conventions or Conventions(bias=bias, dtype=dtype, batch=batch)
     try:
         return _Pass(network, conv, strict).run()

@@ -23,8 +23,9 @@ from typing import Any
 
 from .analyze import analyze
 from .conventions import DTYPE_BYTES, INPLACE_MODES, Conventions
-from .errors import CnnsizeError, SpecError
+from .errors import CnnsizeError, SpecError, SpecTypeError
 from .expr import evaluate
+from .files import read_text
 from .layers import REGISTRY
 from .layers.base import did_you_mean, is_int
 from .report import LayerStats, Report
@@ -82,7 +83,7 @@ class Claim:
 
 def _shape_text(value: str) -> tuple[int, ...] | None:
     parts = re.split(r"\s*[x×X*,]\s*", value.strip().strip("[]()"))
-    if len(parts) >= 2 and all(p.isdigit() for p in parts):
+    if len(parts) >= 2 and all(p.isdecimal() and p.isascii() for p in parts):
         return tuple(int(p) for p in parts)
     return None
 
@@ -90,6 +91,17 @@ def _shape_text(value: str) -> tuple[int, ...] | None:
 def parse_claim(value: Any, quantity: str) -> Claim:
     """A claimed value from a claims file: 117600, "117,600", "35K", "~60M", "60M ± 5%",
     "4096 × 1024", "96MB", [6, 28, 28] or "55x55x96"."""
+    if isinstance(value, str) and len(value) > MAX_CELL:
+        raise SpecError(f"a claim of {len(value):,} characters; the limit is {MAX_CELL:,}")
+    try:
+        return _parse_claim(value, quantity)
+    except (ValueError, ArithmeticError, TypeError):  # a number Python will not read
+        raise SpecError(f"cannot read {str(value)[:80]!r} as a number",
+                        hint="write 117600, 117,600, 35K, ~60M, 60M ± 5%, 4096 × 1024 or 96MB"
+                        ) from None
+
+
+def _parse_claim(value: Any, quantity: str) -> Claim:
     text = str(value)
     if quantity in ("output_shape", "receptive_field"):
         if isinstance(value, list) and value and all(is_int(v) for v in value):
@@ -98,7 +110,7 @@ def parse_claim(value: Any, quantity: str) -> Claim:
             return Claim(text, (value,), (value,))
         if isinstance(value, str) and (shape := _shape_text(value)) is not None:
             return Claim(text, shape, shape)
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
             return Claim(text, (int(value),), (int(value),))
         raise SpecError(f"expected a shape like [6, 28, 28] or '55x55x96', got {value!r}")
     if isinstance(value, bool) or value is None:
@@ -106,6 +118,8 @@ def parse_claim(value: Any, quantity: str) -> Claim:
     if is_int(value):
         return Claim(text, Fraction(value), Fraction(value))
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SpecError(f"expected a number, got {value!r}", hint="a count is finite")
         exact = Fraction(str(value))
         return Claim(text, exact, exact)
     if not isinstance(value, str):
@@ -229,15 +243,20 @@ def load_claims(source: str | os.PathLike[str] | Mapping[str, Any],
         data = dict(source)
         name = "<dict>"
     else:
+        if not isinstance(source, (str, os.PathLike)):
+            raise SpecTypeError(f"claims are a file name or a mapping, not {type(source).__name__}")
         name = os.fspath(source)
         path = Path(name)
-        if not path.is_file():
-            raise SpecError(f"no such claims file: {name}", source=name)
-        text = path.read_text(encoding="utf-8")
+        text = read_text(name, "claims")
         suffix = path.suffix.lower()
         if suffix == ".csv":
             lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-            data = {"layers": _table_rows(list(csv.reader(io.StringIO("\n".join(lines)))), name)}
+            try:
+                rows = list(csv.reader(io.StringIO("\n".join(lines))))
+            except csv.Error as e:
+                raise SpecError(f"cannot read the CSV table: {e}", source=name,
+                                hint=f"a cell holds at most {MAX_CELL:,} characters") from None
+            data = {"layers": _table_rows(rows, name)}
         elif suffix in (".md", ".markdown"):
             data = {"layers": _table_rows(_markdown_rows(text, name), name)}
         else:
@@ -266,9 +285,27 @@ def _markdown_rows(text: str, name: str) -> list[list[str]]:
     return rows
 
 
+MAX_CELL = 1_000      # characters in one cell of a claims table
+MAX_CLAIM_ROWS = 10_000
+
+
 def _table_rows(rows: list[list[str]], name: str) -> dict[str, dict[str, str]]:
     if not rows:
         raise SpecError("the table is empty", source=name)
+    if len(rows) > MAX_CLAIM_ROWS:
+        raise SpecError(f"the table has {len(rows):,} rows; the limit is {MAX_CLAIM_ROWS:,}",
+                        source=name)
+    problems = []
+    for number, row in enumerate(rows, start=1):
+        if any(len(c) > MAX_CELL for c in row):
+            problems.append(f"row {number} has a cell of more than {MAX_CELL:,} characters")
+        elif number > 1 and any(c.strip() for c in row) and len(row) != len(rows[0]):
+            problems.append(f"row {number} has {len(row)} cells, the header {len(rows[0])}")
+    if problems:
+        raise SpecError("cannot read the table: " + "; ".join(problems[:10])
+                        + (f"; and {len(problems) - 10} more" if len(problems) > 10 else ""),
+                        source=name, hint="every row needs one cell per column (an empty cell "
+                                          "for a claim you do not make)")
     header = [h.strip().lower() for h in rows[0]]
     if "layer" not in header:
         raise SpecError("the table needs a 'layer' column", source=name,
@@ -284,12 +321,19 @@ def _table_rows(rows: list[list[str]], name: str) -> dict[str, dict[str, str]]:
                             hint=did_you_mean(h, list(ALIASES), "known columns"))
     layer_col = header.index("layer")
     out: dict[str, dict[str, str]] = {}
-    for row in rows[1:]:
+    first_row: dict[tuple[str, str], int] = {}
+    for number, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
         layer = row[layer_col].strip()
         claims = {q: cell.strip() for q, cell in zip(columns, row)
                   if q is not None and cell.strip() not in ("", "-", "—")}
+        for q in claims:
+            if (layer, q) in first_row:
+                raise SpecError(f"{layer}'s {q} is claimed twice, in rows {first_row[layer, q]} "
+                                f"and {number}", source=name,
+                                hint="one claim per layer and quantity")
+            first_row[layer, q] = number
         out.setdefault(layer, {}).update(claims)
     return out
 
@@ -429,11 +473,15 @@ def _conventions(given: Mapping[str, Any]) -> Conventions:
                             hint=did_you_mean(str(key), allowed, "conventions"))
         if key in ("bias", "bias_connections", "elementwise_flops") and not isinstance(value, bool):
             raise SpecError(f"{key} must be true or false", field="conventions")
-    if given.get("dtype", "float32") not in DTYPE_BYTES:
-        raise SpecError(f"unknown dtype {given.get('dtype')!r}", field="conventions")
-    if given.get("inplace_activations", "all") not in INPLACE_MODES:
+    if given.get("dtype", "float32") not in list(DTYPE_BYTES):
+        raise SpecError(f"unknown dtype {given.get('dtype')!r}", field="conventions",
+                        hint=f"one of {', '.join(DTYPE_BYTES)}")
+    if given.get("inplace_activations", "all") not in list(INPLACE_MODES):
         raise SpecError("inplace_activations must be all, spec or none", field="conventions")
-    return Conventions(**dict(given))
+    try:
+        return Conventions(**dict(given))
+    except CnnsizeError as e:
+        raise e.located(path="conventions") from None
 
 
 def _quantity(key: str, where: str) -> str:
@@ -553,7 +601,7 @@ def _judge_total(ctx: _Context, quantity: str, claim: Claim,
     if claim.holds(computed):
         return Verdict("total", quantity, claim.text, computed, True)
     rows = [r for r in ctx.base.layers if _value(r, quantity) and (quantity != "units" or r.neurons)]
-    terms = [f"{_value(r, quantity):,}" for r in rows[:6]]
+    terms = [_fmt(_value(r, quantity)) for r in rows[:6]]
     formula = [f"total {quantity} = sum over {len(rows)} layers = {' + '.join(terms)}"
                f"{' + …' if len(rows) > 6 else ''} = {_fmt(computed)}"]
     if quantity == "activation_bytes":

@@ -60,6 +60,8 @@ def conventions_from(args: argparse.Namespace) -> Conventions:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cnnsize", description="Exact size and cost of a CNN, layer by layer.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show Python's traceback where cnnsize would report an internal error")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     rep = sub.add_parser("report", help="per-layer table of a spec or built-in network",
@@ -130,14 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--si", action="store_true", help="memory in kB/MB instead of KiB/MiB")
     cmp.add_argument("-o", "--output", metavar="FILE")
 
-    plt = sub.add_parser("plot", help="draw a chart (PNG or SVG)",
+    plt = sub.add_parser("plot", help="draw a chart (PNG, SVG or PDF)",
                          description="layers: per-layer units, weights and connections of one "
                                      "network; totals: totals of several; scatter: MACs vs "
                                      "params (the whole zoo when no SPEC); memory: activation "
                                      "memory per layer, inference vs training; resolution: MACs "
                                      "and memory as the input grows.")
     plt.add_argument("specs", nargs="*", metavar="SPEC", help="spec files or built-in names")
-    plt.add_argument("-o", "--output", metavar="FILE", required=True, help="FILE.png or FILE.svg")
+    plt.add_argument("-o", "--output", metavar="FILE", required=True,
+                     help="FILE.png, FILE.svg or FILE.pdf")
     plt.add_argument("--kind", choices=["layers", "totals", "scatter", "memory", "resolution"],
                      default="layers")
     plt.add_argument("--log", action="store_true", help="log scale (layers chart)")
@@ -164,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="latency and images/s over batch (and input) sizes instead")
     tim.add_argument("--format", choices=["text", "markdown", "csv", "json"], default="text")
     tim.add_argument("-o", "--output", metavar="FILE")
-    tim.add_argument("--chart", metavar="FILE.png|svg",
+    tim.add_argument("--chart", metavar="FILE.png|svg|pdf",
                      help="share of time vs share of FLOPs per layer, or throughput vs batch")
 
     reps = sub.add_parser("reports", help="regenerate the reports/ folder",
@@ -180,22 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as e:
-        raise CnnsizeError(f"cannot write {output}: {e.strerror}", field="--output") from None
+def _write(text: str, output: str | None, inputs: Sequence[str | None] = ()) -> None:
+    """The command's result, to stdout or atomically to FILE, never over one of its inputs."""
+    from .files import write_text
+
+    write_text(text, output, [i for i in inputs if i])
 
 
 def _report(args: argparse.Namespace) -> int:
     input_shape = _input_shapes(args.input) if args.input else None
     report = analyze(args.spec, input_shape=input_shape, strict=args.strict,
                      conventions=conventions_from(args))
-    _write(render(report, args.format, explain=args.explain, si=args.si), args.output)
+    _write(render(report, args.format, explain=args.explain, si=args.si), args.output, [args.spec])
     return 0
 
 
@@ -262,7 +261,7 @@ def _crosscheck(args: argparse.Namespace) -> int:
     result = crosscheck(net, device=args.device, batch=args.batch, dtype=args.dtype,
                         input_shape=shapes, progress=sys.stderr.isatty(),
                         allow_data_dependent=args.allow_data_dependent)
-    _write(result.render(args.format), args.output)
+    _write(result.render(args.format), args.output, [args.spec])
     if args.output:
         sys.stderr.write(result.summary() + "\n")
     return 0 if result.ok else 1
@@ -276,7 +275,7 @@ def _import(args: argparse.Namespace) -> int:
     spec, _, method = module_to_spec(module, _input_shapes(args.input), args.name,
                                      allow_data_dependent=args.allow_data_dependent)
     report = analyze(spec)
-    _write(dump_yaml(spec), args.output)
+    _write(dump_yaml(spec), args.output, [_module_file(args.factory)])
     uncalled = (f" (+ {report.totals.uncalled_params:,} in modules forward never calls: "
                 + ", ".join(p for p, _, _ in report.uncalled) + ")") if report.uncalled else ""
     sys.stderr.write(f"imported {args.factory} with {method}: {len(report.layers)} rows, "
@@ -288,7 +287,7 @@ def _check(args: argparse.Namespace) -> int:
     from .claims import check
 
     result = check(args.claims, spec=args.spec)
-    _write(result.render(args.format), args.output)
+    _write(result.render(args.format), args.output, [args.claims, args.spec])
     return 0 if result.ok else 1
 
 
@@ -297,7 +296,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     input_shape = _input_shapes(args.input) if args.input else None
     comparison = compare(args.specs, input_shape=input_shape, conventions=conventions_from(args))
-    _write(comparison.render(args.format, si=args.si), args.output)
+    _write(comparison.render(args.format, si=args.si), args.output, args.specs)
     return 0
 
 
@@ -316,7 +315,7 @@ def _plot(args: argparse.Namespace) -> int:
     input_shape = _input_shapes(args.input) if args.input else None
     figure = plot(args.specs, args.kind, log=args.log, sizes=sizes,
                   conventions=conventions_from(args), input_shape=input_shape)
-    save(figure, args.output)
+    save(figure, args.output, inputs=args.specs)
     sys.stderr.write(f"wrote {args.output}\n")
     return 0
 
@@ -324,8 +323,8 @@ def _plot(args: argparse.Namespace) -> int:
 def _time(args: argparse.Namespace) -> int:
     from .verify.timing import parse_sweep, sweep, time_layers
 
-    if args.chart and not args.chart.lower().endswith((".png", ".svg")):
-        raise CnnsizeError(f"charts are written as .png or .svg, not {args.chart!r}",
+    if args.chart and not args.chart.lower().endswith((".png", ".svg", ".pdf")):
+        raise CnnsizeError(f"charts are written as .png, .svg or .pdf, not {args.chart!r}",
                            field="--chart")
 
     common = {"device": args.device, "dtype": args.dtype, "channels_last": args.channels_last}
@@ -339,7 +338,7 @@ def _time(args: argparse.Namespace) -> int:
                        sizes=grid.get("size", []), warmup=args.warmup, repeat=args.repeat,
                        progress=sys.stderr.isatty(), cudnn_benchmark=not args.no_cudnn_benchmark,
                        **common)
-        _write(render_sweep(result, args.format), args.output)
+        _write(render_sweep(result, args.format), args.output, [args.spec, args.chart])
         chart = sweep_chart(result) if args.chart else None
     else:
         from .render.timing import timing_chart
@@ -347,12 +346,12 @@ def _time(args: argparse.Namespace) -> int:
         timing = time_layers(args.spec, batch=args.batch, warmup=args.warmup, repeat=args.repeat,
                              backward=args.backward, cudnn_benchmark=not args.no_cudnn_benchmark,
                              **common)
-        _write(timing.render(args.format), args.output)
+        _write(timing.render(args.format), args.output, [args.spec, args.chart])
         chart = timing_chart(timing) if args.chart else None
     if chart is not None:
         from .plot import save
 
-        save(chart, args.chart)
+        save(chart, args.chart, inputs=[args.spec, args.output or ""])
     return 0
 
 
@@ -366,6 +365,12 @@ def _reports(args: argparse.Namespace) -> int:
     return 0
 
 
+def _module_file(reference: str) -> str | None:
+    """The source file of a factory's module, which an output must not replace."""
+    module = sys.modules.get(reference.partition(":")[0])
+    return getattr(module, "__file__", None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"report": _report, "zoo": _zoo, "crosscheck": _crosscheck, "import": _import,
@@ -374,13 +379,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except CnnsizeError as e:
-        sys.stderr.write(f"cnnsize: error: {e}\n")
+        _say(f"cnnsize: error: {e}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write("cnnsize: interrupted\n")
+        _say("cnnsize: interrupted\n")
         return 130
     except BrokenPipeError:
+        _quiet_stdout()
         return 0
+    except (RecursionError, MemoryError) as e:
+        _say(f"cnnsize: error: the input is too large to handle ({type(e).__name__})\n")
+        return 2
+    except Exception as e:
+        if args.debug:
+            raise
+        _say(f"cnnsize: internal error: {type(e).__name__}: {e}\n"
+             "  this is a bug in cnnsize; --debug shows where it happened\n")
+        return 2
+
+
+def _say(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+    except (OSError, ValueError, AttributeError):
+        pass  # no stderr to say it on
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at devnull so that Python's exit flush stays quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

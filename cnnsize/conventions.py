@@ -34,6 +34,19 @@ class Conventions:
     mask_bytes: int = 1
 
     def __post_init__(self) -> None:
+        from .errors import SpecTypeError
+
+        for name in ("bias", "bias_connections", "elementwise_flops"):
+            if not isinstance(getattr(self, name), bool):
+                raise SpecTypeError(f"must be true or false, got {getattr(self, name)!r}",
+                                    field=name)
+        for name in ("flops_per_mac", "batch", "mask_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SpecTypeError(f"must be an integer, got {value!r}", field=name)
+        for name in ("dtype", "inplace_activations"):
+            if not isinstance(getattr(self, name), str):
+                raise SpecTypeError(f"must be a string, got {getattr(self, name)!r}", field=name)
         if self.dtype not in DTYPE_BYTES:
             raise SpecError(f"unknown dtype {self.dtype!r}", field="dtype",
                             hint=f"choose one of {', '.join(DTYPE_BYTES)}")

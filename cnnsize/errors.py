@@ -64,3 +64,7 @@ class SpecError(CnnsizeError):
 
 class ShapeError(CnnsizeError):
     """The spec is well formed but a size does not work out (zero, negative, mismatched)."""
+
+
+class SpecTypeError(SpecError, TypeError):
+    """A library call got a value of the wrong type (a CLI error too: exit status 2)."""

@@ -25,20 +25,31 @@ _WHOLE = re.compile(r"^\$(?:([A-Za-z_]\w*)|\{([^{}]*)\})$")
 _PART = re.compile(r"\$(?:([A-Za-z_]\w*)|\{([^{}]*)\})")
 
 
+MAX_TEXT = 1_000   # characters in one expression
+MAX_NODES = 200    # operators, names and constants in one expression
+
+
 @functools.lru_cache(maxsize=4096)
-def _parse(text: str) -> ast.expr | None:
-    """The expression's tree (None: a syntax error); a spec repeats few distinct expressions."""
+def _parse(text: str) -> tuple[ast.expr, int] | None:
+    """The expression's tree and its size (None: a syntax error); a spec repeats few distinct
+    expressions."""
     try:
-        return ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
         return None
+    return tree, sum(1 for _ in ast.walk(tree))
 
 
 def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     """Evaluate one whitelisted expression over the variables in `env`."""
-    tree = _parse(text)
-    if tree is None:
-        raise SpecError(f"cannot parse expression {text!r}")
+    if len(text) > MAX_TEXT:
+        raise SpecError(f"an expression of {len(text):,} characters; the limit is {MAX_TEXT:,}")
+    parsed = _parse(text)
+    if parsed is None:
+        raise SpecError(f"cannot parse expression {text[:80]!r}")
+    tree, size = parsed
+    if size > MAX_NODES:
+        raise SpecError(f"the expression {text[:80]!r}… has more than {MAX_NODES} parts")
     try:
         return _check_size(_eval(tree, env, text), text)
     except (TypeError, ValueError, ArithmeticError) as e:
@@ -81,9 +92,13 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
         if isinstance(node.op, ast.Not):
             return not value
         return -value if isinstance(node.op, ast.USub) else +value
-    if isinstance(node, ast.BoolOp):
-        values = [_eval(v, env, text) for v in node.values]
-        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.BoolOp):  # Python's: the operand that decides, short-circuited
+        value = _eval(node.values[0], env, text)
+        for operand in node.values[1:]:
+            if bool(value) != isinstance(node.op, ast.And):
+                break
+            value = _eval(operand, env, text)
+        return value
     if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
         left = _eval(node.left, env, text)
         for op, comp in zip(node.ops, node.comparators):

@@ -7,7 +7,6 @@ colour per quantity across all charts.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from .analyze import InputShape, SpecLike, analyze
 from .comparison import compare
 from .conventions import Conventions
 from .errors import CnnsizeError
+from .render import human_bytes
 from .spec import load, zoo_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,6 +60,15 @@ def _ticks(ax: Any, axis: str, formatter: Any) -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(formatter))
 
 
+_CONTROL = dict.fromkeys(range(32), None) | {0x7F: None}
+
+
+def label(text: str) -> str:
+    """User text (a network's or layer's name) as matplotlib shows it literally: no mathtext
+    from a '$', no control characters (they would make an SVG invalid XML)."""
+    return str(text).translate(_CONTROL).replace("$", r"\$")
+
+
 def _neuron_rows(net: SpecLike, conv: Conventions, input_shape: InputShape | None = None
                  ) -> tuple[str, list[Any]]:
     report = analyze(net, conventions=conv, input_shape=input_shape)
@@ -76,14 +85,14 @@ def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | 
     for i, q in enumerate(quantities):
         xs = [j + (i - 1) * width for j in range(len(rows))]
         ax.bar(xs, [getattr(r, q) for r in rows], width, label=LABELS[q], color=COLORS[q])
-    ax.set_xticks(range(len(rows)), [r.name for r in rows], rotation=90 if len(rows) > 12 else 0,
+    ax.set_xticks(range(len(rows)), [label(r.name) for r in rows], rotation=90 if len(rows) > 12 else 0,
                   fontsize=7 if len(rows) > 30 else 9)
     ax.set_xlabel("layer (convolution, pooling and fully connected layers)")
     ax.set_ylabel("count per example" + (" (log scale)" if log else ""))
     if log:
         ax.set_yscale("log")
     _ticks(ax, "y", _si)
-    ax.set_title(f"{name}: units, weights and connections per layer")
+    ax.set_title(f"{label(name)}: units, weights and connections per layer")
     ax.legend()
     return fig
 
@@ -101,7 +110,7 @@ def plot_totals(nets: Sequence[SpecLike], *, log: bool = True,
         values = comparison.row(q).values
         xs = [j + (i - 1.5) * width for j in range(len(values))]
         ax.bar(xs, values, width, label=LABELS[q], color=COLORS[q])
-    ax.set_xticks(range(len(comparison.names)), comparison.names)
+    ax.set_xticks(range(len(comparison.names)), [label(n) for n in comparison.names])
     ax.set_xlabel("network")
     ax.set_ylabel(("count per example" if batch == 1 else f"count per example (MACs: batch {batch})")
                   + (" (log scale)" if log else ""))
@@ -125,7 +134,7 @@ def plot_scatter(nets: Sequence[SpecLike] | None = None, *,
     order = sorted(range(len(params)), key=lambda i: (macs[i], params[i]))
     for rank, i in enumerate(order):
         dx, dy, ha = ((5, 2, "left") if rank % 2 == 0 else (-5, -9, "right"))
-        ax.annotate(comparison.names[i], (params[i], macs[i]), textcoords="offset points",
+        ax.annotate(label(comparison.names[i]), (params[i], macs[i]), textcoords="offset points",
                     xytext=(dx, dy), ha=ha, fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -140,24 +149,32 @@ def plot_scatter(nets: Sequence[SpecLike] | None = None, *,
 
 def plot_memory(net: SpecLike, *, conventions: Conventions | None = None,
                 input_shape: InputShape | None = None) -> Figure:
-    """Activation memory per layer: inference (in-place ops share) vs training (all kept)."""
+    """Activation memory per layer: the output each stores at inference, what training keeps
+    for backward, and the bytes alive while it runs (the inference peak marked)."""
     conv = conventions or Conventions()
-    inference = analyze(net, conventions=conv, input_shape=input_shape)
-    training = analyze(net, conventions=dataclasses.replace(conv, inplace_activations="none"),
-                       input_shape=input_shape)
-    names = [r.name for r in training.layers]
+    report = analyze(net, conventions=conv, input_shape=input_shape)
+    rows = report.layers
+    names = [label(r.name) for r in rows]
     fig, ax = _figure(max(7.0, 0.25 * len(names) + 3), 5)
-    xs = range(len(names))
-    scale, unit = _byte_unit(max((r.activation_bytes for r in training.layers), default=1))
-    ax.bar([x - 0.2 for x in xs], [r.activation_bytes / scale for r in inference.layers], 0.4,
-           label="inference (in-place activations share memory)",
+    xs = list(range(len(names)))
+    scale, unit = _byte_unit(max([r.live_bytes for r in rows] + [r.saved_bytes for r in rows]
+                                 + [1]))
+    ax.bar([x - 0.2 for x in xs], [r.activation_bytes / scale for r in rows], 0.4,
+           label="output stored (inference; in-place activations share)",
            color=COLORS["activation_bytes"])
-    ax.bar([x + 0.2 for x in xs], [r.activation_bytes / scale for r in training.layers], 0.4,
-           label="training (every output kept for the backward pass)", color=COLORS["training"])
-    ax.set_xticks(list(xs), names, rotation=90, fontsize=7 if len(names) > 30 else 8)
+    ax.bar([x + 0.2 for x in xs], [r.saved_bytes / scale for r in rows], 0.4,
+           label="kept for backward (training)", color=COLORS["training"])
+    ax.step(xs, [r.live_bytes / scale for r in rows], where="mid", color="#444444", linewidth=1,
+            label="alive while the layer runs (inference)")
+    t = report.totals
+    if t.peak_at:
+        peak = next(i for i, r in enumerate(rows) if r.name == t.peak_at)
+        ax.annotate(f"inference peak {human_bytes(t.peak_bytes)}", (peak, t.peak_bytes / scale),
+                    textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    ax.set_xticks(xs, names, rotation=90, fontsize=7 if len(names) > 30 else 8)
     ax.set_xlabel("layer")
     ax.set_ylabel(f"activation memory ({unit}), batch {conv.batch}, {conv.dtype}")
-    ax.set_title(f"{inference.name}: where the activation memory goes")
+    ax.set_title(f"{label(report.name)}: where the activation memory goes")
     ax.legend()
     return fig
 
@@ -196,7 +213,7 @@ def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
         if not xs:
             raise CnnsizeError(f"none of the input sizes {grid} fits {network.name}",
                                field="--sizes", hint="give sizes near the spec's own input")
-        series.append((network.name, xs, macs, mem))
+        series.append((label(network.name), xs, macs, mem))
     scale, unit = _byte_unit(max(m for *_, mem in series for m in mem))
     for name, xs, macs, mem in series:
         ax.plot(xs, macs, marker="o", label=name)
@@ -234,19 +251,30 @@ def plot(nets: Sequence[SpecLike], kind: str = "layers", *, log: bool = False,
     return plot_resolution(nets, sizes, conventions=conventions)
 
 
-def save(fig: Figure, path: str | os.PathLike[str]) -> None:
-    """Write PNG or SVG (by extension), without timestamps so that files are reproducible."""
+CHART_FORMATS = (".png", ".svg", ".pdf")
+
+
+def save(fig: Figure, path: str | os.PathLike[str],
+         inputs: Sequence[str | os.PathLike[str]] = ()) -> None:
+    """Write PNG, SVG or PDF (by extension), without timestamps so that files are reproducible,
+    atomically and never over one of `inputs`."""
+    from .files import atomic_path
+
     target = os.fspath(path)
     ext = os.path.splitext(target)[1].lower()
-    if ext not in (".png", ".svg"):
-        raise CnnsizeError(f"charts are written as .png or .svg, not {ext or 'no extension'!r}",
-                           field="--output")
+    if ext not in CHART_FORMATS:
+        raise CnnsizeError(f"charts are written as .png, .svg or .pdf, not "
+                           f"{ext or 'no extension'!r}", field="--output")
     import matplotlib
 
-    with matplotlib.rc_context({"svg.hashsalt": "cnnsize", "svg.fonttype": "none"}):
+    by_format: dict[str, dict[str, Any]] = {
+        ".svg": {"Date": None, "Creator": "cnnsize"}, ".png": {"Software": None},
+        ".pdf": {"CreationDate": None, "Creator": "cnnsize", "Producer": None}}
+    metadata = by_format[ext]
+    with matplotlib.rc_context({"svg.hashsalt": "cnnsize", "svg.fonttype": "none",
+                                "pdf.fonttype": 42}), \
+            atomic_path(target, [i for i in inputs if i]) as temp:
         try:
-            fig.savefig(target, metadata={"Date": None} if ext == ".svg" else {"Software": None})
+            fig.savefig(temp, format=ext[1:], metadata=metadata)
         except OSError as e:
             raise CnnsizeError(f"cannot write {target}: {e.strerror}", field="--output") from None
-
-

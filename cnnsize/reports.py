@@ -86,10 +86,44 @@ def index(names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check_folder(target: Path) -> None:
+    """Write only into a new or empty folder, or one that holds earlier reports (its index
+    README.md says so): never over a user's files."""
+    if target.exists() and not target.is_dir():
+        raise CnnsizeError(f"{target} is a file, not a folder", field="--output")
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    index_file = target / "README.md"
+    try:
+        ours = index_file.is_file() and index_file.read_text(encoding="utf-8").startswith(HEADER)
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        raise CnnsizeError(f"{target} holds files that are not cnnsize reports; nothing is written "
+                           "there", field="--output",
+                           hint="give a new or empty folder, or the reports folder itself")
+
+
+def _ours(path: Path) -> bool:
+    """Whether an existing report page was written by `cnnsize reports` (its first line)."""
+    if path.suffix != ".md" or not path.exists():
+        return True
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().rstrip("\n") == HEADER
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def write_reports(out: str | os.PathLike[str] = "reports", charts: bool = True,
                   progress: bool = False) -> list[Path]:
     """Regenerate every report (and its charts) into `out`; return the files written."""
+    from .files import write_text
+
+    if not os.fspath(out).strip():
+        raise CnnsizeError("the output folder name is empty", field="--output")
     target = Path(out)
+    _check_folder(target)
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -103,15 +137,15 @@ def write_reports(out: str | os.PathLike[str] = "reports", charts: bool = True,
 
         iterator = tqdm(iterator, total=len(items), desc="reports", unit="report")
     written = []
-    try:
-        for _, files in iterator:
-            for file_name, text in files.items():
-                path = target / file_name
-                path.write_text(text, encoding="utf-8")
-                written.append(path)
-    except OSError as e:
-        raise CnnsizeError(f"cannot write into {target}: {e.strerror}", field="--output") from None
+    for _, files in iterator:
+        for file_name, text in files.items():
+            path = target / file_name
+            if not _ours(path):
+                raise CnnsizeError(f"{path} was not written by cnnsize reports; it is left as it "
+                                   "is", field="--output")
+            write_text(text, path)
+            written.append(path)
     written += sorted(target.glob("*.svg"))
-    (target / "README.md").write_text(index(zoo_names()), encoding="utf-8")
+    write_text(index(zoo_names()), target / "README.md")
     written.append(target / "README.md")
     return written

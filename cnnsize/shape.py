@@ -95,9 +95,43 @@ def transposed(
     return Dim(size, Fraction(size), text, "floor")
 
 
-def adaptive_windows(w1: int, w2: int) -> list[int]:
-    """Window lengths of an adaptive pool: bin i spans [floor(i·W1/W2), ceil((i+1)·W1/W2))."""
-    return [-(-(i + 1) * w1 // w2) - (i * w1 // w2) for i in range(w2)]
+def floor_sum(n: int, m: int, a: int, b: int) -> int:
+    """Σ_{i=0}^{n−1} ⌊(a·i + b)/m⌋ for n, a, b ≥ 0 and m ≥ 1, in O(log) steps (the floor-sum
+    algorithm of the AtCoder Library)."""
+    total = 0
+    while True:
+        if a >= m:
+            total += (n - 1) * n // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        y_max = a * n + b
+        if y_max < m:
+            return total
+        n, b = divmod(y_max, m)
+        m, a = a, m
+
+
+@dataclass(frozen=True, slots=True)
+class Bins:
+    """The bins of an adaptive pool in one dim: bin i spans [⌊i·W1/W2⌋, ⌈(i+1)·W1/W2⌉)."""
+
+    total: int     # Σ bin lengths (each output reads its bin: the connections per dim)
+    shortest: int
+    longest: int
+
+
+def adaptive_bins(w1: int, w2: int) -> Bins:
+    """Sum, shortest and longest of PyTorch's adaptive-pool bins, without listing them."""
+    ends = floor_sum(w2, w2, w1, w1 + w2 - 1)   # Σ ⌈(i+1)·W1/W2⌉
+    starts = floor_sum(w2, w2, w1, 0)           # Σ ⌊i·W1/W2⌋
+    q, r = divmod(w1, w2)
+    if r == 0:
+        return Bins(ends - starts, q, q)
+    # bin i is q + ⌈(i+1)r/W2⌉ − ⌊ir/W2⌋: q + 1, or q + 2 where ir mod W2 > W2 − r; the largest
+    # ir mod W2 is W2 − gcd(r, W2)
+    return Bins(ends - starts, q + 1, q + 2 if r > math.gcd(r, w2) else q + 1)
 
 
 def require_positive(dim: Dim, w1: int, kernel: int, dilation: int, pad: tuple[int, int],
@@ -126,7 +160,18 @@ def divisible_inputs(w1: int, kernel: int, stride: int, pad: tuple[int, int], di
     return sorted(found, key=lambda w: (abs(w - w1), w))[:2]
 
 
-def divisible_paddings(w1: int, kernel: int, stride: int, dilation: int, limit: int) -> list[int]:
-    """Symmetric paddings up to `limit` for which the size formula divides exactly."""
+def divisible_paddings(w1: int, kernel: int, stride: int, dilation: int, limit: int,
+                       most: int = 8) -> list[int]:
+    """Symmetric paddings P ≤ `limit` (the first `most`) for which the size formula divides
+    exactly: W1 + 2P − F_eff ≡ 0 (mod S), solved as a congruence, not searched."""
     f_eff = dilation * (kernel - 1) + 1
-    return [p for p in range(limit + 1) if w1 + 2 * p - f_eff >= 0 and (w1 + 2 * p - f_eff) % stride == 0]
+    c = (f_eff - w1) % stride              # 2P ≡ c (mod S)
+    g = math.gcd(2, stride)
+    if c % g:
+        return []
+    modulus = stride // g
+    first = (c // g) * pow(2 // g, -1, modulus) % modulus if modulus > 1 else 0
+    least = max(0, -(-(f_eff - w1) // 2))  # the output must have a size
+    if first < least:
+        first += -(-(least - first) // modulus) * modulus
+    return list(range(first, limit + 1, modulus))[:most] if modulus else []

@@ -10,16 +10,15 @@ An item may name its inputs (`inputs: [stem, a.3]`) and reuse another layer's mo
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import CnnsizeError, SpecError
+from .errors import CnnsizeError, SpecError, SpecTypeError
 from .expr import substitute
+from .files import check_data, plain, read_json, read_text, read_yaml
 from .graph import DEFAULT_INPUT, Graph, Network, Op, Uncalled, check
 from .layers import Kind, lookup
 from .layers.base import MAX_SIZE, did_you_mean, is_int
@@ -39,6 +38,7 @@ CONTAINER_KEYS = {
 }
 MAX_REPEAT = 10_000
 MAX_LAYERS = 100_000  # layers in one network, after every repeat
+MAX_STEPS = 1_000_000  # copies made while expanding (also those an `if` then drops)
 
 
 # The sugar tree, as written; `inputs` and `shares` hold names as written, resolved by lowering.
@@ -81,9 +81,11 @@ Node = Layer | Sequential | Concat | Residual
 # ---------------------------------------------------------------- loading
 
 
+ZOO = Path(__file__).parent / "zoo"  # package data, next to this file
+
+
 def zoo_names() -> list[str]:
-    folder = resources.files("cnnsize") / "zoo"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(p.name[:-5] for p in ZOO.iterdir() if p.name.endswith(".yaml"))
 
 
 def load(spec: str | os.PathLike[str] | Mapping[str, Any] | Network) -> Network:
@@ -92,39 +94,24 @@ def load(spec: str | os.PathLike[str] | Mapping[str, Any] | Network) -> Network:
         return spec
     if isinstance(spec, Mapping):
         return parse(spec, source="<dict>")
+    if not isinstance(spec, (str, os.PathLike)):
+        if callable(getattr(spec, "forward", None)) and hasattr(spec, "parameters"):
+            raise SpecTypeError(f"{type(spec).__name__} is a torch module, not a spec: import it "
+                                "with cnnsize.from_module(module, input_shape) first")
+        raise SpecTypeError(f"a spec is a file name, a built-in network's name, a mapping or a "
+                            f"parsed network, not {type(spec).__name__}")
     text_spec = os.fspath(spec)
-    path = Path(text_spec)
-    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
-        if not path.is_file():
-            raise SpecError(f"no such spec file: {text_spec}", source=text_spec)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise SpecError(f"cannot read the file: {e}", source=text_spec) from None
-        return loads(text, source=text_spec, is_json=path.suffix.lower() == ".json")
+    if not isinstance(text_spec, str):
+        raise SpecTypeError("a spec file name must be text, not bytes")
+    suffix = os.path.splitext(text_spec)[1].lower()
+    if suffix in (".yaml", ".yml", ".json") or os.path.exists(text_spec):
+        return loads(read_text(text_spec), source=text_spec, is_json=suffix == ".json")
     names = zoo_names()
     if text_spec in names:
-        text = (resources.files("cnnsize") / "zoo" / f"{text_spec}.yaml").read_text(encoding="utf-8")
-        return loads(text, source=f"zoo:{text_spec}")
-    raise SpecError(f"{text_spec!r} is neither a spec file nor a built-in network",
-                    hint=did_you_mean(text_spec, names, "built-in networks"))
-
-
-def read_yaml(text: str, source: str) -> Any:
-    """YAML with the safe loader; a syntax error becomes a SpecError naming line and column."""
-    import yaml  # PyYAML is light; only needed for text files
-
-    # libyaml's parser where PyYAML has it (7× faster on the zoo), the same safe constructor
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SpecError(f"invalid YAML{where}: {problem}", source=source) from None
-    except ValueError as e:  # e.g. an integer literal longer than Python converts
-        raise SpecError(f"invalid YAML: {e}", source=source) from None
+        return loads((ZOO / f"{text_spec}.yaml").read_text(encoding="utf-8"),
+                     source=f"zoo:{text_spec}")
+    raise SpecError(f"{text_spec[:120]!r} is neither a spec file nor a built-in network",
+                    hint=did_you_mean(text_spec[:120], names, "built-in networks"))
 
 
 def loads(text: str, source: str = "<string>", is_json: bool = False) -> Network:
@@ -132,19 +119,10 @@ def loads(text: str, source: str = "<string>", is_json: bool = False) -> Network
     if not text.strip():
         raise SpecError("the file is empty", source=source,
                         hint="a spec needs at least 'input' and 'layers'")
-    if is_json:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SpecError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
-                            source=source) from None
-        except ValueError as e:  # e.g. an integer literal longer than Python converts
-            raise SpecError(f"invalid JSON: {e}", source=source) from None
-    else:
-        data = read_yaml(text, source)
-        if data is None:
-            raise SpecError("the file holds no spec (only comments?)", source=source,
-                            hint="a spec needs at least 'input' and 'layers'")
+    data = read_json(text, source) if is_json else read_yaml(text, source)
+    if data is None:
+        raise SpecError("the file holds no spec (only comments?)", source=source,
+                        hint="a spec needs at least 'input' and 'layers'")
     if not isinstance(data, Mapping):
         raise SpecError(f"the spec must be a mapping with 'input' and 'layers', "
                         f"got {type(data).__name__}", source=source)
@@ -155,6 +133,10 @@ def loads(text: str, source: str = "<string>", is_json: bool = False) -> Network
 
 
 def parse(data: Mapping[str, Any], source: str = "<dict>") -> Network:
+    if not isinstance(data, Mapping):
+        raise SpecTypeError(f"a spec is a mapping with 'input' and 'layers', not "
+                            f"{type(data).__name__}", source=source)
+    check_data(data, source)
     try:
         return _Parser(data, source).network()
     except CnnsizeError as e:
@@ -174,6 +156,8 @@ def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], what: str)
 class _Parser:
     data: Mapping[str, Any]
     source: str
+    items: int = 0   # items made so far, every repeat expanded
+    steps: int = 0   # copies tried so far
 
     def network(self) -> Network:
         data = self.data
@@ -191,9 +175,9 @@ class _Parser:
         meta = data.get("meta", {})
         if not isinstance(meta, Mapping):
             raise SpecError("must be a mapping", field="meta")
-        meta = dict(meta)
+        meta = plain(dict(meta))
         if "description" in data:
-            meta["description"] = data["description"]
+            meta["description"] = plain(data["description"], "description")
         lowering = _Lowering(tuple(n for n, _ in inputs))
         last = lowering.sequence(tuple(layers), inputs[0][0], 0)
         outputs = _name_list(data["outputs"], "outputs") if "outputs" in data else [last]
@@ -234,10 +218,6 @@ class _Parser:
             raise SpecError(f"must be a list of layers, got {type(items).__name__}",
                             path=prefix or None, field=field_name)
         expanded = self._expand(items, prefix, env, stack)
-        self.count = getattr(self, "count", 0) + len(expanded)
-        if self.count > MAX_LAYERS:
-            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers",
-                            path=prefix or None, field="repeat")
         nodes: list[Node] = []
         seen: set[str] = set()
         for position, (item, local, name) in enumerate(expanded):
@@ -266,6 +246,10 @@ class _Parser:
                 raise SpecError(f"must be an integer from 0 to {MAX_REPEAT}, got {repeat!r}",
                                 path=where, field="repeat")
             for i in range(repeat):
+                self.steps += 1  # bounded while expanding, not after (nested repeats multiply)
+                if self.steps > MAX_STEPS:
+                    raise SpecError(f"expanding the spec takes more than {MAX_STEPS:,} steps "
+                                    "(repeats inside repeats)", path=where, field="repeat")
                 local = dict(env)
                 if "repeat" in item:
                     local["i"] = i
@@ -289,6 +273,10 @@ class _Parser:
                 except CnnsizeError as e:
                     raise e.located(path=where, kind=str(item.get("type"))) from None
                 expanded.append((item, local, name))
+                self.items += 1
+                if self.items > MAX_LAYERS:
+                    raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers",
+                                    path=where, field="repeat")
         return expanded
 
     @staticmethod
@@ -391,7 +379,7 @@ class _Parser:
                 raise SpecError("must be a list of branches (each a list of layers)",
                                 field="branches")
             pre = self._items(item.get("pre", []), path, env, stack, "pre")
-            direct = [n.path for n in pre]  # paths directly under the concat
+            direct = {n.path for n in pre}  # paths directly under the concat
             parsed: list[Sequential] = []
             for b, branch in enumerate(branches):
                 inline = False
@@ -418,11 +406,11 @@ class _Parser:
                     parsed.append(Sequential(bpath, tuple(self._items(layers, bpath, env, stack,
                                                                       "layers"))))
                     new_paths = [bpath]
-                clash = set(new_paths) & set(direct)
+                clash = direct.intersection(new_paths)
                 if clash:
                     raise SpecError(f"two parts of this concat are named {sorted(clash)[0]!r}",
                                     field="branches")
-                direct += new_paths
+                direct.update(new_paths)
             return Concat(path, tuple(parsed), tuple(pre))
         shortcut_name = substitute(item.get("shortcut_name", "shortcut"), env)
         if not isinstance(shortcut_name, str) or not shortcut_name or "." in shortcut_name:

@@ -91,7 +91,11 @@ def test_other_charts_structure():
     memory = charts.plot_memory("alexnet").axes[0]
     bars = [p.get_height() for p in memory.patches]
     report = cnnsize.analyze("alexnet")
-    assert len(bars) == 2 * len(report.layers) and "KiB" in memory.get_ylabel()
+    mib = 2**20  # AlexNet's live bytes reach 1.5 MiB: the axis is in MiB
+    assert "MiB" in memory.get_ylabel()
+    assert bars == [r.activation_bytes / mib for r in report.layers] + [r.saved_bytes / mib for r in report.layers]
+    assert list(memory.get_lines()[0].get_ydata()) == [r.live_bytes / mib for r in report.layers]
+    assert any("inference peak 1.491 MiB" in t.get_text() for t in memory.texts)
     resolution = charts.plot_resolution(["alexnet"], sizes=[64, 128, 224]).axes[0]
     line = resolution.get_lines()[0]
     assert list(line.get_xdata()) == [64, 128, 224]

@@ -442,3 +442,66 @@ def test_open_bug_expression_memory() -> None:
     done = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr[-500:]
+
+
+# ---------------------------------------------------------------- claims files
+
+CELLS = st.one_of(
+    st.sampled_from(["4704", "4,704", "~4.7K", "4.7 K", "60M ± 5%", "6x28x28", "[6, 28, 28]",
+                     "1e400", ".inf", "-", "", "NaN", "4704 ± x%", "6x28x²", "96MB", "1.2 Gi",
+                     "35KiB", "3·4", "4096 × 1024", "(", "|", "\x00", "é", "9" * 60, "0x10"]),
+    st.text(max_size=12))
+COLUMNS = st.sampled_from(["layer", "units", "weights", "params", "output", "memory", "rf", "macs",
+                           "flops", "bogus", "", "type", "connections"])
+
+
+@st.composite
+def claims_table(draw):
+    header = draw(st.lists(COLUMNS, min_size=1, max_size=5))
+    rows = draw(st.lists(st.lists(CELLS, max_size=6), max_size=5))
+    layers = st.sampled_from(["C1", "S2", "C3", "F5", "output", "input", "nope", "C1+S2", ""])
+    rows = [[draw(layers), *row] if "layer" in header else row for row in rows]
+    sep = draw(st.sampled_from([",", "|"]))
+    if sep == ",":
+        import csv
+        import io
+
+        out = io.StringIO()
+        csv.writer(out).writerows([header, *rows])
+        return "t.csv", out.getvalue()
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "t.md", "\n".join(lines) + "\n"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(table=claims_table())
+def test_random_claims_tables_answer_or_refuse(tmp_path, table):
+    name, text = table
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    try:
+        result = cnnsize.check(path, spec="lenet5")
+    except cnnsize.CnnsizeError as e:
+        assert e.source and str(e)  # located in the file
+        return
+    result.render("text")
+    result.render("json")
+
+
+@settings(max_examples=150, deadline=None)
+@given(claims=st.dictionaries(st.sampled_from(["units", "params", "rf", "output", "flops", "memory",
+                                               "x"]), CELLS | st.integers() | st.floats() | st.none()
+                              | st.lists(st.integers(-3, 30), max_size=4), max_size=4),
+       conventions=st.dictionaries(st.sampled_from(["bias", "dtype", "batch", "flops_per_mac", "x"]),
+                                   st.one_of(st.booleans(), st.integers(-1, 4), st.floats(), st.text(max_size=4),
+                                             st.lists(st.integers(), max_size=2)), max_size=3))
+def test_random_claims_mappings_answer_or_refuse(claims, conventions):
+    data = {"spec": "lenet5", "layers": {"C1": claims}, "totals": dict(claims), "conventions": conventions}
+    try:
+        result = cnnsize.check(data)
+    except cnnsize.CnnsizeError as e:
+        assert str(e)
+        return
+    result.render("json")

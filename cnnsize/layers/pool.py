@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import ShapeError, SpecError
-from ..shape import adaptive_windows
+from ..shape import adaptive_bins
 from .base import (
     SAVE_INPUT,
     SPATIAL_SYMBOLS,
@@ -201,24 +201,24 @@ class _AdaptivePoolNd(Kind):
         sizes = tuple(w if o is None else o for o, w in zip(self.output_size, spatial))
         out = (channels, *sizes)
         units = math.prod(out)
-        windows = [adaptive_windows(w1, w2) for w1, w2 in zip(spatial, sizes)]
+        bins = [adaptive_bins(w1, w2) for w1, w2 in zip(spatial, sizes)]
         # Sum over output positions of the window volume = product over dims of the bin sums.
-        connections = channels * math.prod(sum(w) for w in windows)
+        connections = channels * math.prod(b.total for b in bins)
         flops = connections - units if self.is_max else connections
         global_pool = all(s == 1 for s in sizes)
         explain = [
-            f"{sym}2 = output_size = {s} (bins of {min(w)}–{max(w)} inputs)"
-            for sym, s, w in zip(SPATIAL_SYMBOLS[self.ndim], sizes, windows)
+            f"{sym}2 = output_size = {s} (bins of {b.shortest}–{b.longest} inputs)"
+            for sym, s, b in zip(SPATIAL_SYMBOLS[self.ndim], sizes, bins)
         ] + [
             f"units = {product_text(list(out))} = {units:,}",
             f"connections = C·∏(sum of bin lengths) = "
-            f"{product_text([channels, *(sum(w) for w in windows)])} = {connections:,}",
+            f"{product_text([channels, *(b.total for b in bins)])} = {connections:,}",
             f"FLOPs = {'connections − units' if self.is_max else 'connections'} = {flops:,}",
         ]
         # For receptive fields a non-global adaptive pool acts like its largest bin at stride W1//W2.
         rf: RFEffect = "global" if global_pool else tuple(
-            Window(max(w), w1 // w2 if w1 >= w2 else Fraction(w1, w2))
-            for w, w1, w2 in zip(windows, spatial, sizes))
+            Window(b.longest, w1 // w2 if w1 >= w2 else Fraction(w1, w2))
+            for b, w1, w2 in zip(bins, spatial, sizes))
         # PyTorch computes an average pool to 1 as a mean, whose backward needs no tensor.
         saved = () if global_pool and not self.is_max and self.ndim < 3 else _saved(self.is_max, units)
         return Cost(output_shape=out, connections=connections, elementwise_flops=flops,

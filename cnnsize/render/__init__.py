@@ -46,6 +46,24 @@ def human_bytes(n: int, si: bool = False) -> str:
     raise AssertionError("unreachable")
 
 
+def json_text(data: Any) -> str:
+    """Strict JSON (RFC 8259): NaN and infinities become null, dates ISO strings, other values
+    that JSON has no type for their text; one place for every format that writes JSON."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            return None
+        if isinstance(value, dict):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        iso = getattr(value, "isoformat", None)
+        return iso() if callable(iso) else str(value)
+
+    return json.dumps(clean(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def value_text(value: object) -> str:
     """A computed value for a table cell: 6×28×28, 117,600, or — for none."""
     if isinstance(value, tuple):
@@ -221,6 +239,16 @@ def _tabulated(report: Report, fmt: str, explain: bool, si: bool) -> str:
     return body + "\n"
 
 
+_CONTROL = {c: "\ufffd" for c in (*range(32), 0x7F)}  # shown as �, never sent to a terminal
+
+
+def _cell(text: Any, tablefmt: str) -> str:
+    """A cell as the format shows it literally: no control characters (a layer name from a
+    spec could carry terminal escapes), a '|' escaped in Markdown tables."""
+    out = str(text).translate(_CONTROL)
+    return out.replace("|", "\\|") if tablefmt == "pipe" else out
+
+
 def table(rows: list[list[str]], headers: tuple[str, ...] | list[str], tablefmt: str,
           colalign: tuple[str, ...] | None = None, preserve_whitespace: bool = False) -> str:
     """tabulate with numbers kept as given; leading spaces (indentation) kept when asked.
@@ -232,6 +260,8 @@ def table(rows: list[list[str]], headers: tuple[str, ...] | list[str], tablefmt:
 
     import tabulate as tab
 
+    rows = [[_cell(c, tablefmt) for c in row] for row in rows]
+    headers = [_cell(h, tablefmt) for h in headers]
     kwargs: dict[str, Any] = {"headers": headers, "tablefmt": tablefmt, "disable_numparse": True}
     if colalign:
         kwargs["colalign"] = colalign
@@ -264,7 +294,7 @@ def _csv(report: Report) -> str:
 
 
 def _json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return json_text(report.to_dict())
 
 
 def render(report: Report, fmt: str = "text", *, explain: bool = False, si: bool = False) -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnsizeError
-from . import human_bytes, short_count, table
+from . import human_bytes, json_text, short_count, table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..comparison import Comparison, Row
@@ -36,7 +35,7 @@ def cell(row: Row, value: Any, si: bool = False) -> str:
 
 def render_comparison(comparison: Comparison, fmt: str = "text", *, si: bool = False) -> str:
     if fmt == "json":
-        return json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        return json_text(comparison.to_dict())
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from ..errors import CnnsizeError
-from . import table, value_text
+from . import json_text, table, value_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..verify.crosscheck import Check, CrossCheck
@@ -34,7 +33,7 @@ def cell(check: Check | None) -> str:
 
 def render_crosscheck(result: CrossCheck, fmt: str = "text") -> str:
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        return json_text(result.to_dict())
     if fmt not in _TABLEFMT:
         raise CnnsizeError(f"unknown format {fmt!r}", field="format",
                            hint="choose one of text, markdown, json")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import TYPE_CHECKING
 
 from ..errors import CnnsizeError
-from . import table
+from . import json_text, table
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -32,7 +31,7 @@ def _rate(value: float, unit: str) -> str:
 
 def render_timing(result: TimingResult, fmt: str = "text") -> str:
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2) + "\n"
+        return json_text(result.to_dict())
     total_time = result.layer_sum or 1.0
     total_flops = sum(layer.flops for layer in result.layers) or 1
     if fmt == "csv":
@@ -88,7 +87,7 @@ def render_timing(result: TimingResult, fmt: str = "text") -> str:
 
 def render_sweep(result: Sweep, fmt: str = "text") -> str:
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2) + "\n"
+        return json_text(result.to_dict())
     rows = [[p.batch, "×".join(map(str, p.input_shape)), _ms(p.latency.median),
              f"{_ms(p.latency.q1)}–{_ms(p.latency.q3)}", f"{p.images_per_s:,.1f}"]
             for p in result.points]
@@ -111,7 +110,7 @@ def render_sweep(result: Sweep, fmt: str = "text") -> str:
 
 def timing_chart(result: TimingResult) -> Figure:
     """Per-layer share of time next to share of FLOPs."""
-    from ..plot import _figure
+    from ..plot import _figure, label
 
     layers = [layer for layer in result.layers]
     total_time = result.layer_sum or 1.0
@@ -122,11 +121,11 @@ def timing_chart(result: TimingResult) -> Figure:
            0.4, label="share of measured time", color="#17becf")
     ax.bar([x + 0.2 for x in xs], [100 * layer.flops / total_flops for layer in layers], 0.4,
            label="share of FLOPs (2·MACs)", color="#ff7f0e")
-    ax.set_xticks(list(xs), [layer.name for layer in layers], rotation=90,
+    ax.set_xticks(list(xs), [label(layer.name) for layer in layers], rotation=90,
                   fontsize=7 if len(layers) > 30 else 8)
     ax.set_xlabel("layer")
     ax.set_ylabel("share of the network (%)")
-    ax.set_title(f"{result.report.name} on {result.device_name}, {result.dtype}, batch "
+    ax.set_title(f"{label(result.report.name)} on {result.device_name}, {result.dtype}, batch "
                  f"{result.batch}: where the time goes")
     ax.legend()
     return fig
@@ -134,7 +133,7 @@ def timing_chart(result: TimingResult) -> Figure:
 
 def sweep_chart(result: Sweep) -> Figure:
     """Throughput against batch size, one line per input size."""
-    from ..plot import _figure
+    from ..plot import _figure, label
 
     fig, ax = _figure(8, 5)
     for shape in sorted({p.input_shape for p in result.points}):
@@ -144,6 +143,6 @@ def sweep_chart(result: Sweep) -> Figure:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("batch size (log scale)")
     ax.set_ylabel("throughput (images/s)")
-    ax.set_title(f"{result.name} on {result.device}, {result.dtype}: throughput vs batch")
+    ax.set_title(f"{label(result.name)} on {result.device}, {result.dtype}: throughput vs batch")
     ax.legend()
     return fig

@@ -135,6 +135,25 @@ def check_device(device: str) -> None:
                            hint="use --device cpu")
 
 
+def out_of_memory(e: BaseException) -> bool:
+    oom = getattr(torch, "OutOfMemoryError", ())
+    text = str(e)
+    return isinstance(e, MemoryError) or bool(oom and isinstance(e, oom)) or \
+        "out of memory" in text or "can't allocate memory" in text
+
+
+def torch_error(e: BaseException, doing: str, device: str) -> CnnsizeError:
+    """A failure inside torch as a cnnsize error that says what was being done, and a hint."""
+    if out_of_memory(e):
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+        return CnnsizeError(f"out of memory on {device} while {doing}", field="--batch",
+                            hint="try a smaller --batch or input size (cnnsize report gives the "
+                                 "memory a size needs without running it)")
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return CnnsizeError(f"{doing} failed: {type(e).__name__}: {first[:300]}")
+
+
 def _compare(quantity: str, predicted: Any, measured: Any, note: str = "") -> Check:
     return Check(quantity, predicted, measured, MATCH if predicted == measured else MISMATCH, note)
 
@@ -264,6 +283,25 @@ def _hooked_forward(model: nn.Module, rows: list[tuple[str, nn.Module]],
     return measured, live
 
 
+def _copy(module: nn.Module) -> nn.Module:
+    """A copy of the user's model to run and move (the original is never touched), without the
+    hooks the user put on it."""
+    from .importer import HOOKS
+
+    try:
+        copied = copy.deepcopy(module)
+        for m in copied.modules():
+            for name in HOOKS:
+                if getattr(m, name, None):
+                    getattr(m, name).clear()
+        return copied
+    except Exception as e:
+        raise CnnsizeError(f"cannot copy the model to run it: {type(e).__name__}: {e}",
+                           hint="crosscheck moves and runs a copy so that your model is left as "
+                                "it was; a model that holds a lock or a file cannot be copied"
+                           ) from e
+
+
 class _Saved:
     """What a pack hook hands autograd: the graph holds it as long as it keeps the tensor."""
 
@@ -308,10 +346,21 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
                dtype: str = "float32", input_shape: Any = None,
                progress: bool = False, allow_data_dependent: bool = False) -> CrossCheck:
     """Build the spec's model (or import the given module and run the ORIGINAL), run it, and
-    compare it with the symbolic report, row by row and in total."""
+    compare it with the symbolic report, row by row and in total. The caller's random number
+    generators are left as they were."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise CnnsizeError(f"batch must be a positive integer, got {batch!r}", field="batch")
+    check_device(device)
+    cuda_devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        return _crosscheck(net, device=device, batch=batch, dtype=dtype, input_shape=input_shape,
+                           progress=progress, allow_data_dependent=allow_data_dependent)
+
+
+def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: str,
+                input_shape: Any, progress: bool, allow_data_dependent: bool) -> CrossCheck:
     if dtype not in DTYPES:
         raise CnnsizeError(f"crosscheck runs float dtypes only: {', '.join(DTYPES)}", field="dtype")
-    check_device(device)
     imported = isinstance(net, nn.Module)
     example: tuple[torch.Tensor, ...] = ()
     if isinstance(net, nn.Module):
@@ -327,7 +376,7 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
         example = tuple(torch.randn(batch, *shape) for _, shape in shapes)
         network = from_module(net, dict(shapes) if len(shapes) > 1 else shapes[0][1],
                               allow_data_dependent=allow_data_dependent, example=example)
-        model = copy.deepcopy(net)  # the user's model keeps its device, mode, params, buffers
+        model = _copy(net)  # the user's model keeps its device, mode, params, buffers
         names: dict[str, str | None] = dict(network.meta.get("module_names", {}))
     else:
         from ..analyze import with_inputs
@@ -342,12 +391,16 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
                        mask_bytes=1 if cuda else torch.finfo(DTYPES[dtype]).bits // 8)
     report = analyze(network, conventions=conv)
     pure = analyze(network, conventions=replace(conv, elementwise_flops=False))
-    model = model.to(device=device, dtype=DTYPES[dtype]).eval()
+    try:
+        model = model.to(device=device, dtype=DTYPES[dtype]).eval()
+        xs = tuple(x.to(device=device, dtype=DTYPES[dtype]) for x in example) if imported else \
+            tuple(torch.randn(batch, *shape, device=device, dtype=DTYPES[dtype])
+                  for _, shape in network.inputs)
+    except (RuntimeError, MemoryError, NotImplementedError) as e:  # out of memory, meta tensors
+        raise torch_error(e, f"moving the model and its input to {device} ({dtype})", device) from e
     all_modules = dict(model.named_modules())
     modules = {row.name: all_modules.get(names[row.name]) if names.get(row.name) is not None
                else None for row in report.layers}
-    xs = tuple(x.to(device=device, dtype=DTYPES[dtype]) for x in example) if imported else tuple(
-        torch.randn(batch, *shape, device=device, dtype=DTYPES[dtype]) for _, shape in network.inputs)
 
     notes: list[str] = []
     cuda_peak = None
@@ -358,8 +411,8 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
     hooked_rows = [(row.name, m) for row in report.layers if (m := modules[row.name]) is not None]
     try:
         measured, live = _hooked_forward(model, hooked_rows, xs)
-    except RuntimeError as e:
-        raise CnnsizeError(f"the forward pass failed: {e}") from e
+    except (RuntimeError, MemoryError, ValueError, TypeError) as e:
+        raise torch_error(e, "the forward pass", device) from e
     if cuda:
         torch.cuda.synchronize()
         cuda_peak = torch.cuda.max_memory_allocated() - base
@@ -367,15 +420,18 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
     counts: dict[str, dict[str, int]] = {}
     saved: int | str = 0
     for step in _progress(steps, progress, "counting"):
-        if step == "fvcore":
-            counts["fv_macs"], counts["fv_acts"] = _fvcore(model, xs)
-        elif step == "flop_counter":
-            counts["fc_flops"] = _flop_counter(model, xs)
-        else:
+        try:
+            if step == "fvcore":
+                counts["fv_macs"], counts["fv_acts"] = _fvcore(model, xs)
+            elif step == "flop_counter":
+                counts["fc_flops"] = _flop_counter(model, xs)
+        except (RuntimeError, MemoryError) as e:
+            raise torch_error(e, f"counting with {step}", device) from e
+        if step == "saved":
             try:
                 saved = _saved_for_backward(copy.deepcopy(model), xs)
-            except (RuntimeError, ValueError) as e:  # BatchNorm on one value per channel, …
-                saved = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+            except (RuntimeError, ValueError, MemoryError) as e:  # BatchNorm on one value, OOM
+                saved = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
     module_paths = [p for p in (names.get(r.name) for r in report.layers) if p is not None]
     inside = _nested(module_paths)
     hooked_all = all(m is not None for m in modules.values())

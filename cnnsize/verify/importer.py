@@ -16,12 +16,13 @@ are listed apart (`uncalled`), and the import checks that every parameter is acc
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import inspect
 import sys
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -459,13 +460,60 @@ def _in_forward_order(module: nn.Module, shapes: list[tuple[str, tuple[int, ...]
 def trace(module: nn.Module, input_shape: InputShapes, *, allow_data_dependent: bool = False,
           example: Sequence[torch.Tensor] | None = None) -> Trace:
     """Run a copy of `module` once in eval mode on random inputs (or on `example`, with a batch
-    dim, in the order of `input_shape`'s inputs) and record what it does."""
+    dim, in the order of `input_shape`'s inputs) and record what it does. The caller's model
+    and random number generators are left as they were."""
+    if not isinstance(module, nn.Module):
+        raise CnnsizeError(f"expected a torch.nn.Module, got {type(module).__name__}",
+                           field="module")
+    with torch.random.fork_rng(devices=[]), _a_copy(module) as model:
+        return _trace(module, model, input_shape, allow_data_dependent, example)
+
+
+HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
+         "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+         "_forward_pre_hooks_with_kwargs")
+
+
+@contextlib.contextmanager
+def without_hooks(model: nn.Module) -> Iterator[nn.Module]:
+    """The model with the hooks its modules carry set aside (they are the user's: a hook that
+    logs or collects must not run for cnnsize), put back after."""
+    kept = [(m, name, getattr(m, name).copy()) for m in model.modules() for name in HOOKS
+            if getattr(m, name, None)]
+    for m, name, _ in kept:
+        getattr(m, name).clear()
     try:
-        model = copy.deepcopy(module)
-    except Exception as e:
-        raise CnnsizeError(f"cannot copy the model to trace it: {type(e).__name__}: {e}",
-                           hint="cnnsize traces a copy so that your model is left as it was") from e
-    model.eval()
+        yield model
+    finally:
+        for m, name, hooks in kept:
+            getattr(m, name).update(hooks)
+
+
+@contextlib.contextmanager
+def _a_copy(module: nn.Module) -> Iterator[nn.Module]:
+    """A copy of the model in eval mode, without hooks; where it cannot be copied (it holds a
+    lock, a file), the model itself, run without gradients and its train/eval flags and hooks
+    put back after."""
+    try:
+        copied = copy.deepcopy(module)
+    except Exception:  # anything deepcopy raises: use the original, restored after
+        flags = [(m, m.training) for m in module.modules()]
+        try:
+            with without_hooks(module):
+                yield module.eval()
+        finally:
+            for m, training in flags:
+                m.training = training
+        return
+    for m in copied.modules():
+        for name in HOOKS:
+            if getattr(m, name, None):
+                getattr(m, name).clear()
+    yield copied.eval()
+
+
+def _trace(module: nn.Module, model: nn.Module, input_shape: InputShapes,
+           allow_data_dependent: bool, example: Sequence[torch.Tensor] | None) -> Trace:
     shapes = _shapes(module, input_shape)
     if isinstance(input_shape, Mapping):
         shapes = _in_forward_order(module, shapes)
@@ -709,16 +757,23 @@ def load_factory(reference: str) -> Callable[[], nn.Module]:
     import importlib
     import os
 
-    if ":" not in reference:
-        raise CnnsizeError(f"expected PKG.MOD:FACTORY, got {reference!r}",
-                           hint="e.g. torchvision.models:resnet50")
-    mod_name, attr = reference.split(":", 1)
+    mod_name, sep, attr = reference.partition(":")
+    parts = mod_name.split(".")
+    if not sep or not attr or not all(p.isidentifier() for p in parts) or not all(
+            p.isidentifier() for p in attr.split(".")):
+        raise CnnsizeError(f"expected PKG.MOD:FACTORY (dotted names, no leading dot), got "
+                           f"{reference[:120]!r}", hint="e.g. torchvision.models:resnet50")
     if os.getcwd() not in sys.path and "" not in sys.path:  # like `python -m`: the cwd imports
         sys.path.insert(0, os.getcwd())
     try:
         mod = importlib.import_module(mod_name)
     except ImportError as e:
         raise CnnsizeError(f"cannot import {mod_name}: {e}") from None
+    except SyntaxError as e:
+        raise CnnsizeError(f"cannot import {mod_name}: a syntax error at {e.filename}:{e.lineno}: "
+                           f"{e.msg}") from None
+    except Exception as e:  # the module's own code failed as it was imported
+        raise CnnsizeError(f"importing {mod_name} raised {type(e).__name__}: {e}") from None
     factory = mod
     for part in attr.split("."):
         if not hasattr(factory, part):

@@ -29,7 +29,7 @@ from ..errors import CnnsizeError
 from ..report import Report
 from ..spec import Network, load
 from .build import build, module_for_row
-from .crosscheck import DTYPES, check_device
+from .crosscheck import DTYPES, check_device, out_of_memory, torch_error
 
 Clock = Callable[[], float]
 
@@ -125,14 +125,14 @@ def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: boo
     """Peak matmul FLOP/s and device-to-device copy bandwidth, measured once and cached."""
     key = f"{_device_name(device)}|{dtype}|torch {torch.__version__}"
     cache = _cache_file()
-    if use_cache and cache.exists():
-        try:
-            cached = json.loads(cache.read_text()).get(key)
-        except (OSError, ValueError):
-            cached = None
-        if cached:
-            return Peaks(device, dtype, cached["flops_per_s"], cached["bytes_per_s"],
-                         cached["method"] + ", cached")
+    if use_cache:
+        cached = _read_cache(cache).get(key)
+        if isinstance(cached, dict) and all(
+                isinstance(cached.get(k), (int, float)) and not isinstance(cached.get(k), bool)
+                and 0 < cached[k] < float("inf") for k in ("flops_per_s", "bytes_per_s")) \
+                and isinstance(cached.get("method"), str):
+            return Peaks(device, dtype, float(cached["flops_per_s"]),
+                         float(cached["bytes_per_s"]), cached["method"] + ", cached")
     cuda = device.startswith("cuda")
     n = 8192 if cuda else 2048
     a = torch.randn(n, n, device=device, dtype=DTYPES[dtype])
@@ -145,14 +145,25 @@ def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: boo
     peaks = Peaks(device, dtype, 2 * n**3 / matmul_s, 2 * src.numel() * 4 / copy_s,
                   f"{n}x{n} matmul in {dtype}; copy of {src.numel() * 4 >> 20} MiB, read + write")
     if use_cache:
+        from ..files import write_text
+
+        data = _read_cache(cache)
+        data[key] = peaks.to_dict()
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            data = json.loads(cache.read_text()) if cache.exists() else {}
-            data[key] = peaks.to_dict()
-            cache.write_text(json.dumps(data, indent=1))
-        except (OSError, ValueError):
-            pass
+            write_text(json.dumps(data, indent=1), cache)
+        except (OSError, CnnsizeError):
+            pass  # a cache that cannot be written costs a measurement next time, no more
     return peaks
+
+
+def _read_cache(cache: Path) -> dict[str, Any]:
+    """The peaks cache, or {} where it is missing, unreadable or not what cnnsize wrote."""
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 # ---------------------------------------------------------------- per-layer timing
@@ -336,6 +347,8 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
         per_layer_fwd, per_layer_bwd = _time_per_layer(model, report, x, cuda, warmup, repeat,
                                                        clock, backward)
         reference = _reference(model, x, repeat) if reference_timer and not backward else None
+    except (RuntimeError, MemoryError) as e:  # out of memory, a dtype the device lacks
+        raise torch_error(e, f"timing {network.name}", device) from e
     finally:
         torch.backends.cudnn.benchmark = previous_benchmark
     peaks = peaks or measure_peaks(device, dtype)
@@ -544,11 +557,20 @@ def _sweep(net: SpecLike, batches: Iterable[int], sizes: Iterable[int], device: 
             except CnnsizeError as e:
                 skipped.append(f"batch {batch}, input {'×'.join(map(str, shape))}: {e.message}")
                 continue
-            x = torch.randn(batch, *shape, device=device, dtype=DTYPES[dtype])
-            if channels_last and x.dim() == 4:
-                model = model.to(memory_format=torch.channels_last)
-                x = x.contiguous(memory_format=torch.channels_last)
-            samples = _time_whole(model, x, cuda, warmup, repeat, clock, backward=False)
+            try:
+                x = torch.randn(batch, *shape, device=device, dtype=DTYPES[dtype])
+                if channels_last and x.dim() == 4:
+                    model = model.to(memory_format=torch.channels_last)
+                    x = x.contiguous(memory_format=torch.channels_last)
+                samples = _time_whole(model, x, cuda, warmup, repeat, clock, backward=False)
+            except (RuntimeError, MemoryError) as e:  # keep what was measured; say what was not
+                if not out_of_memory(e):
+                    raise torch_error(e, f"timing batch {batch}", device) from e
+                skipped.append(f"batch {batch}, input {'×'.join(map(str, shape))}: out of memory")
+                del model
+                if cuda:
+                    torch.cuda.empty_cache()
+                continue
             points.append(SweepPoint(batch, tuple(shape), Stats.of(samples)))
     except KeyboardInterrupt:
         interrupted = True
