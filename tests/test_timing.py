@@ -124,3 +124,16 @@ def test_cuda_events_timing():
     assert result.cudnn_benchmark and result.device_name
     assert 0.7 < result.sum_over_whole < 1.3
     assert result.peaks.flops_per_s > 1e12
+
+
+@pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"x": 1}', '{"KEY": {"flops_per_s": "a"}}',
+                                     '{"KEY": {"flops_per_s": -1, "bytes_per_s": 1, "method": "m"}}'])
+def test_a_corrupt_peaks_cache_is_measured_again(tmp_path, monkeypatch, content):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = tmp_path / "cnnsize" / "peaks.json"
+    cache.parent.mkdir()
+    key = f"{timing._device_name('cpu')}|float32|torch {torch.__version__}"
+    cache.write_text(content.replace("KEY", key))
+    peaks = timing.measure_peaks("cpu", "float32")
+    assert peaks.flops_per_s > 0 and peaks.bytes_per_s > 0 and "cached" not in peaks.method
+    assert json.loads(cache.read_text())[key]["flops_per_s"] == peaks.flops_per_s
