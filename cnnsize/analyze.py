@@ -28,7 +28,7 @@ from .errors import CnnsizeError, ShapeError, SpecTypeError
 from .graph import Graph, Op
 from .layers import Cost, Shape
 from .layers.base import Saved, Window, fmt_shape
-from .report import LayerStats, Report, Totals
+from .report import SUMMED, ContainerStats, LayerStats, Report, Totals
 from .shape import divisible_inputs, divisible_paddings, fmt
 from .spec import load
 
@@ -213,7 +213,8 @@ class _Pass:
                 peak, peak_index = live, index
             op_live = live
             # training: what autograd saves for backward
-            trainable = op.shares is not None or cost.weights + cost.biases > 0
+            # (a second call of a module has its kind's parameters in `cost` too)
+            trainable = cost.weights + cost.biases > 0 and op.trainable
             needs_grad = (trainable or any(grads[n] for n in op.inputs)) and op.name in leads
             grads[op.name] = needs_grad
             if self._shares_training(cost):
@@ -222,7 +223,8 @@ class _Pass:
                 train.new(op.name, nbytes, index, end)
             row_saved = 0
             for item in self._saved(cost) if needs_grad else ():
-                if item.when_grad is not None and not grads[op.inputs[item.when_grad]]:
+                if (item.when_grad is not None and not grads[op.inputs[item.when_grad]]) \
+                        or (item.for_weights and not trainable):
                     continue
                 if item.what == "new":
                     per = batch if item.per_batch else 1
@@ -244,7 +246,8 @@ class _Pass:
                       self._totals(rows, input_bytes, peak, peak_at, infer.alive_at(peak_index),
                                    saved_bytes, [fields[n] for n in g.outputs]),
                       g.source, g.inputs, g.outputs,
-                      tuple((u.path, u.params, u.buffers) for u in g.uncalled), _graph_notes(g))
+                      tuple((u.path, u.params, u.buffers) for u in g.uncalled), _graph_notes(g),
+                      _containers(g, rows))
 
     # -- memory rules (docs/conventions.md, "Activation memory")
     def _shares_inference(self, cost: Cost) -> bool:
@@ -331,6 +334,8 @@ class _Pass:
             receptive_field=rf,
             jump=jump,
             depth=op.depth,
+            scope=op.scope,
+            trainable_params=weights + biases if op.trainable else 0,
             neurons=cost.neurons,
             kind=op.kind,
             notes=notes,
@@ -354,6 +359,7 @@ class _Pass:
         buffers = sum(r.buffers for r in rows)
         activations = input_bytes + sum(r.activation_bytes for r in rows)
         param_bytes = params * size
+        trainable = sum(r.trainable_params for r in rows)
         buffer_bytes = sum(r.buffer_bytes for r in rows)
         state = saved + buffer_bytes
         rf: tuple[int, ...] | None = None
@@ -378,8 +384,9 @@ class _Pass:
             input_bytes=input_bytes,
             param_bytes=param_bytes,
             buffer_bytes=buffer_bytes,
-            training_bytes_sgd=state + 3 * param_bytes,
-            training_bytes_adam=state + 4 * param_bytes,
+            training_bytes_sgd=state + param_bytes + 2 * trainable * size,
+            training_bytes_adam=state + param_bytes + 3 * trainable * size,
+            trainable_params=trainable,
             peak_bytes=peak,
             peak_at=peak_at,
             peak_live=peak_live,
@@ -387,6 +394,38 @@ class _Pass:
             uncalled_params=sum(u.params for u in uncalled),
             uncalled_buffers=sum(u.buffers for u in uncalled),
         )
+
+
+def _containers(g: Graph, rows: list[LayerStats]) -> tuple[ContainerStats, ...]:
+    """Every container's subtotals: each row adds its counts to all the containers around it."""
+    if not g.scopes:
+        return ()
+    sums = {s.path: [0] * len(SUMMED) for s in g.scopes}
+    span: dict[str, list[int]] = {}
+    flagged: dict[str, int] = dict.fromkeys(sums, 0)
+    for index, row in enumerate(rows):
+        values = [getattr(row, key) for key in SUMMED]
+        if not row.neurons:
+            values[0] = 0  # units: neuron rows only, as in the totals
+        for path in row.scope:
+            total = sums[path]
+            for k, v in enumerate(values):
+                total[k] += v
+            span.setdefault(path, [index, index])[1] = index
+            flagged[path] += bool(row.notes)
+    by_name = {row.name: row for row in rows}
+    depth = {s.path: 0 for s in g.scopes}
+    out = []
+    for s in g.scopes:
+        if s.parent is not None:
+            depth[s.path] = depth[s.parent] + 1
+        first, last = span[s.path]
+        made = by_name.get(s.output, rows[last])
+        out.append(ContainerStats(s.path, s.type, s.parent, depth[s.path], first, last,
+                                  made.output_shape, made.receptive_field, made.jump,
+                                  flagged[s.path], **dict(zip(SUMMED, sums[s.path])),
+                                  live_bytes=max(r.live_bytes for r in rows[first:last + 1])))
+    return tuple(out)
 
 
 def _graph_notes(g: Graph) -> tuple[str, ...]:

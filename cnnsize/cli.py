@@ -51,6 +51,25 @@ def add_convention_flags(p: argparse.ArgumentParser) -> None:
                         "(CS231n, default), spec: only those with inplace=true, none: all stored")
 
 
+def _depth(text: str) -> int:
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a depth ≥ 1, got {text!r}") from None
+
+
+def add_view_flags(p: argparse.ArgumentParser) -> None:
+    """Which rows and columns a table shows (report; --depth also for compare and plot)."""
+    p.add_argument("--depth", type=_depth, metavar="N",
+                   help="show containers (blocks, stages) as rows with subtotals, rolling up "
+                        "everything nested N levels or deeper (1: top-level items only)")
+    p.add_argument("--tree", action="store_true",
+                   help="containers as rows with subtotals, and names short under their parents")
+    p.add_argument("--columns", metavar="COL,...",
+                   help="the table's columns: a list replaces the defaults, +COL,... adds to "
+                        "them; see docs/cli.md (e.g. +input,kernel,trainable,params%%)")
+
+
 def conventions_from(args: argparse.Namespace) -> Conventions:
     return Conventions(bias=not args.no_bias, bias_connections=args.bias_connections,
                        flops_per_mac=args.flops_per_mac,
@@ -69,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "memory and receptive field.")
     rep.add_argument("spec", help="a spec file (.yaml/.yml/.json) or a built-in name (see `cnnsize zoo`)")
     add_convention_flags(rep)
+    add_view_flags(rep)
+    rep.add_argument("--summary", action="store_true",
+                     help="add the totals block torchinfo prints (trainable params, sizes)")
     rep.add_argument("--explain", action="store_true", help="print every formula with its numbers")
     rep.add_argument("--strict", action="store_true",
                      help="a size formula that is not a whole number is an error")
@@ -128,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "layers, and where parameters and connections live.")
     cmp.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or built-in names")
     add_convention_flags(cmp)
+    cmp.add_argument("--depth", type=_depth, metavar="N",
+                     help="'largest layer' rows choose among containers rolled up at depth N "
+                          "(1: the top-level stages and layers)")
     cmp.add_argument("--format", choices=FORMATS, default="text")
     cmp.add_argument("--si", action="store_true", help="memory in kB/MB instead of KiB/MiB")
     cmp.add_argument("-o", "--output", metavar="FILE")
@@ -145,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                      default="layers")
     plt.add_argument("--log", action="store_true", help="log scale (layers chart)")
     plt.add_argument("--sizes", metavar="N,N,...", help="input sizes for --kind resolution")
+    plt.add_argument("--depth", type=_depth, metavar="N",
+                     help="layers and memory charts: one bar per container rolled up at depth N "
+                          "(1: the top-level stages and layers)")
     add_convention_flags(plt)
 
     tim = sub.add_parser("time", help="measure per-layer latency (GPU or CPU) against a roofline",
@@ -194,7 +222,9 @@ def _report(args: argparse.Namespace) -> int:
     input_shape = _input_shapes(args.input) if args.input else None
     report = analyze(args.spec, input_shape=input_shape, strict=args.strict,
                      conventions=conventions_from(args))
-    _write(render(report, args.format, explain=args.explain, si=args.si), args.output, [args.spec])
+    text = render(report, args.format, explain=args.explain, si=args.si, depth=args.depth,
+                  tree=args.tree, columns=args.columns, summary=args.summary)
+    _write(text, args.output, [args.spec])
     return 0
 
 
@@ -295,7 +325,8 @@ def _compare(args: argparse.Namespace) -> int:
     from .comparison import compare
 
     input_shape = _input_shapes(args.input) if args.input else None
-    comparison = compare(args.specs, input_shape=input_shape, conventions=conventions_from(args))
+    comparison = compare(args.specs, input_shape=input_shape, conventions=conventions_from(args),
+                         depth=args.depth)
     _write(comparison.render(args.format, si=args.si), args.output, args.specs)
     return 0
 
@@ -313,8 +344,11 @@ def _plot(args: argparse.Namespace) -> int:
             raise CnnsizeError(f"cannot read sizes {args.sizes!r}", field="--sizes",
                                hint="e.g. --sizes 32,64,128,224") from None
     input_shape = _input_shapes(args.input) if args.input else None
+    if args.depth is not None and args.kind not in ("layers", "memory"):
+        raise CnnsizeError(f"--depth picks the bars of a layers or memory chart, not of "
+                           f"'{args.kind}'", field="--depth")
     figure = plot(args.specs, args.kind, log=args.log, sizes=sizes,
-                  conventions=conventions_from(args), input_shape=input_shape)
+                  conventions=conventions_from(args), input_shape=input_shape, depth=args.depth)
     save(figure, args.output, inputs=args.specs)
     sys.stderr.write(f"wrote {args.output}\n")
     return 0

@@ -76,9 +76,24 @@ def _family(row: LayerStats) -> str:
     return cls.family if cls else row.type
 
 
-def _largest(report: Report, key: str) -> tuple[str, int]:
-    best = max(report.layers, key=lambda r: getattr(r, key))
+def _largest(report: Report, key: str, depth: int | None) -> tuple[str, int]:
+    """The row with the most of `key`; with `depth`, among the rows that view shows (a
+    container rolled up at that depth stands for its members)."""
+    from .render.rows import leaves
+
+    rows = [s.stats for s in leaves(report, depth)] if depth else report.layers
+    best = max(rows, key=lambda r: getattr(r, key))
     return best.name, int(getattr(best, key))
+
+
+def weighted_depth(report: Report) -> int:
+    """The depth papers give: the most conv and linear layers on one path from an input to an
+    output (ResNet-50: 50; its projection shortcuts run beside the body, not after it)."""
+    longest: dict[str, int] = {}
+    for row in report.layers:
+        before = max((longest.get(name, 0) for name in row.inputs), default=0)
+        longest[row.name] = before + (_family(row) in ("conv", "linear"))
+    return max((longest.get(name, 0) for name in report.outputs), default=0)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -86,8 +101,9 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def compare(nets: Sequence[SpecLike], *, input_shape: InputShape | None = None,
-            conventions: Conventions | None = None) -> Comparison:
-    """Compare networks (zoo names, files, dicts) under one set of counting conventions."""
+            conventions: Conventions | None = None, depth: int | None = None) -> Comparison:
+    """Compare networks (zoo names, files, dicts) under one set of counting conventions.
+    `depth`: the "largest layer" rows choose among containers rolled up at that depth."""
     conv = conventions or Conventions()
     networks = [load(n) for n in nets]
     reports = tuple(analyze(n, conventions=conv, input_shape=input_shape) for n in networks)
@@ -102,7 +118,9 @@ def compare(nets: Sequence[SpecLike], *, input_shape: InputShape | None = None,
         if any(v is not None for v in values):
             add(key, label, values, "text" if key in ("task", "dataset", "paper", "year") else "count")
     add("input", "input size", [r.input_shape for r in reports], "shape")
-    add("depth", "depth (conv + linear layers)",
+    add("depth", "depth: conv + linear layers on the longest path",
+        [weighted_depth(r) for r in reports])
+    add("weighted_layers", "conv + linear layers in all (shortcuts, branches)",
         [sum(1 for row in r.layers if _family(row) in ("conv", "linear")) for r in reports])
     for key, label in (("units", "units"), ("weights", "weights"), ("params", "parameters"),
                        ("connections", "connections"), ("macs", "MACs"), ("flops", "FLOPs")):
@@ -122,7 +140,9 @@ def compare(nets: Sequence[SpecLike], *, input_shape: InputShape | None = None,
     for key, label in (("params", "largest layer by parameters"), ("macs", "largest layer by MACs"),
                        ("activation_bytes", "largest layer by activation memory"),
                        ("connections", "largest layer by connections")):
-        add(f"largest_{key}", label, [_largest(r, key) for r in reports],
+        if depth:
+            label = label.replace("layer", f"row at --depth {depth}", 1)
+        add(f"largest_{key}", label, [_largest(r, key, depth) for r in reports],
             "layer_bytes" if key == "activation_bytes" else "layer")
     add("fc_param_share", "share of parameters in fully connected layers",
         [_share(sum(row.params for row in r.layers if _family(row) == "linear"), r.totals.params)

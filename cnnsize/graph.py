@@ -25,8 +25,25 @@ class Op:
     name: str
     kind: Kind
     inputs: tuple[str, ...]
-    depth: int = 0            # nesting of the containers it was written in, for indented tables
     shares: str | None = None  # an earlier op whose module (and weights) this op calls again
+    scope: tuple[str, ...] = ()  # the containers it was written in, outermost first
+    trainable: bool = True     # False: its parameters are frozen (requires_grad=False)
+
+    @property
+    def depth(self) -> int:
+        """How deep it is nested: the number of containers around it."""
+        return len(self.scope)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A container as written (sequential, residual, concat, a block, an imported module): the
+    ops whose `scope` holds its path are its members, one contiguous run of `Graph.ops`."""
+
+    path: str
+    type: str     # "sequential", "residual", "concat", the block's name, or the given label
+    output: str   # the tensor it stands for
+    parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +53,7 @@ class Uncalled:
     path: str
     params: int
     buffers: int = 0
+    frozen: int = 0  # of its params, those that do not require gradients
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +67,7 @@ class Graph:
     source: str = "<dict>"
     meta: Mapping[str, Any] = field(default_factory=dict)
     uncalled: tuple[Uncalled, ...] = ()
+    scopes: tuple[Scope, ...] = ()  # the containers, parents before their members
 
     @property
     def input_shape(self) -> Shape:
@@ -111,4 +130,4 @@ def check(graph: Graph) -> Graph:
 
 Network = Graph  # the name the public API has used for a parsed spec
 
-__all__ = ["DEFAULT_INPUT", "Graph", "Network", "Op", "Uncalled", "check"]
+__all__ = ["DEFAULT_INPUT", "Graph", "Network", "Op", "Scope", "Uncalled", "check"]

@@ -16,6 +16,8 @@ from .comparison import compare
 from .conventions import Conventions
 from .errors import CnnsizeError
 from .render import human_bytes
+from .render.rows import leaves
+from .report import ContainerStats
 from .spec import load, zoo_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,16 +71,22 @@ def label(text: str) -> str:
     return str(text).translate(_CONTROL).replace("$", r"\$")
 
 
-def _neuron_rows(net: SpecLike, conv: Conventions, input_shape: InputShape | None = None
-                 ) -> tuple[str, list[Any]]:
+def _neuron_rows(net: SpecLike, conv: Conventions, input_shape: InputShape | None = None,
+                 depth: int | None = None) -> tuple[str, list[Any]]:
+    """The bars: neuron layers (conv, pool, linear); with `depth`, containers rolled up at that
+    depth stand for their members."""
     report = analyze(net, conventions=conv, input_shape=input_shape)
-    return report.name, [r for r in report.layers if r.neurons]
+    if depth is None:
+        return report.name, [r for r in report.layers if r.neurons]
+    return report.name, [s.stats for s in leaves(report, depth)
+                         if s.container or getattr(s.stats, "neurons", False)]
 
 
 def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | None = None,
-                input_shape: InputShape | None = None) -> Figure:
-    """Per-layer bars of units, weights and connections (the lecture's rule of thumb)."""
-    name, rows = _neuron_rows(net, conventions or Conventions(), input_shape)
+                input_shape: InputShape | None = None, depth: int | None = None) -> Figure:
+    """Per-layer bars of units, weights and connections (the lecture's rule of thumb); with
+    `depth`, per container rolled up at that depth."""
+    name, rows = _neuron_rows(net, conventions or Conventions(), input_shape, depth)
     fig, ax = _figure(max(7.0, 0.35 * len(rows) + 3), 5)
     quantities = ("units", "weights", "connections")
     width = 0.27
@@ -87,7 +95,8 @@ def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | 
         ax.bar(xs, [getattr(r, q) for r in rows], width, label=LABELS[q], color=COLORS[q])
     ax.set_xticks(range(len(rows)), [label(r.name) for r in rows], rotation=90 if len(rows) > 12 else 0,
                   fontsize=7 if len(rows) > 30 else 9)
-    ax.set_xlabel("layer (convolution, pooling and fully connected layers)")
+    ax.set_xlabel("layer (convolution, pooling and fully connected layers)" if depth is None
+                  else f"layer, or block rolled up at depth {depth} (its layers summed)")
     ax.set_ylabel("count per example" + (" (log scale)" if log else ""))
     if log:
         ax.set_yscale("log")
@@ -148,12 +157,14 @@ def plot_scatter(nets: Sequence[SpecLike] | None = None, *,
 
 
 def plot_memory(net: SpecLike, *, conventions: Conventions | None = None,
-                input_shape: InputShape | None = None) -> Figure:
+                input_shape: InputShape | None = None, depth: int | None = None) -> Figure:
     """Activation memory per layer: the output each stores at inference, what training keeps
-    for backward, and the bytes alive while it runs (the inference peak marked)."""
+    for backward, and the bytes alive while it runs (the inference peak marked). With
+    `depth`, per container rolled up at that depth (stored and saved summed, alive: the most)."""
     conv = conventions or Conventions()
     report = analyze(net, conventions=conv, input_shape=input_shape)
-    rows = report.layers
+    shown = leaves(report, depth)
+    rows = [s.stats for s in shown]
     names = [label(r.name) for r in rows]
     fig, ax = _figure(max(7.0, 0.25 * len(names) + 3), 5)
     xs = list(range(len(names)))
@@ -165,18 +176,27 @@ def plot_memory(net: SpecLike, *, conventions: Conventions | None = None,
     ax.bar([x + 0.2 for x in xs], [r.saved_bytes / scale for r in rows], 0.4,
            label="kept for backward (training)", color=COLORS["training"])
     ax.step(xs, [r.live_bytes / scale for r in rows], where="mid", color="#444444", linewidth=1,
-            label="alive while the layer runs (inference)")
+            label="alive while the layer runs (inference)" if depth is None
+            else "the most alive while its layers run (inference)")
     t = report.totals
     if t.peak_at:
-        peak = next(i for i, r in enumerate(rows) if r.name == t.peak_at)
+        at = next(i for i, r in enumerate(report.layers) if r.name == t.peak_at)
+        peak = next(i for i, s in enumerate(shown) if _holds(s.stats, at, t.peak_at))
         ax.annotate(f"inference peak {human_bytes(t.peak_bytes)}", (peak, t.peak_bytes / scale),
                     textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     ax.set_xticks(xs, names, rotation=90, fontsize=7 if len(names) > 30 else 8)
-    ax.set_xlabel("layer")
+    ax.set_xlabel("layer" if depth is None else f"layer, or block rolled up at depth {depth}")
     ax.set_ylabel(f"activation memory ({unit}), batch {conv.batch}, {conv.dtype}")
     ax.set_title(f"{label(report.name)}: where the activation memory goes")
     ax.legend()
     return fig
+
+
+def _holds(stats: Any, index: int, name: str) -> bool:
+    """Whether a bar stands for the row at `index` named `name`: it, or a container of it."""
+    if isinstance(stats, ContainerStats):
+        return stats.first <= index <= stats.last
+    return bool(stats.name == name)
 
 
 def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
@@ -232,14 +252,16 @@ def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
 
 def plot(nets: Sequence[SpecLike], kind: str = "layers", *, log: bool = False,
          sizes: Sequence[int] = (), conventions: Conventions | None = None,
-         input_shape: InputShape | None = None) -> Figure:
-    """One chart of `kind` (see KINDS) for the given networks."""
+         input_shape: InputShape | None = None, depth: int | None = None) -> Figure:
+    """One chart of `kind` (see KINDS) for the given networks; `depth` rolls the bars of the
+    per-layer charts up into containers."""
     if kind not in KINDS:
         raise CnnsizeError(f"unknown chart kind {kind!r}", field="kind",
                            hint=f"choose one of {', '.join(KINDS)}")
     single = {"layers": lambda n: plot_layers(n, log=log, conventions=conventions,
-                                              input_shape=input_shape),
-              "memory": lambda n: plot_memory(n, conventions=conventions, input_shape=input_shape)}
+                                              input_shape=input_shape, depth=depth),
+              "memory": lambda n: plot_memory(n, conventions=conventions, input_shape=input_shape,
+                                              depth=depth)}
     if kind in single:
         if len(nets) != 1:
             raise CnnsizeError(f"a '{kind}' chart shows one network; got {len(nets)}", field="kind")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,8 @@ class LayerStats:
     buffer_bytes: int = 0      # bytes of its buffers (int64 ones at 8 B)
     live_bytes: int = 0        # bytes of every tensor alive while it runs (inference)
     saved_bytes: int = 0       # bytes it adds to what autograd keeps for backward (training)
+    scope: tuple[str, ...] = ()  # the containers it was written in, outermost first
+    trainable_params: int = 0  # its params, or 0 where they are frozen (trainable: false)
 
     @property
     def args(self) -> tuple[tuple[str, Any], ...]:
@@ -81,11 +84,59 @@ class LayerStats:
             "buffer_bytes": self.buffer_bytes,
             "live_bytes": self.live_bytes,
             "saved_bytes": self.saved_bytes,
+            "trainable_params": self.trainable_params,
+            "scope": list(self.scope),
             "receptive_field": list(self.receptive_field) if self.receptive_field else None,
             "jump": [_number(j) for j in self.jump] if self.jump else None,
             "shares": self.shares,
             "notes": list(self.notes),
         }
+
+
+# Counts a container adds up over the rows it holds (units: neuron rows only).
+SUMMED = ("units", "weights", "biases", "params", "trainable_params", "buffers", "buffer_bytes",
+          "connections", "macs", "flops", "activation_bytes", "saved_bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStats:
+    """A container as written (a sequential, residual, concat, block or imported module), with
+    the subtotals of the rows it holds: `Report.layers[first:last + 1]`, one contiguous run."""
+
+    name: str
+    type: str
+    parent: str | None
+    depth: int                 # the containers around it (0: at the top, like its rows' depth)
+    first: int
+    last: int
+    output_shape: tuple[int, ...]  # of the tensor it stands for
+    receptive_field: tuple[int, ...] | None
+    jump: tuple[int | Fraction, ...] | None
+    flagged: int               # rows inside with a note (⚠)
+    units: int
+    weights: int
+    biases: int
+    params: int
+    trainable_params: int
+    buffers: int
+    buffer_bytes: int
+    connections: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    saved_bytes: int
+    live_bytes: int            # the most bytes alive while one of its rows runs (inference)
+
+    @property
+    def rows(self) -> int:
+        return self.last - self.first + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["output_shape"] = list(self.output_shape)
+        out["receptive_field"] = list(self.receptive_field) if self.receptive_field else None
+        out["jump"] = [_number(j) for j in self.jump] if self.jump else None
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +164,25 @@ class Totals:
     saved_bytes: int = 0      # training: tensors autograd keeps for backward (unique storages)
     uncalled_params: int = 0  # parameters of modules the forward never calls (imports)
     uncalled_buffers: int = 0
+    trainable_params: int = 0  # params whose module trains (not frozen with trainable: false)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["receptive_field"] = list(self.receptive_field) if self.receptive_field else None
         out["peak_live"] = [{"name": n, "bytes": b} for n, b in self.peak_live]
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """How a report shows itself by default (str(), Jupyter, render() without options): the
+    rows (flat, or containers rolled up below `depth`, or a `tree`), the columns, and with
+    `summary` the totals block that torchinfo users look for."""
+
+    depth: int | None = None
+    tree: bool = False
+    columns: tuple[str, ...] | None = None
+    summary: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +197,18 @@ class Report:
     outputs: tuple[str, ...] = ()                         # the rows (or inputs) it returns
     uncalled: tuple[tuple[str, int, int], ...] = ()  # (module path, params, buffers) never called
     notes: tuple[str, ...] = ()                      # about the network as a whole
+    containers: tuple[ContainerStats, ...] = ()      # subtotals, parents before members
+    view: View = View()                              # how it shows itself by default
+
+    def with_view(self, *, depth: int | None = None, tree: bool = False,
+                  columns: str | Sequence[str] | None = None, summary: bool = False) -> Report:
+        """The same report, shown by default with these rows and columns (see render())."""
+        from .render.rows import columns as column_keys
+        from .render.rows import shown_rows
+
+        keys = column_keys(columns) if columns is not None else None
+        shown_rows(self, depth, tree)  # checks depth
+        return replace(self, view=View(depth, tree, keys, summary))
 
     @property
     def batch(self) -> int:
@@ -161,6 +237,7 @@ class Report:
             "conventions": {f.name: getattr(self.conventions, f.name)
                             for f in fields(self.conventions)},
             "layers": [row.to_dict() for row in self.layers],
+            "containers": [c.to_dict() for c in self.containers],
             "uncalled": [{"path": p, "params": n, "buffers": b} for p, n, b in self.uncalled],
             "notes": list(self.notes),
             "totals": self.totals.to_dict(),

@@ -19,7 +19,7 @@ from typing import Any
 from .errors import CnnsizeError, SpecError, SpecTypeError
 from .expr import substitute
 from .files import check_data, plain, read_json, read_text, read_yaml
-from .graph import DEFAULT_INPUT, Graph, Network, Op, Uncalled, check
+from .graph import DEFAULT_INPUT, Graph, Network, Op, Scope, Uncalled, check
 from .layers import Kind, lookup
 from .layers.base import MAX_SIZE, did_you_mean, is_int
 from .layers.merge import Add, Cat, Mul
@@ -29,7 +29,7 @@ __all__ = ["CONTAINERS", "Concat", "Layer", "Network", "Node", "Residual", "Sequ
            "zoo_names"]
 
 CONTAINERS = ("sequential", "concat", "residual")
-ITEM_KEYS = ("type", "name", "repeat", "if", "inline", "inputs", "shares")
+ITEM_KEYS = ("type", "name", "repeat", "if", "inline", "inputs", "shares", "trainable", "label")
 TOP_KEYS = ("name", "input", "layers", "blocks", "meta", "description", "outputs", "uncalled")
 CONTAINER_KEYS = {
     "sequential": ("layers",),
@@ -48,6 +48,7 @@ class Layer:
     kind: Kind | None            # None: taken from the layer named by `shares`
     inputs: tuple[str, ...] = ()
     shares: str | None = None
+    trainable: bool | None = None  # None: as its container (True at the top)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class Sequential:
     path: str
     children: tuple[Node, ...]
     inputs: tuple[str, ...] = ()
+    trainable: bool | None = None
+    label: str | None = None     # its type in tables: the block's name, or as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,8 @@ class Concat:
     branches: tuple[Sequential, ...]  # an inline branch has the concat's own path
     pre: tuple[Node, ...] = ()        # layers before the fork, named under the concat
     inputs: tuple[str, ...] = ()
+    trainable: bool | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,8 @@ class Residual:
     post: tuple[Node, ...]
     merge: str = "add"  # "add": body + shortcut (ResNet); "mul": body × shortcut (squeeze-excite)
     inputs: tuple[str, ...] = ()
+    trainable: bool | None = None
+    label: str | None = None
 
 
 Node = Layer | Sequential | Concat | Residual
@@ -179,13 +186,13 @@ class _Parser:
         if "description" in data:
             meta["description"] = plain(data["description"], "description")
         lowering = _Lowering(tuple(n for n, _ in inputs))
-        last = lowering.sequence(tuple(layers), inputs[0][0], 0)
+        last = lowering.sequence(tuple(layers), inputs[0][0], (), True)
         outputs = _name_list(data["outputs"], "outputs") if "outputs" in data else [last]
         resolved = tuple(lowering.resolve(o, "", "outputs") for o in outputs)
         if len(set(resolved)) != len(resolved):
             raise SpecError("an output is listed twice", field="outputs")
         return check(Graph(name, inputs, tuple(lowering.ops), resolved, self.source, meta,
-                           _uncalled(data.get("uncalled"))))
+                           _uncalled(data.get("uncalled")), lowering.used_scopes()))
 
     def _blocks(self, blocks: Any) -> dict[str, Mapping[str, Any]]:
         if not isinstance(blocks, Mapping):
@@ -266,6 +273,13 @@ class _Parser:
                         if "inputs" in item:
                             raise SpecError("an inlined block has no input of its own: give "
                                             "inputs to its first layer", field="inputs")
+                        for key in ("trainable", "label"):
+                            if key in item:
+                                raise SpecError(f"an inlined block is no container: its layers "
+                                                f"join the enclosing list, which takes no "
+                                                f"{key!r} from it", field=key,
+                                                hint="drop inline, or set it on the enclosing "
+                                                     "container")
                         bound, layers = self._bind(block_name, item, local, stack)
                         expanded += self._expand(layers, prefix, bound, (*stack, block_name))
                         continue
@@ -333,12 +347,33 @@ class _Parser:
                                 field="inputs")
             names = _name_list(_substitute_field(item["inputs"], env, "inputs"), "inputs", path)
             node = replace(node, inputs=tuple(names))
+        if "trainable" in item:
+            trainable = _substitute_field(item["trainable"], env, "trainable")
+            if not isinstance(trainable, bool):
+                raise SpecError(f"must be true or false, got {trainable!r}", path=path,
+                                field="trainable")
+            if isinstance(node, Layer) and node.shares is not None:
+                raise SpecError("a layer with 'shares' calls that layer's module again: whether "
+                                "its parameters train is set there", path=path, field="trainable")
+            if node.trainable is not None and node.trainable != trainable:
+                raise SpecError("this block use and its only item say different things about "
+                                "'trainable'", path=path, field="trainable")
+            node = replace(node, trainable=trainable)
+        if "label" in item:
+            label = _substitute_field(item["label"], env, "label")
+            if not isinstance(label, str) or not label or len(label) > 100:
+                raise SpecError(f"must be a short non-empty string, got {label!r}", path=path,
+                                field="label")
+            if isinstance(node, Layer):
+                raise SpecError("'label' names a container's type in tables; a layer's type is "
+                                "its kind", path=path, field="label")
+            node = replace(node, label=label)
         return node
 
     def _node(self, item: Mapping[str, Any], path: str, env: Mapping[str, Any],
               stack: tuple[str, ...]) -> Node:
         if "shares" in item:
-            extra = [k for k in item if k not in ITEM_KEYS or k == "type"]
+            extra = [k for k in item if k not in ITEM_KEYS or k in ("type", "label")]
             if extra:
                 raise SpecError(f"an item with 'shares' calls that layer's module again: it takes "
                                 f"no {extra[0]!r} (kind and arguments come from the shared layer)",
@@ -446,8 +481,12 @@ class _Parser:
                 key in kept[0] for key in ("name", "repeat", "inline", "shares")):
             # A block with one item (after `if`) stands in the invocation's place and name.
             only = {k: v for k, v in kept[0].items() if k != "if"}
-            return self._item(only, path, local, inner_stack)
-        return Sequential(path, tuple(self._items(layers, path, local, inner_stack, "layers")))
+            node = self._item(only, path, local, inner_stack)
+            if not isinstance(node, Layer) and node.label is None:
+                node = replace(node, label=type_name)
+            return node
+        return Sequential(path, tuple(self._items(layers, path, local, inner_stack, "layers")),
+                          label=type_name)
 
 
 def dump_yaml(data: Mapping[str, Any]) -> str:
@@ -512,65 +551,97 @@ def _uncalled(value: Any) -> tuple[Uncalled, ...]:
         raise SpecError("must map module paths to {params: N, buffers: N}", field="uncalled")
     out = []
     for path, counts in value.items():
-        if not isinstance(counts, Mapping) or not set(counts) <= {"params", "buffers"} or not all(
-                is_int(v) and 0 <= v <= 2**48 for v in counts.values()):
-            raise SpecError(f"{path!r}: expected {{params: N, buffers: N}}, got {counts!r}",
-                            field="uncalled")
-        out.append(Uncalled(str(path), counts.get("params", 0), counts.get("buffers", 0)))
+        if not isinstance(counts, Mapping) or not set(counts) <= {"params", "buffers", "frozen"} \
+                or not all(is_int(v) and 0 <= v <= 2**48 for v in counts.values()) \
+                or counts.get("frozen", 0) > counts.get("params", 0):
+            raise SpecError(f"{path!r}: expected {{params: N, buffers: N}} (and frozen: N, at "
+                            f"most params), got {counts!r}", field="uncalled")
+        out.append(Uncalled(str(path), counts.get("params", 0), counts.get("buffers", 0),
+                            counts.get("frozen", 0)))
     return tuple(out)
 
 
 class _Lowering:
     """Sugar tree → ops. Each item reads the previous item's output unless it names its inputs;
-    a container passes its input to its children and stands for its output."""
+    a container passes its input to its children and stands for its output. `scope` is the
+    chain of containers around an item, `trainable` what it inherits from them."""
 
     def __init__(self, inputs: tuple[str, ...]) -> None:
         self.ops: list[Op] = []
         self.by_name: dict[str, Op] = {}
         self.known: dict[str, str] = {name: name for name in inputs}  # name → tensor it stands for
+        self.scopes: list[Scope] = []
 
-    def sequence(self, nodes: tuple[Node, ...], x: str, depth: int) -> str:
+    def sequence(self, nodes: tuple[Node, ...], x: str, scope: tuple[str, ...],
+                 trainable: bool) -> str:
         for node in nodes:
-            x = self.node(node, x, depth)
+            x = self.node(node, x, scope, trainable)
         return x
 
-    def node(self, node: Node, x: str, depth: int) -> str:
+    def node(self, node: Node, x: str, scope: tuple[str, ...], trainable: bool) -> str:
         xs = tuple(self.resolve(n, node.path, "inputs") for n in node.inputs) or (x,)
+        if node.trainable is not None:
+            trainable = node.trainable
         if isinstance(node, Layer):
-            return self.add_layer(node, xs, depth)
+            return self.add_layer(node, xs, scope, trainable)
         if len(xs) != 1:
             raise SpecError(f"a {type(node).__name__.lower()} takes one input, got {len(xs)}",
                             path=node.path, field="inputs",
                             hint="merge them first with an add, mul or cat layer")
+        inner = self.open(node, scope)
         if isinstance(node, Sequential):
-            out = self.sequence(node.children, xs[0], depth)
+            out = self.sequence(node.children, xs[0], inner, trainable)
         elif isinstance(node, Residual):
-            body = self.sequence(node.body, xs[0], depth + 1)
-            short = self.sequence(node.shortcut.children, xs[0], depth + 1)
+            body = self.sequence(node.body, xs[0], inner, trainable)
+            short_scope = self.open(node.shortcut, inner)
+            short = self.sequence(node.shortcut.children, xs[0], short_scope, trainable)
+            self.close(short_scope, short)
             self.name(node.shortcut.path, short)
             merge: Kind = Add() if node.merge == "add" else Mul()
-            self.add(Op(node.path, merge, (body, short), depth))
-            out = self.sequence(node.post, node.path, depth + 1)
+            self.add(Op(node.path, merge, (body, short), scope=inner))
+            out = self.sequence(node.post, node.path, inner, trainable)
+            self.close(inner, out)
             # Read from elsewhere, the residual's path is the block's output (after `post`), as
             # a PyTorch block's output is; its merge row has that path too, but only post reads it.
             self.known[node.path] = out
             return out
         else:
-            pre = self.sequence(node.pre, xs[0], depth + 1)
+            pre = self.sequence(node.pre, xs[0], inner, trainable)
             outs = []
             for branch in node.branches:
-                outs.append(self.sequence(branch.children, pre, depth + 1))
+                branch_scope = self.open(branch, inner)
+                outs.append(self.sequence(branch.children, pre, branch_scope, trainable))
+                self.close(branch_scope, outs[-1])
                 if branch.path != node.path:
                     self.name(branch.path, outs[-1])
-            self.add(Op(node.path, Cat(), tuple(outs), depth))
+            self.add(Op(node.path, Cat(), tuple(outs), scope=inner))
+            self.close(inner, node.path)
             return node.path
+        self.close(inner, out)
         self.name(node.path, out)
         return out
 
-    def add_layer(self, node: Layer, xs: tuple[str, ...], depth: int) -> str:
+    def open(self, node: Sequential | Concat | Residual, scope: tuple[str, ...]
+             ) -> tuple[str, ...]:
+        """The scope inside `node`: a new level, unless it is the top or an inline branch."""
+        if not node.path or (scope and scope[-1] == node.path):
+            return scope
+        label = node.label or type(node).__name__.lower()
+        self.scopes.append(Scope(node.path, label, "", scope[-1] if scope else None))
+        return (*scope, node.path)
+
+    def close(self, scope: tuple[str, ...], output: str) -> None:
+        """Record the tensor the innermost container of `scope` stands for."""
+        for index in range(len(self.scopes) - 1, -1, -1):
+            if scope and self.scopes[index].path == scope[-1] and not self.scopes[index].output:
+                self.scopes[index] = replace(self.scopes[index], output=output)
+                return
+
+    def add_layer(self, node: Layer, xs: tuple[str, ...], scope: tuple[str, ...],
+                  trainable: bool) -> str:
         if node.shares is None:
             assert node.kind is not None
-            self.add(Op(node.path, node.kind, xs, depth))
+            self.add(Op(node.path, node.kind, xs, scope=scope, trainable=trainable))
             return node.path
         try:
             target = self.by_name[self.resolve(node.shares, node.path, "shares", self.by_name)]
@@ -581,8 +652,14 @@ class _Lowering:
                             "layer's module can be called again", path=node.path, field="shares",
                             hint=f"name one of its layers, e.g. {layers[0]}" if layers else None
                             ) from None
-        self.add(Op(node.path, target.kind, xs, depth, target.shares or target.name))
+        self.add(Op(node.path, target.kind, xs, target.shares or target.name, scope,
+                    target.trainable))
         return node.path
+
+    def used_scopes(self) -> tuple[Scope, ...]:
+        """The containers that hold at least one op (an identity shortcut holds none)."""
+        used = {path for op in self.ops for path in op.scope}
+        return tuple(s for s in self.scopes if s.path in used)
 
     def add(self, op: Op) -> None:
         if op.name in self.known:

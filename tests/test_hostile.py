@@ -333,7 +333,7 @@ def test_the_users_model_is_left_exactly_as_it_was():
     from .models_for_import import small_net
 
     model = small_net().train()
-    model.layer1[0].bn1.weight.requires_grad_(False)
+    model.layer1[0].bn1.requires_grad_(False)  # a frozen layer stays frozen
     calls = []
     handle = model.stem.register_forward_hook(lambda m, i, o: calls.append(1))
     before = {k: v.clone() for k, v in model.state_dict().items()}

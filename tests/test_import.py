@@ -319,3 +319,45 @@ def test_a_data_dependent_import_is_crosschecked_on_the_same_data():
                                     allow_data_dependent=True)
         assert result.ok, result.summary()
         assert "path one random input took" in result.report.notes[0]
+
+
+def test_frozen_modules_import_as_trainable_false_and_crosscheck():
+    """A fine-tuning set-up: the backbone frozen (requires_grad_(False)), the head trained.
+    The import writes trainable: false for every frozen layer; the original module's
+    requires_grad counts and its saved tensors agree with the import's."""
+    torch.manual_seed(0)
+    module = m.small_net()
+    frozen = [name for name, sub in module.named_children()][:3]
+    for name in frozen:
+        module.get_submodule(name).requires_grad_(False)
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    spec, _, _ = module_to_spec(module, (3, 32, 32))
+    report = cnnsize.analyze(spec)
+    assert 0 < report.totals.trainable_params == trainable < report.totals.params
+    assert "trainable: false" in cnnsize.spec.dump_yaml(spec)
+    result = cnnsize.crosscheck(module, input_shape=(3, 32, 32), batch=2)
+    checks = {c.quantity: c for c in result.totals}
+    assert checks["trainable_params"].status == "match"
+    assert checks["saved_bytes"].status == "match"
+    assert [p.requires_grad for p in module.parameters()].count(True) > 0  # left as it was
+
+
+def test_a_partly_frozen_module_is_refused_by_name():
+    torch.manual_seed(0)
+    module = m.small_net()
+    conv = next(sub for sub in module.modules() if isinstance(sub, torch.nn.Conv2d))
+    conv.bias.requires_grad_(False)
+    with pytest.raises(CnnsizeError, match=r"partly frozen \(weight trains, bias does not\)"):
+        from_module(module, (3, 32, 32))
+
+
+def test_imported_containers_are_labelled_with_their_module_class():
+    torch.manual_seed(0)
+    report = cnnsize.analyze(from_module(m.SmallNet(), (3, 32, 32)))
+    types = {c.name: c.type for c in report.containers}
+    assert types == {"layer1": "sequential", "layer1.0": "BasicBlock", "layer1.1": "BasicBlock",
+                     "layer1.1.downsample": "sequential", "se": "SqueezeExcite",
+                     "mixed": "Mixed"}
+    # torchinfo's BasicBlock row: the block's own parameters, summed
+    assert report.containers[1].params == sum(
+        p.numel() for p in m.SmallNet().layer1[0].parameters())

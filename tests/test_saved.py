@@ -68,3 +68,91 @@ def test_lenet5_saved_by_hand():
     params = 61_706 * 4
     assert report.totals.training_bytes_sgd == report.totals.saved_bytes + 3 * params
     assert report.totals.training_bytes_adam == report.totals.saved_bytes + 4 * params
+
+
+def _param_cases():
+    for name, args, shapes in CASES:
+        if name in ("add", "sub", "mul", "div", "cat", "stack", "matmul"):
+            continue
+        try:
+            report = cnnsize.analyze(behind_norms(name, args, shapes))
+        except cnnsize.CnnsizeError:
+            continue
+        if report["op"].params:
+            yield name, args, shapes
+
+
+PARAM_CASES = list(_param_cases())
+
+
+@pytest.mark.parametrize("mode", ["frozen-behind-norms", "frozen-on-input", "trained-on-input"])
+@pytest.mark.parametrize(("kind_name", "args", "shapes"), PARAM_CASES,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(PARAM_CASES)])
+def test_frozen_layers_save_what_autograd_saves(kind_name, args, shapes, mode):
+    """trainable: false, with and without a gradient flowing into the layer: autograd saves
+    only what the gradients that are needed read (linear's input is kept for its weights)."""
+    if mode == "frozen-behind-norms":
+        spec = behind_norms(kind_name, args, shapes)
+    else:
+        spec = {"input": list(shapes[0]), "layers": [{"name": "op", "type": kind_name, **args}]}
+    if mode.startswith("frozen"):
+        spec["layers"][-1]["trainable"] = False
+    conv = cnnsize.Conventions(batch=2, inplace_activations="spec", mask_bytes=4)
+    report = cnnsize.analyze(spec, conventions=conv)
+    assert report.totals.trainable_params == (0 if mode.startswith("frozen") else
+                                              report.totals.params) + (
+        sum(r.params for r in report.layers if r.name != "op"))
+    torch.manual_seed(0)
+    model = build(spec)
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == \
+        report.totals.trainable_params
+    xs = tuple(torch.randn(2, *s) for s in (shapes if mode == "frozen-behind-norms" else shapes[:1]))
+    assert report.totals.saved_bytes == _saved_for_backward(model, xs), spec
+
+
+def test_training_memory_counts_gradients_and_moments_of_trainable_params_only():
+    spec = {"input": [10], "layers": [{"name": "a", "type": "linear", "out_features": 20,
+                                       "trainable": False},
+                                      {"name": "b", "type": "linear", "out_features": 5}]}
+    t = cnnsize.analyze(spec).totals
+    assert (t.params, t.trainable_params) == (220 + 105, 105)
+    # SGD-momentum: every param stored, gradient and momentum for the trainable ones
+    assert t.training_bytes_sgd == t.saved_bytes + 4 * (325 + 2 * 105)
+    assert t.training_bytes_adam == t.saved_bytes + 4 * (325 + 3 * 105)
+    # a's input needs no gradient and a is frozen: nothing saved there; b saves a's output
+    assert t.saved_bytes == 20 * 4
+
+
+def _freeze(items, names):
+    for item in items:
+        if item.get("name") in names:
+            item["trainable"] = False
+
+
+@pytest.mark.parametrize(("net", "frozen", "shape"), [
+    ("resnet18", {"conv1", "bn1", "layer1", "layer2"}, [3, 64, 64]),  # a frozen backbone stem
+    ("resnet18", {"layer2", "fc"}, [3, 64, 64]),                     # frozen in the middle
+    ("mobilenet_v2", {"features"}, [3, 64, 64]),                     # linear probe
+    ("lenet5_1998", {"C1", "S2"}, None),                              # LeCun's own kinds
+    ("vgg11_bn", {"classifier"}, [3, 32, 32]),
+])
+def test_frozen_parts_of_zoo_networks_match_autograd(net, frozen, shape):
+    """The whole chain: trainable: false on containers, inherited by their layers, built with
+    requires_grad off; cnnsize's trainable params and saved bytes equal what torch reports."""
+    from cnnsize.spec import ZOO, read_yaml
+    from cnnsize.verify.crosscheck import crosscheck
+
+    path = ZOO / f"{net}.yaml"
+    spec = read_yaml(path.read_text(encoding="utf-8"), str(path))
+    _freeze(spec["layers"], frozen)
+    if shape:
+        spec["input"] = shape
+    report = cnnsize.analyze(spec)
+    assert 0 < report.totals.trainable_params < report.totals.params
+    result = crosscheck(spec)
+    checks = {c.quantity: c for c in result.totals}
+    assert checks["trainable_params"].measured == report.totals.trainable_params
+    # crosscheck's conventions (in place only where the spec says so): its own prediction
+    saved = checks["saved_bytes"]
+    assert saved.predicted == saved.measured and saved.measured > 0
+    assert result.ok

@@ -66,6 +66,8 @@ class Saved:
     # dtype; "acc": max(4, dtype) (statistics kept in float32); "mask": Conventions.mask_bytes
     per_batch: bool = True        # False: `elements` is for the whole batch (per-channel statistics)
     when_grad: int | None = None  # saved only when this input needs a gradient (mul's operands)
+    for_weights: bool = False     # saved only for the weights' gradient (linear's input): not
+    # when they are frozen
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,11 +193,12 @@ class _ConvNd(Kind):
     def _saved(self, c_in: int, spatial: tuple[int, ...], pads: tuple[tuple[int, int], ...],
                pairs: int) -> tuple[Saved, ...]:
         """What training saves: the input; PartialConv's gathered channels (a copy per output
-        map, which its conv saves) and their int64 indices; for 'same' padding that is not
+        map, which its conv saves) and their int64 indices (kept when the input needs a gradient);
+        for 'same' padding that is not
         symmetric, the copy of the input that PyTorch pads on the right (the conv saves that)."""
         if self.connections is not None:
             return (Saved("new", elements=pairs * math.prod(spatial)),
-                    Saved("new", elements=pairs, itemsize=8, per_batch=False))
+                    Saved("new", elements=pairs, itemsize=8, per_batch=False, when_grad=0))
         if any(left != right for left, right in pads):
             return (Saved("new", elements=c_in * math.prod(
                 w + right - left for w, (left, right) in zip(spatial, pads))),)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import (
-    SAVE_INPUT,
     Cost,
     Kind,
     Saved,
@@ -63,8 +62,9 @@ class Subsampling2d(Kind):
             elementwise_flops=units * window,  # window − 1 adds and one multiply
             bias_adds=units if self.bias else 0, neurons=True,
             rf=tuple(Window(f, s) for f, s in zip(self.kernel_size, stride)),
-            # verify.modules.Subsampling: the pool's input, and the scaled sum for the coefficient
-            saved=(*SAVE_INPUT, Saved("new", elements=units)),
+            # verify.modules.Subsampling: the pool's input (when it needs a gradient), and the
+            # pooled sum for the coefficient's gradient
+            saved=(Saved("input", when_grad=0), Saved("new", elements=units, for_weights=True)),
             explain=(*(d.formula for d in dims),
                      f"weights = C = {channels} (one coefficient per map); biases = {biases}",
                      f"connections = units·window = {product_text([units, *self.kernel_size])} = "

@@ -13,9 +13,9 @@ from typing import Any
 
 from ..errors import ShapeError
 from .base import (
-    SAVE_INPUT,
     Cost,
     Kind,
+    Saved,
     Shape,
     arg,
     fmt_shape,
@@ -58,7 +58,7 @@ class Linear(Kind):
         return Cost(output_shape=out, weights=weights, biases=self.out_features if self.bias else 0,
                     connections=macs, bias_connections=units if self.bias else 0, macs=macs,
                     bias_adds=units if self.bias else 0, neurons=True, rf="global",
-                    saved=SAVE_INPUT, explain=explain)
+                    saved=(Saved("input", for_weights=True),), explain=explain)
 
 
 @register

@@ -5,20 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnsizeError
+from ..report import ContainerStats
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..report import LayerStats, Report
 
 FORMATS = ("text", "markdown", "csv", "json", "latex", "html")
 _TABLEFMT = {"text": "simple", "markdown": "pipe", "latex": "latex_booktabs", "html": "html"}
-HEADERS = ("layer", "type", "output", "units", "weights", "biases", "connections", "MACs", "FLOPs",
-           "memory", "RF")
 
 
 def human_count(n: int) -> str:
@@ -93,25 +92,15 @@ def _jump_text(jump: tuple[Fraction, ...] | None) -> str:
     return parts[0] if len(set(parts)) == 1 else "×".join(parts)
 
 
-def _table_rows(report: Report, si: bool, indent: str) -> list[list[str]]:
-    c = report.conventions
+def _table_rows(report: Report, si: bool, indent: str, view: _View) -> list[list[str]]:
+    from .rows import cells, input_cells, shown_rows, total_cells
+
+    keys = view.columns
     inputs = report.inputs or (("input", report.input_shape),)
-    rows = [[name, "", shape_text(shape), "", "", "", "", "", "",
-             human_bytes(math.prod(shape) * c.batch * c.bytes_per_element, si), "1"]
-            for name, shape in inputs]
-    for row in report.layers:
-        mark = " ⚠" if row.notes else ""
-        rows.append([
-            indent * row.depth + row.name + mark, row.type, shape_text(row.output_shape),
-            human_count(row.units), human_count(row.weights), human_count(row.biases),
-            human_count(row.connections), human_count(row.macs), human_count(row.flops),
-            human_bytes(row.activation_bytes, si) if row.activation_bytes else "0",
-            _rf_text(row),
-        ])
-    t = report.totals
-    rows.append(["total", "", "", human_count(t.units), human_count(t.weights),
-                 human_count(t.biases), human_count(t.connections), human_count(t.macs),
-                 human_count(t.flops), human_bytes(t.activation_bytes, si), ""])
+    rows = [input_cells(name, shape, report, keys, si) for name, shape in inputs]
+    rows += [cells(shown, report, keys, si, indent)
+             for shown in shown_rows(report, view.depth, view.tree)]
+    rows.append(total_cells(report, keys, si))
     return rows
 
 
@@ -145,6 +134,9 @@ def summary_lines(report: Report, si: bool = False) -> list[str]:
         f"{human_bytes(t.param_bytes, si)} in {c.dtype}"
         + (f"; buffers: {t.buffers:,}" if t.buffers else ""),
     ]
+    if t.trainable_params != t.params:
+        lines.append(f"trainable params: {t.trainable_params:,}; frozen (trainable: false): "
+                     f"{t.params - t.trainable_params:,}")
     if t.uncalled_params or t.uncalled_buffers:
         lines.append(f"not called by forward (counted apart): {t.uncalled_params:,} params"
                      + (f", {t.uncalled_buffers:,} buffers" if t.uncalled_buffers else "")
@@ -157,6 +149,7 @@ def summary_lines(report: Report, si: bool = False) -> list[str]:
         f"training memory estimate: SGD-momentum {human_bytes(t.training_bytes_sgd, si)}, "
         f"Adam {human_bytes(t.training_bytes_adam, si)} (saved for backward "
         f"{human_bytes(t.saved_bytes, si)} + params, gradients and optimizer state"
+        + (" of the trainable ones" if t.trainable_params != t.params else "")
         + (" + buffers" if t.buffers else "") + ")",
         f"conventions: {c.describe()}",
     ]
@@ -177,6 +170,14 @@ def memory_lines(report: Report, si: bool = False) -> list[str]:
     if len(savers) > 8:
         saved += f" + {len(savers) - 8} more rows {sum(b for _, b in savers[8:]):,}"
     p = t.param_bytes
+    q = t.trainable_params * c.bytes_per_element
+    head = f"saved {t.saved_bytes:,} + buffers {t.buffer_bytes:,} + "
+    if q == p:
+        sgd = f"{head}3·{p:,} (params, gradients, momentum)"
+        adam = f"{head}4·{p:,} (params, gradients, two moments)"
+    else:
+        sgd = f"{head}params {p:,} + 2·{q:,} (gradients and momentum of the trainable ones)"
+        adam = f"{head}params {p:,} + 3·{q:,} (gradients and two moments of the trainable ones)"
     return [
         f"inference peak = {t.peak_bytes:,} B ({human_bytes(t.peak_bytes, si)}) {where}, the "
         f"tensors alive then: {alive}",
@@ -184,13 +185,32 @@ def memory_lines(report: Report, si: bool = False) -> list[str]:
         "stay; views and in-place ops share their input's storage)",
         f"saved for backward (training mode, batch {c.batch}) = {t.saved_bytes:,} B"
         + (f", by row: {saved}" if saved else ""),
-        f"training, SGD-momentum = saved {t.saved_bytes:,} + buffers {t.buffer_bytes:,} + "
-        f"3·{p:,} (params, gradients, momentum) = {t.training_bytes_sgd:,} B "
+        f"training, SGD-momentum = {sgd} = {t.training_bytes_sgd:,} B "
         f"({human_bytes(t.training_bytes_sgd, si)})",
-        f"training, Adam = saved {t.saved_bytes:,} + buffers {t.buffer_bytes:,} + "
-        f"4·{p:,} (params, gradients, two moments) = {t.training_bytes_adam:,} B "
+        f"training, Adam = {adam} = {t.training_bytes_adam:,} B "
         f"({human_bytes(t.training_bytes_adam, si)})",
     ]
+
+
+def size_lines(report: Report, si: bool = False) -> list[str]:
+    """The block torchinfo prints under its table, in cnnsize's terms (docs/coming-from.md)."""
+    t = report.totals
+    size = report.conventions.bytes_per_element
+    infer = t.param_bytes + t.buffer_bytes + t.peak_bytes
+    return [
+        f"total params: {t.params:,}",
+        f"trainable params: {t.trainable_params:,}",
+        f"non-trainable params: {t.params - t.trainable_params:,}",
+        f"total mult-adds (MACs): {_both(t.macs)}",
+        f"input size: {_bytes(t.input_bytes, si)}",
+        f"params size: {_bytes(t.param_bytes, si)}"
+        + (f" (+ buffers {_bytes(t.buffer_bytes, si)})" if t.buffer_bytes else ""),
+        f"forward pass, inference peak (tensors alive at once): {_bytes(t.peak_bytes, si)}",
+        f"forward/backward pass, saved for backward: {_bytes(t.saved_bytes, si)}",
+        f"estimated total, inference (params + buffers + peak): {_bytes(infer, si)}",
+        f"estimated total, training with SGD-momentum (+ saved, gradients, momentum): "
+        f"{_bytes(t.training_bytes_sgd, si)}; Adam: {_bytes(t.training_bytes_adam, si)}",
+    ] + ([f"({size} B per element, {report.conventions.dtype})"] if size != 4 else [])
 
 
 def _notes(report: Report) -> list[str]:
@@ -198,10 +218,20 @@ def _notes(report: Report) -> list[str]:
         f"⚠ {row.name}: {note}" for row in report.layers for note in row.notes]
 
 
-def _explain(report: Report) -> list[str]:
+def _explain(report: Report, view: _View) -> list[str]:
+    """Each shown layer's formulas with its numbers; a rolled-up container adds its rows up."""
+    from .rows import shown_rows
+
     lines = []
     previous = report.inputs[0][0] if report.inputs else "input"
-    for row in report.layers:
+    for shown in shown_rows(report, view.depth, view.tree):
+        stats = shown.stats
+        if isinstance(stats, ContainerStats):
+            if not shown.expanded:
+                lines += _rolled_up(report, stats)
+                previous = report.layers[stats.last].name
+            continue
+        row = stats
         reads = "" if row.inputs == (previous,) else f" ← {', '.join(row.inputs)}"
         previous = row.name
         if not row.explain:
@@ -212,29 +242,68 @@ def _explain(report: Report) -> list[str]:
     return lines
 
 
-def _tabulated(report: Report, fmt: str, explain: bool, si: bool) -> str:
+def _rolled_up(report: Report, c: ContainerStats, most: int = 12) -> list[str]:
+    """'params = 36,864 + 128 + … = 147,968' over the rows a container holds."""
+    members = report.layers[c.first:c.last + 1]
+    out = [f"{c.name} ({c.type}, {c.rows} rows rolled up; --depth shows them)"]
+    for key, label in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs")):
+        terms = [getattr(r, key) for r in members if getattr(r, key)]
+        if not terms:
+            continue
+        text = " + ".join(f"{v:,}" for v in terms[:most])
+        if len(terms) > most:
+            text += f" + {len(terms) - most} more rows {sum(terms[most:]):,}"
+        out.append(f"  {label} = {text} = {getattr(c, key):,}" if len(terms) > 1
+                   else f"  {label} = {getattr(c, key):,} (one row)")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    depth: int | None
+    tree: bool
+    columns: tuple[str, ...]
+    summary: bool
+
+
+def _view(report: Report, depth: int | None, tree: bool | None,
+          columns: str | Sequence[str] | None, summary: bool | None) -> _View:
+    """The options given, else the report's own view (Report.with_view), else the defaults."""
+    from .rows import DEFAULT_COLUMNS
+    from .rows import columns as column_keys
+
+    own = report.view
+    keys = column_keys(columns) if columns is not None else own.columns or DEFAULT_COLUMNS
+    return _View(own.depth if depth is None else depth, own.tree if tree is None else tree,
+                 keys, own.summary if summary is None else summary)
+
+
+def _tabulated(report: Report, fmt: str, explain: bool, si: bool, view: _View) -> str:
+    from .rows import alignment, headers
+
     indent = "  " if fmt == "text" else ""
-    body = table(_table_rows(report, si, indent), HEADERS, _TABLEFMT[fmt],
-                 colalign=("left", "left", "right") + ("right",) * 8,
-                 preserve_whitespace=fmt == "text")
+    body = table(_table_rows(report, si, indent, view), headers(view.columns), _TABLEFMT[fmt],
+                 colalign=alignment(view.columns), preserve_whitespace=fmt == "text")
     title = f"{report.name}: {input_text(report)}"
     extra = summary_lines(report, si) + _notes(report)
+    if view.summary:
+        extra = [*size_lines(report, si), "", *extra]
     if fmt == "text":
         parts = [title, "", body, "", *extra]
         if explain:
-            parts += ["", "Formulas:", *_explain(report), "", "Memory:",
+            parts += ["", "Formulas:", *_explain(report, view), "", "Memory:",
                       *(f"  {line}" for line in memory_lines(report, si))]
         return "\n".join(parts) + "\n"
     if fmt == "markdown":
-        parts = [f"### {title}", "", body, "", *(f"- {line}" for line in extra)]
+        parts = [f"### {title}", "", body, "", *(f"- {line}" for line in extra if line)]
         if explain:
-            parts += ["", "```", *_explain(report), "", "Memory:",
+            parts += ["", "```", *_explain(report, view), "", "Memory:",
                       *(f"  {line}" for line in memory_lines(report, si)), "```"]
         return "\n".join(parts) + "\n"
     if fmt == "html":
         import html
 
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in extra)
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in extra if line)
         return f"<div><strong>{html.escape(title)}</strong>{body}<ul>{items}</ul></div>\n"
     return body + "\n"
 
@@ -275,20 +344,39 @@ def table(rows: list[list[str]], headers: tuple[str, ...] | list[str], tablefmt:
         tab.PRESERVE_WHITESPACE = saved
 
 
-def _csv(report: Report) -> str:
+def _csv(report: Report, view: _View) -> str:
+    """Every layer with every field; with depth or tree, the rows shown (containers too, their
+    `row` column saying so) and the same fields where a container has them."""
+    from .rows import shown_rows
+
     out = io.StringIO()
-    rows = [row.to_dict() for row in report.layers]
-    keys = list(rows[0]) if rows else []
-    writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
+    flat = view.depth is None and not view.tree
+    records = []
+    for shown in shown_rows(report, view.depth, view.tree):
+        rec = shown.stats.to_dict()
+        if not flat:
+            rec = {"row": "container" if shown.container else "layer", "level": shown.level,
+                   **rec}
+        records.append(rec)
+    keys: list[str] = []
+    for rec in records:
+        keys += [k for k in rec if k not in keys]
+    writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n", restval="")
     writer.writeheader()
-    for rec in rows:
-        rec["inputs"] = " ".join(rec["inputs"])
-        rec["input_shapes"] = " ".join("x".join(map(str, shape)) for shape in rec["input_shapes"])
-        rec["shares"] = rec["shares"] or ""
-        rec["output_shape"] = "x".join(map(str, rec["output_shape"]))
-        rec["receptive_field"] = "x".join(map(str, rec["receptive_field"] or [])) or "global"
-        rec["jump"] = "x".join(map(str, rec["jump"] or []))
-        rec["notes"] = " | ".join(rec["notes"])
+    for rec in records:
+        for key, value in rec.items():
+            if key in ("inputs", "scope"):
+                rec[key] = " ".join(value)
+            elif key == "input_shapes":
+                rec[key] = " ".join("x".join(map(str, shape)) for shape in value)
+            elif key in ("shares", "parent"):
+                rec[key] = value or ""
+            elif key in ("output_shape", "jump"):
+                rec[key] = "x".join(map(str, value or []))
+            elif key == "receptive_field":
+                rec[key] = "x".join(map(str, value or [])) or "global"
+            elif key == "notes":
+                rec[key] = " | ".join(value)
         writer.writerow(rec)
     return out.getvalue()
 
@@ -297,18 +385,22 @@ def _json(report: Report) -> str:
     return json_text(report.to_dict())
 
 
-def render(report: Report, fmt: str = "text", *, explain: bool = False, si: bool = False) -> str:
-    """Render a report in one of FORMATS."""
-    renderers: dict[str, Callable[[], str]] = {
-        "csv": lambda: _csv(report),
-        "json": lambda: _json(report),
-    }
-    if fmt in renderers:
-        return renderers[fmt]()
-    if fmt in _TABLEFMT:
-        return _tabulated(report, fmt, explain, si)
-    raise CnnsizeError(f"unknown format {fmt!r}", field="format",
-                       hint=f"choose one of {', '.join(FORMATS)}")
+def render(report: Report, fmt: str = "text", *, explain: bool = False, si: bool = False,
+           depth: int | None = None, tree: bool | None = None,
+           columns: str | Sequence[str] | None = None, summary: bool | None = None) -> str:
+    """Render a report in one of FORMATS. `depth`, `tree` and `columns` pick the rows and
+    columns of a table (see render/rows.py; JSON always holds every row and container);
+    unset, they are the report's own view (Report.with_view)."""
+    if fmt == "json":
+        return _json(report)
+    if fmt != "csv" and fmt not in _TABLEFMT:
+        raise CnnsizeError(f"unknown format {fmt!r}", field="format",
+                           hint=f"choose one of {', '.join(FORMATS)}")
+    view = _view(report, depth, tree, columns, summary)
+    if fmt == "csv":
+        return _csv(report, view)
+    return _tabulated(report, fmt, explain, si, view)
 
 
-__all__ = ["FORMATS", "human_bytes", "human_count", "render", "short_count", "summary_lines"]
+__all__ = ["FORMATS", "human_bytes", "human_count", "render", "short_count", "size_lines",
+           "summary_lines"]

@@ -2,7 +2,8 @@
 
 Every op's module is registered at its row path, so `named_modules()` lists the report's rows
 (merges are small `Merge` modules; a container path holds the modules of its rows). An op that
-`shares` another calls that op's module again. The generated forward frees each tensor after
+`shares` another calls that op's module again; a frozen op's (trainable: false) parameters do
+not require gradients. The generated forward frees each tensor after
 its last use, as the inference-peak model in analyze.py assumes.
 """
 
@@ -35,6 +36,8 @@ def _modules(network: Graph, input_shapes: dict[str, tuple[Shape, ...]]) -> dict
         except (TypeError, ValueError, RuntimeError) as e:
             raise CnnsizeError(f"PyTorch refused the layer: {e}", path=op.name,
                                kind=op.kind.type_name) from e
+        if not op.trainable:  # trainable: false, as a user freezes a layer
+            out[op.name].requires_grad_(False)
     return out
 
 

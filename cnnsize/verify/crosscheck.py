@@ -497,12 +497,18 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
 
     t = report.totals
     unhooked_macs = sum(r.macs for r in report.layers if modules[r.name] is None)
-    model_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    unique = {id(p): p for p in model.parameters()}.values()
+    model_params = sum(p.numel() for p in unique)
+    model_trainable = sum(p.numel() for p in unique if p.requires_grad)
     model_buffers = sum(b.numel() for b in {id(b): b for b in model.buffers()}.values())
     totals = [
         _compare("params", t.params + t.uncalled_params, model_params,
                  "every parameter of the model" + (f", {t.uncalled_params:,} of them in modules "
                                                    "forward never calls" if t.uncalled_params else "")),
+        _compare("trainable_params", t.trainable_params + sum(
+                     u.params - u.frozen for u in network.uncalled), model_trainable,
+                 "parameters with requires_grad" + (", those of modules forward never calls "
+                                                    "included" if t.uncalled_params else "")),
         _compare("buffers", t.buffers + t.uncalled_buffers, model_buffers),
         _compare("macs", t.macs - unhooked_macs, fv_mac_total,
                  f"fvcore, rows with multiply-adds (its own total, {counts['fv_macs'].get('', 0):,},"

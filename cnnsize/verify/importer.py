@@ -61,6 +61,7 @@ class TracedOp:
     module: str | None = None       # the module it calls (None: a torch function)
     shares: str | None = None       # an earlier row that called the same module
     where: str = ""                 # the module (and class) it was called in, for messages
+    trainable: bool = True          # False: its module's parameters do not require gradients
 
 
 @dataclass
@@ -70,8 +71,9 @@ class Trace:
     inputs: list[tuple[str, tuple[int, ...]]]
     ops: list[TracedOp]
     outputs: list[str]
-    uncalled: list[tuple[str, int, int]] = field(default_factory=list)
+    uncalled: list[tuple[str, int, int, int]] = field(default_factory=list)  # + frozen params
     data_reads: list[str] = field(default_factory=list)
+    classes: dict[str, str] = field(default_factory=dict)  # module path → its class name
 
 
 def _normalise(func: Any) -> tuple[str, bool, bool]:
@@ -295,8 +297,15 @@ class _Tracer(TorchFunctionMode):
                 self.by_state[state] = (name, (type(module), args_))
         out_shape = tuple(tensors[0].shape[1:])
         args_ = REGISTRY[kind].from_module_call(args_, shapes, out_shape)
+        grads = {n: p.requires_grad for n, p in module.named_parameters()}
+        if len(set(grads.values())) > 1:
+            self.errors.append(
+                f"{where} is partly frozen ({', '.join(n for n, g in grads.items() if g)} "
+                f"trains, {', '.join(n for n, g in grads.items() if not g)} does not): cnnsize "
+                "counts a layer's parameters as all trainable or all frozen")
         self.ops.append(TracedOp(name, kind, args_, inputs, out_shape,
-                                 module=self.paths.get(id(module), ""), shares=first, where=where))
+                                 module=self.paths.get(id(module), ""), shares=first, where=where,
+                                 trainable=any(grads.values()) or not grads))
         self.produce(output, name)
 
     # ---- torch functions
@@ -569,10 +578,10 @@ def _trace(module: nn.Module, model: nn.Module, input_shape: InputShapes,
     if not tracer.ops:
         raise CnnsizeError("forward returns its input unchanged: there is no layer to count")
     return Trace(shapes, tracer.ops, list(dict.fromkeys(outputs)), _uncalled(model, tracer.called),
-                 tracer.data_reads)
+                 tracer.data_reads, {path: type(sub).__name__ for path, sub in model.named_modules()})
 
 
-def _uncalled(model: nn.Module, called: set[int]) -> list[tuple[str, int, int]]:
+def _uncalled(model: nn.Module, called: set[int]) -> list[tuple[str, int, int, int]]:
     """The outermost modules that forward never called, none of whose parameters or buffers
     it used, with their parameter and buffer counts."""
     used: set[int] = set()
@@ -588,7 +597,8 @@ def _uncalled(model: nn.Module, called: set[int]) -> list[tuple[str, int, int]]:
         buffers = list(sub.buffers())
         if (params or buffers) and id(sub) not in called and \
                 not any(id(t) in used for t in (*params, *buffers)):
-            out.append((name, sum(p.numel() for p in params), sum(b.numel() for b in buffers)))
+            out.append((name, sum(p.numel() for p in params), sum(b.numel() for b in buffers),
+                        sum(p.numel() for p in params if not p.requires_grad)))
             skip.append(name)
     return out
 
@@ -620,7 +630,10 @@ def _items(trace: Trace) -> list[dict[str, Any]]:
                     own.add(group)  # its ops are not contiguous: keep them flat
                     continue
                 sub, x = build(members[i:j], group, x)
-                items.append({"name": head, "type": "sequential", "layers": sub})
+                container: dict[str, Any] = {"name": head, "type": "sequential"}
+                if trace.classes.get(group, "Sequential") != "Sequential":
+                    container["label"] = trace.classes[group]
+                items.append({**container, "layers": sub})
                 known.setdefault(group, x)
                 i = j
                 continue
@@ -630,6 +643,8 @@ def _items(trace: Trace) -> list[dict[str, Any]]:
             else:
                 item["type"] = op.kind
                 item.update(op.args)
+                if not op.trainable:
+                    item["trainable"] = False
             if op.inputs != [x]:
                 refs = [_ref(n, op.name, known) for n in op.inputs]
                 item["inputs"] = refs if len(refs) > 1 else refs[0]
@@ -673,7 +688,8 @@ def _spec_of(traced: Trace, module: nn.Module, name: str | None) -> dict[str, An
     if traced.ops and traced.outputs != [traced.ops[-1].name]:
         spec["outputs"] = traced.outputs
     if traced.uncalled:
-        spec["uncalled"] = {p: {"params": n, "buffers": b} for p, n, b in traced.uncalled}
+        spec["uncalled"] = {p: {"params": n, "buffers": b, **({"frozen": f} if f else {})}
+                            for p, n, b, f in traced.uncalled}
     if traced.data_reads:
         spec["meta"]["data_dependent"] = list(traced.data_reads)
     return spec
@@ -750,6 +766,12 @@ def _verify(module: nn.Module, network: Graph, traced: Trace) -> None:
             hint="cnnsize counts the parameters of the modules it maps; a parameter used "
                  "directly in forward, or tied between two modules that differ otherwise, is "
                  "not supported yet")
+    n_trainable = sum(p.numel() for p in unique_params if p.requires_grad)
+    counted = t.trainable_params + sum(u.params - u.frozen for u in network.uncalled)
+    if counted != n_trainable:
+        raise CnnsizeError(f"the import counts {counted:,} trainable parameters but the model has "
+                           f"{n_trainable:,} with requires_grad",
+                           hint="this is a bug in cnnsize's importer; please report it")
 
 
 def load_factory(reference: str) -> Callable[[], nn.Module]:
