@@ -13,6 +13,7 @@ from .conventions import DTYPE_BYTES, Conventions
 from .errors import CnnsizeError, ShapeError, SpecError
 from .report import LayerStats, Report, Totals
 from .spec import Network, load, loads, parse, zoo_names
+from .summary import summary
 
 __version__ = "0.1.0"
 
@@ -30,4 +31,4 @@ def __getattr__(name: str) -> object:
 
 __all__ = ["DTYPE_BYTES", "CnnsizeError", "Conventions", "LayerStats", "Network", "Report",
            "ShapeError", "SpecError", "Totals", "analyze", "build", "check", "compare", "crosscheck",
-           "from_module", "load", "loads", "parse", "time_layers", "zoo_names"]
+           "from_module", "load", "loads", "parse", "summary", "time_layers", "zoo_names"]

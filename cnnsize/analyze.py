@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -43,7 +44,7 @@ Field = tuple[Pair, ...] | None
 
 
 def analyze(
-    net: SpecLike,
+    net: SpecLike | Any,
     batch: int = 1,
     dtype: str = "float32",
     bias: bool = True,
@@ -51,12 +52,26 @@ def analyze(
     input_shape: InputShape | None = None,
     strict: bool = False,
     conventions: Conventions | None = None,
+    allow_data_dependent: bool = False,
 ) -> Report:
     """Propagate shapes through a spec and count everything; see docs/conventions.md.
-    `input_shape` replaces the (first) input's shape, or, a mapping, those of inputs by name."""
-    network = load(net)
-    if input_shape is not None:
-        network = with_inputs(network, input_shape)
+    `input_shape` replaces the (first) input's shape, or, a mapping, those of inputs by name.
+    `net` may be a torch.nn.Module with `input_shape` (channels first, no batch dim): it is
+    imported first (cnnsize.from_module), with `allow_data_dependent` as there."""
+    if is_module(net):
+        if input_shape is None:
+            raise SpecTypeError(
+                f"{type(net).__name__} is a torch module: cnnsize needs its input shape to "
+                "follow it", field="input_shape",
+                hint="analyze(model, input_shape=(3, 224, 224)) (channels first, no batch dim), "
+                     "or cnnsize.summary(model, input_size=(1, 3, 224, 224)) as in torchinfo")
+        from .verify.importer import from_module
+
+        network = from_module(net, input_shape, allow_data_dependent=allow_data_dependent)  # type: ignore[arg-type]
+    else:
+        network = load(net)
+        if input_shape is not None:
+            network = with_inputs(network, input_shape)
     if conventions is not None and not isinstance(conventions, Conventions):
         raise SpecTypeError(f"conventions must be a cnnsize.Conventions, not "
                             f"{type(conventions).__name__}", field="conventions",
@@ -75,6 +90,12 @@ def analyze(
                     "network inputs that make every layer exact: "
                     + ", ".join(fmt_shape(s) for s in near))
         raise e.located(source=network.source) from None
+
+
+def is_module(value: Any) -> bool:
+    """A torch.nn.Module, known without importing torch (torch is loaded if it is one)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.nn.Module)
 
 
 def with_inputs(network: Graph, shapes: InputShape) -> Graph:

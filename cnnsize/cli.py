@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from . import __version__
 from .analyze import analyze
 from .conventions import DTYPE_BYTES, INPLACE_MODES, Conventions
 from .errors import CnnsizeError
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cnnsize", description="Exact size and cost of a CNN, layer by layer.")
     parser.add_argument("--debug", action="store_true",
                         help="show Python's traceback where cnnsize would report an internal error")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     rep = sub.add_parser("report", help="per-layer table of a spec or built-in network",
@@ -104,8 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(torch.utils.flop_counter), activation counts and memory "
                                      "with the symbolic report. Exit 0 when everything that can "
                                      "be compared matches, 1 otherwise.")
-    chk.add_argument("spec", help="a spec file, a built-in name, or PKG.MOD:FACTORY (a torch "
-                                  "model: imported, and the ORIGINAL module is run)")
+    chk.add_argument("spec", help="a spec file, a built-in name, or PKG.MOD:FACTORY or "
+                                  "FILE.py:FACTORY (a torch model: imported, and the ORIGINAL "
+                                  "module is run)")
+    chk.add_argument("--kwargs", metavar="JSON", help="keyword arguments for the factory, as a "
+                                                      "JSON object: '{\"num_classes\": 10}'")
     chk.add_argument("--input", metavar="[NAME=]C,H,W", action="append",
                      help="override the spec's input shape (required for a factory; repeat it "
                           "for several inputs)")
@@ -124,8 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
                                      "every op its forward runs as a cnnsize spec, checked "
                                      "against the module (every parameter counted once, every "
                                      "shape equal to the traced one).")
-    imp.add_argument("factory", metavar="PKG.MOD:FACTORY",
-                     help="e.g. torchvision.models:resnet50 (called without arguments)")
+    imp.add_argument("factory", metavar="PKG.MOD:FACTORY|FILE.py:FACTORY",
+                     help="e.g. torchvision.models:resnet50 or models/mynet.py:build (called "
+                          "with --kwargs, or without arguments)")
+    imp.add_argument("--kwargs", metavar="JSON", help="keyword arguments for the factory, as a "
+                                                      "JSON object: '{\"num_classes\": 10}'")
+    imp.add_argument("--batch", type=_positive, default=1,
+                     help="batch size of the traced forward pass (1); the written spec has none")
     imp.add_argument("--input", metavar="[NAME=]C,H,W", required=True, action="append",
                      help="input shape, e.g. 3,224,224; repeat it for a model with several "
                           "inputs (image=3,224,224 --input mask=1,224,224)")
@@ -254,18 +264,33 @@ def _input_shapes(values: list[str]) -> Any:
     return {name: parse_input(shape) for name, _, shape in named}
 
 
-def _factory_module(reference: str) -> Any:
+def _kwargs(text: str | None) -> dict[str, Any]:
+    """--kwargs: a JSON object (duplicate keys and NaN refused, as in specs)."""
+    if text is None:
+        return {}
+    from .files import read_json
+
+    value = read_json(text, "--kwargs")
+    if not isinstance(value, dict):
+        raise CnnsizeError(f"must be a JSON object, got {type(value).__name__}", field="--kwargs",
+                           hint='e.g. --kwargs \'{"num_classes": 10}\'')
+    return value
+
+
+def _factory_module(reference: str, kwargs_text: str | None = None) -> Any:
     from .verify.importer import load_factory
 
+    kwargs = _kwargs(kwargs_text)
     factory = load_factory(reference)
+    call = f"{reference}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
     try:
-        module = factory()
+        module = factory(**kwargs)
     except Exception as e:
-        raise CnnsizeError(f"{reference}() failed: {type(e).__name__}: {e}") from None
+        raise CnnsizeError(f"{call[:300]} failed: {type(e).__name__}: {e}") from None
     import torch
 
     if not isinstance(module, torch.nn.Module):
-        raise CnnsizeError(f"{reference}() returned {type(module).__name__}, not a "
+        raise CnnsizeError(f"{call[:300]} returned {type(module).__name__}, not a "
                            "torch.nn.Module")
     return module
 
@@ -285,8 +310,11 @@ def _crosscheck(args: argparse.Namespace) -> int:
         if shapes is None:
             raise CnnsizeError("a torch model needs --input (channels first, no batch dim)",
                                field="--input")
-        net: Any = _factory_module(args.spec)
+        net: Any = _factory_module(args.spec, args.kwargs)
     else:
+        if args.kwargs is not None:
+            raise CnnsizeError("--kwargs are for a factory (PKG.MOD:FACTORY or FILE.py:FACTORY), "
+                               "not a spec", field="--kwargs")
         net = args.spec
     result = crosscheck(net, device=args.device, batch=args.batch, dtype=args.dtype,
                         input_shape=shapes, progress=sys.stderr.isatty(),
@@ -299,16 +327,20 @@ def _crosscheck(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from .spec import dump_yaml
-    from .verify.importer import module_to_spec
+    from .verify.importer import example_inputs, module_to_spec
 
-    module = _factory_module(args.factory)
-    spec, _, method = module_to_spec(module, _input_shapes(args.input), args.name,
-                                     allow_data_dependent=args.allow_data_dependent)
+    module = _factory_module(args.factory, args.kwargs)
+    shapes = _input_shapes(args.input)
+    example = example_inputs(module, shapes, args.batch)
+    spec, _, method = module_to_spec(module, shapes, args.name,
+                                     allow_data_dependent=args.allow_data_dependent,
+                                     example=example)
     report = analyze(spec)
     _write(dump_yaml(spec), args.output, [_module_file(args.factory)])
     uncalled = (f" (+ {report.totals.uncalled_params:,} in modules forward never calls: "
                 + ", ".join(p for p, _, _ in report.uncalled) + ")") if report.uncalled else ""
-    sys.stderr.write(f"imported {args.factory} with {method}: {len(report.layers)} rows, "
+    traced = f" (batch {args.batch})" if args.batch > 1 else ""
+    sys.stderr.write(f"imported {args.factory} with {method}{traced}: {len(report.layers)} rows, "
                      f"{report.totals.params:,} params{uncalled}, {report.totals.macs:,} MACs\n")
     return 0
 
@@ -401,7 +433,10 @@ def _reports(args: argparse.Namespace) -> int:
 
 def _module_file(reference: str) -> str | None:
     """The source file of a factory's module, which an output must not replace."""
-    module = sys.modules.get(reference.partition(":")[0])
+    name = reference.rpartition(":")[0]
+    if name.lower().endswith(".py"):
+        return name
+    module = sys.modules.get(name)
     return getattr(module, "__file__", None)
 
 

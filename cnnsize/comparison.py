@@ -53,6 +53,9 @@ class Comparison:
                           "values": [_plain(v) for v in r.values]} for r in self.rows]}
 
     def to_frame(self) -> pandas.DataFrame:
+        from .extras import require
+
+        require("pandas", "Comparison.to_frame()")
         import pandas as pd
 
         return pd.DataFrame([[_plain(v) for v in r.values] for r in self.rows],

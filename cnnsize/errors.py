@@ -68,3 +68,7 @@ class ShapeError(CnnsizeError):
 
 class SpecTypeError(SpecError, TypeError):
     """A library call got a value of the wrong type (a CLI error too: exit status 2)."""
+
+
+class MissingExtra(CnnsizeError, ImportError):
+    """A command needs a library of an optional extra (pip install 'cnnsize[torch]')."""

@@ -15,6 +15,7 @@ from .analyze import InputShape, SpecLike, analyze
 from .comparison import compare
 from .conventions import Conventions
 from .errors import CnnsizeError
+from .extras import require
 from .render import human_bytes
 from .render.rows import leaves
 from .report import ContainerStats
@@ -22,6 +23,8 @@ from .spec import load, zoo_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
+
+require("matplotlib", "drawing charts (cnnsize plot, reports with charts)")
 
 KINDS = ("layers", "totals", "scatter", "memory", "resolution")
 COLORS = {"units": "#1f77b4", "weights": "#d62728", "params": "#d62728",

@@ -245,6 +245,9 @@ class Report:
 
     def to_frame(self) -> pandas.DataFrame:
         """One row per layer as a pandas DataFrame (pandas is imported only here)."""
+        from .extras import require
+
+        require("pandas", "Report.to_frame()")
         import pandas as pd
 
         records = [row.to_dict() for row in self.layers]

@@ -13,6 +13,7 @@ from pathlib import Path
 from .analyze import analyze
 from .comparison import compare
 from .errors import CnnsizeError
+from .extras import progress as show_progress
 from .render import render
 from .spec import load, zoo_names
 
@@ -131,11 +132,8 @@ def write_reports(out: str | os.PathLike[str] = "reports", charts: bool = True,
     items = list(zoo_names()) + list(COMPARISONS)
     from collections.abc import Iterable
 
-    iterator: Iterable[tuple[str, dict[str, str]]] = pages(charts, target)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, total=len(items), desc="reports", unit="report")
+    iterator: Iterable[tuple[str, dict[str, str]]] = show_progress(
+        pages(charts, target), progress, "reports", total=len(items), unit="report")
     written = []
     for _, files in iterator:
         for file_name, text in files.items():

@@ -49,6 +49,42 @@ def test_symbolic_path_imports_no_heavy_module(tmp_path):
     assert "HEAVY []" in proc.stdout
 
 
+BLOCKED = textwrap.dedent("""
+    import importlib.abc, sys
+
+    class NotInstalled(importlib.abc.MetaPathFinder):
+        # as if only the base install were there: PyYAML and tabulate
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("torch", "fvcore", "pandas", "matplotlib", "tqdm"):
+                raise ModuleNotFoundError(f"No module named {name!r}")
+
+    sys.meta_path.insert(0, NotInstalled())
+    from cnnsize.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.parametrize(("args", "status", "says"), [
+    (["report", "resnet18", "--tree", "--depth", "2", "--summary"], 0, "trainable params"),
+    (["compare", "lenet5", "resnet50"], 0, "longest path"),
+    (["check", "docs/examples/lenet_table.yaml"], 0, "19 ✓, 0 ✗"),
+    (["zoo"], 0, "resnet18"),
+    (["crosscheck", "lenet5"], 2, "pip install 'cnnsize[torch]'"),
+    (["import", "torchvision.models:resnet18", "--input", "3,224,224"], 2, "cnnsize[torch]"),
+    (["time", "lenet5"], 2, "needs torch, which is not installed"),
+    (["plot", "lenet5", "-o", "OUT.png"], 2, "pip install 'cnnsize[plot]'"),
+])
+def test_the_base_install_runs_the_symbolic_path_and_names_the_extra_for_the_rest(
+        args, status, says, tmp_path):
+    args = [str(tmp_path / "x.png") if a == "OUT.png" else a for a in args]
+    proc = subprocess.run([sys.executable, "-c", BLOCKED, *args], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == status, proc.stderr
+    assert says in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_lenet5_text_report(golden):
     golden(run("report", "lenet5", "--no-bias").stdout)
 

@@ -137,10 +137,7 @@ def summary_lines(report: Report, si: bool = False) -> list[str]:
     if t.trainable_params != t.params:
         lines.append(f"trainable params: {t.trainable_params:,}; frozen (trainable: false): "
                      f"{t.params - t.trainable_params:,}")
-    if t.uncalled_params or t.uncalled_buffers:
-        lines.append(f"not called by forward (counted apart): {t.uncalled_params:,} params"
-                     + (f", {t.uncalled_buffers:,} buffers" if t.uncalled_buffers else "")
-                     + " in " + ", ".join(path for path, _, _ in report.uncalled))
+    lines += _uncalled_lines(report)
     lines += [
         f"MACs: {_both(t.macs)}   FLOPs: {_both(t.flops)}",
         f"activation memory (batch {c.batch}, input included): {_bytes(t.activation_bytes, si)} "
@@ -154,6 +151,15 @@ def summary_lines(report: Report, si: bool = False) -> list[str]:
         f"conventions: {c.describe()}",
     ]
     return lines
+
+
+def _uncalled_lines(report: Report) -> list[str]:
+    t = report.totals
+    if not (t.uncalled_params or t.uncalled_buffers):
+        return []
+    return [f"not called by forward (counted apart): {t.uncalled_params:,} params"
+            + (f", {t.uncalled_buffers:,} buffers" if t.uncalled_buffers else "")
+            + " in " + ", ".join(path for path, _, _ in report.uncalled)]
 
 
 def memory_lines(report: Report, si: bool = False) -> list[str]:
@@ -201,10 +207,11 @@ def size_lines(report: Report, si: bool = False) -> list[str]:
         f"total params: {t.params:,}",
         f"trainable params: {t.trainable_params:,}",
         f"non-trainable params: {t.params - t.trainable_params:,}",
-        f"total mult-adds (MACs): {_both(t.macs)}",
+        *_uncalled_lines(report),
+        f"total mult-adds (MACs): {_both(t.macs)}; FLOPs: {_both(t.flops)}",
         f"input size: {_bytes(t.input_bytes, si)}",
         f"params size: {_bytes(t.param_bytes, si)}"
-        + (f" (+ buffers {_bytes(t.buffer_bytes, si)})" if t.buffer_bytes else ""),
+        + (f"; buffers: {_bytes(t.buffer_bytes, si)}" if t.buffer_bytes else ""),
         f"forward pass, inference peak (tensors alive at once): {_bytes(t.peak_bytes, si)}",
         f"forward/backward pass, saved for backward: {_bytes(t.saved_bytes, si)}",
         f"estimated total, inference (params + buffers + peak): {_bytes(infer, si)}",
@@ -285,9 +292,11 @@ def _tabulated(report: Report, fmt: str, explain: bool, si: bool, view: _View) -
     body = table(_table_rows(report, si, indent, view), headers(view.columns), _TABLEFMT[fmt],
                  colalign=alignment(view.columns), preserve_whitespace=fmt == "text")
     title = f"{report.name}: {input_text(report)}"
-    extra = summary_lines(report, si) + _notes(report)
-    if view.summary:
-        extra = [*size_lines(report, si), "", *extra]
+    if view.summary:  # the size block says what the summary lines would, but conventions
+        extra = [*size_lines(report, si), f"conventions: {report.conventions.describe()}",
+                 *_notes(report)]
+    else:
+        extra = summary_lines(report, si) + _notes(report)
     if fmt == "text":
         parts = [title, "", body, "", *extra]
         if explain:

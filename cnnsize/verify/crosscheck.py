@@ -20,6 +20,8 @@ from torch import nn
 from ..analyze import SpecLike, analyze
 from ..conventions import Conventions
 from ..errors import CnnsizeError
+from ..extras import progress as show_progress
+from ..extras import require
 from ..layers import Shape
 from ..report import LayerStats, Report
 from ..spec import Network, load
@@ -160,6 +162,7 @@ def _compare(quantity: str, predicted: Any, measured: Any, note: str = "") -> Ch
 
 def _fvcore(model: nn.Module, xs: tuple[torch.Tensor, ...]
             ) -> tuple[dict[str, int], dict[str, int]]:
+    require("fvcore", "crosscheck (its MAC and activation counts)")
     from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
 
     inputs = xs[0] if len(xs) == 1 else xs
@@ -419,7 +422,7 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
     steps = ["fvcore", "flop_counter", "saved"]
     counts: dict[str, dict[str, int]] = {}
     saved: int | str = 0
-    for step in _progress(steps, progress, "counting"):
+    for step in show_progress(steps, progress, "counting", leave=False):
         try:
             if step == "fvcore":
                 counts["fv_macs"], counts["fv_acts"] = _fvcore(model, xs)
@@ -565,14 +568,6 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
                      "on a copy of it; rows of torch functions were checked against the traced "
                      "forward at import")
     return CrossCheck(report, tuple(layers), tuple(totals), device, tuple(notes))
-
-
-def _progress(items: list[str], show: bool, desc: str) -> Any:
-    if not show:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, leave=False)
 
 
 __all__ = ["Check", "CrossCheck", "LayerCheck", "Network", "crosscheck"]

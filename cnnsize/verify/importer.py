@@ -466,6 +466,16 @@ def _in_forward_order(module: nn.Module, shapes: list[tuple[str, tuple[int, ...]
     return ordered
 
 
+def example_inputs(module: nn.Module, input_shape: InputShapes, batch: int = 1
+                   ) -> list[torch.Tensor]:
+    """Random inputs for `module`'s forward, in the order of its parameters (named shapes are
+    bound by name), with a batch dim."""
+    shapes = _shapes(module, input_shape)
+    if isinstance(input_shape, Mapping):
+        shapes = _in_forward_order(module, shapes)
+    return [torch.randn(batch, *shape) for _, shape in shapes]
+
+
 def trace(module: nn.Module, input_shape: InputShapes, *, allow_data_dependent: bool = False,
           example: Sequence[torch.Tensor] | None = None) -> Trace:
     """Run a copy of `module` once in eval mode on random inputs (or on `example`, with a batch
@@ -774,36 +784,82 @@ def _verify(module: nn.Module, network: Graph, traced: Trace) -> None:
                            hint="this is a bug in cnnsize's importer; please report it")
 
 
-def load_factory(reference: str) -> Callable[[], nn.Module]:
-    """'package.module:factory' → the callable (e.g. 'torchvision.models:resnet50')."""
+def load_factory(reference: str) -> Callable[..., nn.Module]:
+    """'package.module:factory' (e.g. 'torchvision.models:resnet50') or 'path/to/file.py:factory'
+    → the callable."""
     import importlib
     import os
 
-    mod_name, sep, attr = reference.partition(":")
-    parts = mod_name.split(".")
-    if not sep or not attr or not all(p.isidentifier() for p in parts) or not all(
-            p.isidentifier() for p in attr.split(".")):
-        raise CnnsizeError(f"expected PKG.MOD:FACTORY (dotted names, no leading dot), got "
-                           f"{reference[:120]!r}", hint="e.g. torchvision.models:resnet50")
-    if os.getcwd() not in sys.path and "" not in sys.path:  # like `python -m`: the cwd imports
-        sys.path.insert(0, os.getcwd())
-    try:
-        mod = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise CnnsizeError(f"cannot import {mod_name}: {e}") from None
-    except SyntaxError as e:
-        raise CnnsizeError(f"cannot import {mod_name}: a syntax error at {e.filename}:{e.lineno}: "
-                           f"{e.msg}") from None
-    except Exception as e:  # the module's own code failed as it was imported
-        raise CnnsizeError(f"importing {mod_name} raised {type(e).__name__}: {e}") from None
-    factory = mod
+    mod_name, sep, attr = reference.rpartition(":") if reference.count(":") > 1 and \
+        reference.lower().split(":")[-2].endswith(".py") else reference.partition(":")
+    if not sep or not attr or not all(p.isidentifier() for p in attr.split(".")):
+        raise CnnsizeError(f"expected PKG.MOD:FACTORY or FILE.py:FACTORY, got {reference[:120]!r}",
+                           hint="e.g. torchvision.models:resnet50 or models/mynet.py:build")
+    if mod_name.lower().endswith(".py") or "/" in mod_name or os.sep in mod_name:
+        mod = _import_file(mod_name)
+    else:
+        parts = mod_name.split(".")
+        if not all(p.isidentifier() for p in parts):
+            raise CnnsizeError(f"expected PKG.MOD:FACTORY (dotted names, no leading dot) or "
+                               f"FILE.py:FACTORY, got {reference[:120]!r}",
+                               hint="e.g. torchvision.models:resnet50 or models/mynet.py:build")
+        if os.getcwd() not in sys.path and "" not in sys.path:  # like `python -m`: the cwd imports
+            sys.path.insert(0, os.getcwd())
+        mod = _run_import(mod_name, lambda: importlib.import_module(mod_name))
+    factory: Any = mod
     for part in attr.split("."):
         if not hasattr(factory, part):
             raise CnnsizeError(f"{mod_name} has no {attr!r}")
         factory = getattr(factory, part)
     if not callable(factory):
         raise CnnsizeError(f"{reference} is not callable")
-    return factory
+    return factory  # type: ignore[no-any-return]
 
 
-__all__ = ["Trace", "TracedOp", "from_module", "load_factory", "module_to_spec", "trace"]
+def _import_file(path: str) -> Any:
+    """A Python file as a module (named after the file; its folder importable, so that it can
+    import its neighbours), as `python path/to/file.py` would see them."""
+    import importlib.util
+    import os
+
+    if not path.lower().endswith(".py"):
+        raise CnnsizeError(f"{path!r} is not a Python file (.py)",
+                           hint="give FILE.py:FACTORY, or a dotted module path PKG.MOD:FACTORY")
+    if not os.path.isfile(path):
+        raise CnnsizeError(f"no such file: {path}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CnnsizeError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+    sys.modules[name] = module  # dataclasses and pickling look modules up by name
+
+    def run() -> Any:
+        loader.exec_module(module)
+        return module
+
+    try:
+        return _run_import(path, run)
+    except CnnsizeError:
+        sys.modules.pop(name, None)
+        raise
+
+
+def _run_import(what: str, load: Callable[[], Any]) -> Any:
+    try:
+        return load()
+    except ImportError as e:
+        raise CnnsizeError(f"cannot import {what}: {e}") from None
+    except SyntaxError as e:
+        raise CnnsizeError(f"cannot import {what}: a syntax error at {e.filename}:{e.lineno}: "
+                           f"{e.msg}") from None
+    except Exception as e:  # the module's own code failed as it was imported
+        raise CnnsizeError(f"importing {what} raised {type(e).__name__}: {e}") from None
+
+
+__all__ = ["Trace", "TracedOp", "example_inputs", "from_module", "load_factory", "module_to_spec",
+           "trace"]

@@ -26,6 +26,7 @@ from torch import nn
 from ..analyze import SpecLike, analyze
 from ..conventions import Conventions
 from ..errors import CnnsizeError
+from ..extras import progress as show_progress
 from ..report import Report
 from ..spec import Network, load
 from .build import build, module_for_row
@@ -542,11 +543,8 @@ def _sweep(net: SpecLike, batches: Iterable[int], sizes: Iterable[int], device: 
     points: list[SweepPoint] = []
     skipped: list[str] = []
     interrupted = False
-    items: Iterable[tuple[int, tuple[int, ...]]] = grid
-    if progress:
-        from tqdm import tqdm
-
-        items = tqdm(grid, desc="sweep", unit="setting")
+    items: Iterable[tuple[int, tuple[int, ...]]] = show_progress(grid, progress, "sweep",
+                                                                  unit="setting")
     cuda = device.startswith("cuda")
     try:
         for batch, shape in items:
