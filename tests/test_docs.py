@@ -154,3 +154,47 @@ def update(paths: list[Path]) -> int:
 
 if __name__ == "__main__":  # python -m tests.test_docs docs/x.md ...: refresh transcripts
     print(f"{update([Path(p) for p in sys.argv[1:]] or DOCS)} transcripts updated")
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run calls exactly the README's second command; the first installs every extra."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Two commands"):readme.index("## Installing")]
+    commands = [line for line in section.splitlines() if line.startswith("python -m pip")]
+    assert len(commands) == 2, commands
+    assert "'.[all]'" in commands[0] and "cnnsize report" in commands[0]
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.startswith("#")]
+    assert commands[1] in ci, (commands[1], ci)
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens, -1, -2 on
+    repeats. Headings inside code fences are not headings."""
+    text = FENCE.sub("", path.read_text(encoding="utf-8"))
+    seen: dict[str, int] = {}
+    out = set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *$", text, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
+
+
+def test_links_and_anchors_resolve():
+    """Every relative link in README.md and docs/ names a file that exists, and its #anchor a
+    heading of that file."""
+    broken = []
+    for path in DOCS:
+        text = FENCE.sub("", path.read_text(encoding="utf-8"))
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            dest = (path.parent / file).resolve() if file else path
+            if not dest.exists():
+                broken.append(f"{path.name}: {target} (no such file)")
+            elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+                broken.append(f"{path.name}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
