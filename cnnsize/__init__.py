@@ -6,20 +6,30 @@ matplotlib are imported only by the functions that need them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .analyze import analyze
-from .claims import check
-from .comparison import compare
 from .conventions import DTYPE_BYTES, Conventions
 from .errors import CnnsizeError, ShapeError, SpecError
 from .report import LayerStats, Report, Totals
 from .spec import Network, load, loads, parse, zoo_names
-from .summary import summary
+from .summary import summary  # eager: its module has its name, and would shadow it
+
+if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
+    from .claims import check
+    from .comparison import compare
+    from .verify.build import build
+    from .verify.crosscheck import crosscheck
+    from .verify.importer import from_module
+    from .verify.timing import time_layers
 
 __version__ = "0.1.0"
 
-# The parts that need torch load on first use, so that `import cnnsize` stays light.
+# Loaded on first use, so that `import cnnsize` (and `cnnsize report`) stays light: the parts
+# that need torch, and those the report does not use.
 _LAZY = {"build": "cnnsize.verify.build", "crosscheck": "cnnsize.verify.crosscheck",
-         "from_module": "cnnsize.verify.importer", "time_layers": "cnnsize.verify.timing"}
+         "from_module": "cnnsize.verify.importer", "time_layers": "cnnsize.verify.timing",
+         "check": "cnnsize.claims", "compare": "cnnsize.comparison"}
 
 
 def __getattr__(name: str) -> object:

@@ -17,6 +17,7 @@ their input's storage; training memory adds up the tensors autograd saves for ba
 from __future__ import annotations
 
 import math
+import operator
 import os
 import sys
 from collections.abc import Mapping
@@ -27,8 +28,9 @@ from typing import Any
 from .conventions import Conventions
 from .errors import CnnsizeError, ShapeError, SpecTypeError
 from .graph import Graph, Op
-from .layers import Cost, Shape
+from .layers import Cost, Kind, Shape
 from .layers.base import Saved, Window, fmt_shape
+from .pause import collector_paused
 from .report import SUMMED, ContainerStats, LayerStats, Report, Totals
 from .shape import divisible_inputs, divisible_paddings, fmt
 from .spec import load
@@ -43,6 +45,7 @@ Pair = tuple[tuple[Number, ...], tuple[Number, ...]]
 Field = tuple[Pair, ...] | None
 
 
+@collector_paused
 def analyze(
     net: SpecLike | Any,
     batch: int = 1,
@@ -163,11 +166,45 @@ class _Memory:
                      if self.born[sid] <= index <= self.last[sid])
 
 
+# What each (kind, input shapes) costs, shared by every analysis in the process: a network
+# repeats its blocks (ResNet-152: 515 rows, 33 different ones), and kinds and costs are frozen.
+_COSTS: dict[tuple[Kind, tuple[Shape, ...]], Cost] = {}
+_COSTS_MAX = 8192
+
+
+def _cost(kind: Kind, shapes: tuple[Shape, ...]) -> Cost:
+    key = (kind, shapes)
+    try:
+        cost = _COSTS.get(key)
+    except TypeError:  # a kind with an unhashable argument: computed each time
+        return kind.analyze(shapes)
+    if cost is None:
+        cost = kind.analyze(shapes)
+        if len(_COSTS) >= _COSTS_MAX:
+            _COSTS.clear()
+        _COSTS[key] = cost
+    return cost
+
+
 class _Pass:
     def __init__(self, network: Graph, conv: Conventions, strict: bool) -> None:
         self.network = network
         self.conv = conv
         self.strict = strict
+        # per distinct cost (a network repeats its layers): its memory rules and row notes,
+        # by id, with the cost itself so that the id stays its own while the pass runs
+        self._rules: dict[int, tuple[Cost, tuple[bool, bool, tuple[Saved, ...],
+                                                 tuple[str, ...]]]] = {}
+
+    def rules(self, cost: Cost) -> tuple[bool, bool, tuple[Saved, ...], tuple[str, ...]]:
+        """(shares its input's storage at inference, in training, what it saves, its notes)."""
+        known = self._rules.get(id(cost))
+        if known is not None:
+            return known[1]
+        rules = (self._shares_inference(cost), self._shares_training(cost), self._saved(cost),
+                 _inexact_notes(cost) + cost.notes)
+        self._rules[id(cost)] = (cost, rules)
+        return rules
 
     def run(self) -> Report:
         g, conv = self.network, self.conv
@@ -203,7 +240,7 @@ class _Pass:
         for index, op in enumerate(g.ops):
             in_shapes = tuple(shapes[n] for n in op.inputs)
             try:
-                cost = op.kind.analyze(in_shapes)
+                cost = _cost(op.kind, in_shapes)
                 self._check_exact(cost)
                 if op.shares is None:
                     made[op.name] = (cost, in_shapes)
@@ -223,7 +260,8 @@ class _Pass:
             nbytes = cost.units * batch * size
             end = last_use.get(op.name, index)  # an output nobody reads is freed at once
             # inference: a storage of its own, or its first input's
-            stored = not self._shares_inference(cost)
+            shares_inference, shares_training, saves, _ = self.rules(cost)
+            stored = not shares_inference
             if stored:
                 sid = infer.new(op.name, nbytes, index, end)
                 live += nbytes
@@ -238,12 +276,12 @@ class _Pass:
             trainable = cost.weights + cost.biases > 0 and op.trainable
             needs_grad = (trainable or any(grads[n] for n in op.inputs)) and op.name in leads
             grads[op.name] = needs_grad
-            if self._shares_training(cost):
+            if shares_training:
                 train.share(op.name, op.inputs[0], end)
             else:
                 train.new(op.name, nbytes, index, end)
             row_saved = 0
-            for item in self._saved(cost) if needs_grad else ():
+            for item in saves if needs_grad else ():
                 if (item.when_grad is not None and not grads[op.inputs[item.when_grad]]) \
                         or (item.for_weights and not trainable):
                     continue
@@ -328,7 +366,7 @@ class _Pass:
         flops = conv.flops_per_mac * cost.macs
         if conv.elementwise_flops:
             flops += cost.elementwise_flops + (cost.bias_adds if conv.bias else 0)
-        notes = _inexact_notes(cost) + cost.notes
+        notes = self.rules(cost)[3]
         if shared:
             notes += (f"calls the module of {op.shares} again" + (
                 f": its {cost.weights + cost.biases:,} parameters are counted there"
@@ -424,14 +462,15 @@ def _containers(g: Graph, rows: list[LayerStats]) -> tuple[ContainerStats, ...]:
     sums = {s.path: [0] * len(SUMMED) for s in g.scopes}
     span: dict[str, list[int]] = {}
     flagged: dict[str, int] = dict.fromkeys(sums, 0)
+    counts = operator.attrgetter(*SUMMED)
     for index, row in enumerate(rows):
-        values = [getattr(row, key) for key in SUMMED]
+        if not row.scope:
+            continue
+        values = counts(row)
         if not row.neurons:
-            values[0] = 0  # units: neuron rows only, as in the totals
+            values = (0, *values[1:])  # units: neuron rows only, as in the totals
         for path in row.scope:
-            total = sums[path]
-            for k, v in enumerate(values):
-                total[k] += v
+            sums[path] = list(map(operator.add, sums[path], values))
             span.setdefault(path, [index, index])[1] = index
             flagged[path] += bool(row.notes)
     by_name = {row.name: row for row in rows}

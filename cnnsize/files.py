@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -105,6 +103,8 @@ def read_yaml(text: str, source: str) -> Any:
 
 def read_json(text: str, source: str) -> Any:
     """JSON, duplicate keys and NaN/Infinity refused, checked by check_data."""
+    import json
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in items:
@@ -213,6 +213,8 @@ def atomic_path(path: str | os.PathLike[str], inputs: Sequence[str | os.PathLike
     folder = os.path.dirname(os.path.abspath(target))
     suffix = os.path.splitext(target)[1]
     try:
+        import tempfile
+
         fd, temp = tempfile.mkstemp(prefix=".cnnsize-", suffix=suffix, dir=folder)
     except OSError as e:
         raise CnnsizeError(f"cannot write {_short(target)}: {e.strerror or e}", field=field) from None

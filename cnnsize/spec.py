@@ -10,6 +10,7 @@ An item may name its inputs (`inputs: [stem, a.3]`) and reuse another layer's mo
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from .graph import DEFAULT_INPUT, Graph, Network, Op, Scope, Uncalled, check
 from .layers import Kind, lookup
 from .layers.base import MAX_SIZE, did_you_mean, is_int
 from .layers.merge import Add, Cat, Mul
+from .pause import collector_paused
 
 __all__ = ["CONTAINERS", "Concat", "Layer", "Network", "Node", "Residual", "Sequential",
            "dump_yaml", "load", "loads", "parse", "parse_input", "parse_inputs", "read_yaml",
@@ -95,6 +97,28 @@ def zoo_names() -> list[str]:
     return sorted(p.name[:-5] for p in ZOO.iterdir() if p.name.endswith(".yaml"))
 
 
+# Parsed zoo networks (frozen), by name, with the stat of the file they were read from: the
+# package's files do not change under a running process, but an editable install's may.
+_ZOO_PARSED: dict[str, tuple[tuple[int, int], Network]] = {}
+
+
+def _zoo_network(name: str) -> Network | None:
+    path = ZOO / f"{name}.yaml"
+    try:
+        st = path.stat()
+    except (OSError, ValueError):  # not there, or not a file name (a NUL)
+        return None
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _ZOO_PARSED.get(name)
+    if cached is None or cached[0] != stamp:
+        cached = stamp, loads(path.read_text(encoding="utf-8"), source=f"zoo:{name}")
+        _ZOO_PARSED[name] = cached
+    network = cached[1]
+    # everything else in a Network is frozen; its meta is the caller's to change
+    return replace(network, meta=copy.deepcopy(network.meta))
+
+
+@collector_paused
 def load(spec: str | os.PathLike[str] | Mapping[str, Any] | Network) -> Network:
     """A Network from a file path, a built-in zoo name, a dict, or a Network (returned as is)."""
     if isinstance(spec, Network):
@@ -113,10 +137,11 @@ def load(spec: str | os.PathLike[str] | Mapping[str, Any] | Network) -> Network:
     suffix = os.path.splitext(text_spec)[1].lower()
     if suffix in (".yaml", ".yml", ".json") or os.path.exists(text_spec):
         return loads(read_text(text_spec), source=text_spec, is_json=suffix == ".json")
+    if "/" not in text_spec and "\\" not in text_spec and not text_spec.startswith("."):
+        network = _zoo_network(text_spec)
+        if network is not None:
+            return network
     names = zoo_names()
-    if text_spec in names:
-        return loads((ZOO / f"{text_spec}.yaml").read_text(encoding="utf-8"),
-                     source=f"zoo:{text_spec}")
     raise SpecError(f"{text_spec[:120]!r} is neither a spec file nor a built-in network",
                     hint=did_you_mean(text_spec[:120], names, "built-in networks"))
 
@@ -139,6 +164,7 @@ def loads(text: str, source: str = "<string>", is_json: bool = False) -> Network
 # ---------------------------------------------------------------- parsing
 
 
+@collector_paused
 def parse(data: Mapping[str, Any], source: str = "<dict>") -> Network:
     if not isinstance(data, Mapping):
         raise SpecTypeError(f"a spec is a mapping with 'input' and 'layers', not "
@@ -287,7 +313,10 @@ class _Parser:
                 except CnnsizeError as e:
                     raise e.located(path=where, kind=str(item.get("type"))) from None
                 expanded.append((item, local, name))
-                self.items += 1
+                # layers count against MAX_LAYERS; containers and block uses against MAX_STEPS
+                kind = item.get("type")
+                if not (isinstance(kind, str) and (kind in CONTAINERS or kind in self.blocks)):
+                    self.items += 1
                 if self.items > MAX_LAYERS:
                     raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers",
                                     path=where, field="repeat")

@@ -134,3 +134,77 @@ def test_the_c_yaml_loader_reads_every_zoo_spec_as_the_python_one():
     for name in cnnsize.zoo_names():
         text = (resources.files("cnnsize") / "zoo" / f"{name}.yaml").read_text(encoding="utf-8")
         assert yaml.load(text, Loader=yaml.CSafeLoader) == yaml.load(text, Loader=yaml.SafeLoader), name
+
+
+# ---------------------------------------------------------------- what is made once and reused
+
+
+def _conv(**args):
+    return {"input": [3, 8, 8], "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 3,
+                                            **args}]}
+
+
+@pytest.mark.parametrize(("good", "bad", "message"), [
+    ({"bias": True}, {"bias": 1}, "expected true or false, got 1"),
+    ({"bias": False}, {"bias": 0}, "expected true or false, got 0"),
+    ({"kernel_size": 3}, {"kernel_size": 3.0}, "got 3.0"),
+    ({"padding": [1, 1]}, {"padding": [1.0, 1]}, "padding"),
+])
+def test_a_kind_made_once_is_not_reused_for_arguments_that_only_compare_equal(good, bad, message):
+    """Kinds are made once per distinct arguments; True == 1 and 3 == 3.0 in Python, but a spec
+    that says 1 or 3.0 must still be refused after one that said true or 3 was accepted."""
+    cnnsize.analyze(_conv(**good))
+    with pytest.raises(cnnsize.SpecError, match=message):
+        cnnsize.analyze(_conv(**bad))
+
+
+def test_the_same_layer_gives_the_same_counts_at_every_input_shape():
+    """Costs are computed once per (kind, input shapes): the same conv on other shapes is
+    computed again, not taken from the first."""
+    small = cnnsize.analyze(_conv(padding=1), input_shape=(3, 8, 8))
+    big = cnnsize.analyze(_conv(padding=1), input_shape=(3, 16, 16))
+    assert small.layers[0].output_shape == (4, 8, 8) and big.layers[0].output_shape == (4, 16, 16)
+    assert big.totals.macs == 4 * small.totals.macs == 4 * 4 * 8 * 8 * 27
+
+
+def test_a_zoo_network_read_once_is_the_callers_to_change():
+    """Zoo specs are parsed once per process; the meta of what load() returns is a copy."""
+    first = cnnsize.load("alexnet_2012")
+    first.meta["year"] = 1900
+    again = cnnsize.load("alexnet_2012")
+    assert again.meta["year"] == 2012
+    assert again.ops == first.ops
+
+
+def test_the_layer_limit_counts_layers_not_the_containers_around_them(monkeypatch):
+    """MAX_LAYERS bounds layers; block uses and containers are bounded by MAX_STEPS."""
+    from cnnsize import spec as spec_module
+
+    monkeypatch.setattr(spec_module, "MAX_LAYERS", 10)
+
+    def pairs(n):
+        return {"input": [2, 4, 4], "blocks": {"pair": {"layers": [{"type": "relu"}, {"type": "relu"}]}},
+                "layers": [{"type": "pair", "repeat": n}]}
+
+    assert len(cnnsize.load(pairs(5)).ops) == 10  # 10 layers in 5 block uses: within the limit
+    with pytest.raises(cnnsize.SpecError, match="more than 10 layers"):
+        cnnsize.load(pairs(6))
+
+
+def test_the_garbage_collector_is_back_on_after_a_call_and_after_an_error():
+    """Big specs are read and analysed with the cyclic collector paused (cnnsize/pause.py)."""
+    import gc
+
+    assert gc.isenabled()
+    cnnsize.analyze("resnet18")
+    assert gc.isenabled()
+    with pytest.raises(cnnsize.ShapeError):
+        cnnsize.analyze({"input": [3, 8, 8], "layers": [{"type": "conv2d", "out_channels": 4,
+                                                         "kernel_size": 9}]})
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        cnnsize.analyze("lenet5")
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()

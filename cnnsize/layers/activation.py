@@ -8,7 +8,6 @@ input's memory; dropout (at inference) and identity always do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from .base import (
@@ -20,6 +19,7 @@ from .base import (
     Shape,
     Storage,
     arg,
+    kind_class,
     register,
     to_bool,
     to_choice,
@@ -35,7 +35,7 @@ from .base import (
 SaveRule = Literal["input", "output", "none"]
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _Elementwise(Kind):
     family = "activation"
     examples: ClassVar[tuple[tuple[dict[str, Any], Any], ...]] = (({}, (3, 5, 5)),)
@@ -74,7 +74,7 @@ def _inplace() -> bool:
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class ReLU(_Elementwise):
     inplace: bool = _inplace()
     type_name, torch_name, flops_per_element, saves = "relu", "ReLU", 1, "output"
@@ -82,7 +82,7 @@ class ReLU(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class ReLU6(_Elementwise):
     inplace: bool = _inplace()
     type_name, torch_name, flops_per_element, saves_copy_in_place = "relu6", "ReLU6", 2, True
@@ -90,7 +90,7 @@ class ReLU6(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class LeakyReLU(_Elementwise):
     negative_slope: float = arg(0.01, to_float)
     inplace: bool = _inplace()
@@ -99,7 +99,7 @@ class LeakyReLU(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class ELU(_Elementwise):
     alpha: float = arg(1.0, to_float)
     inplace: bool = _inplace()
@@ -108,7 +108,7 @@ class ELU(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class GELU(_Elementwise):
     approximate: str = arg("none", to_choice("none", "tanh"))
     type_name, torch_name, flops_per_element = "gelu", "GELU", 8
@@ -116,7 +116,7 @@ class GELU(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class SiLU(_Elementwise):
     inplace: bool = _inplace()
     type_name, torch_name, flops_per_element, saves_copy_in_place = "silu", "SiLU", 4, True
@@ -124,7 +124,7 @@ class SiLU(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Mish(_Elementwise):
     """x · tanh(softplus(x)): softplus 4, tanh 6, and a multiply."""
 
@@ -134,7 +134,7 @@ class Mish(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Softplus(_Elementwise):
     """log(1 + exp(β·x)) / β (the input itself where β·x > threshold)."""
 
@@ -146,21 +146,21 @@ class Softplus(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Sigmoid(_Elementwise):
     type_name, torch_name, flops_per_element, saves = "sigmoid", "Sigmoid", 4, "output"
     functions = ("sigmoid",)
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Tanh(_Elementwise):
     type_name, torch_name, flops_per_element, saves = "tanh", "Tanh", 6, "output"
     functions = ("tanh",)
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Hardswish(_Elementwise):
     inplace: bool = _inplace()
     type_name, torch_name, flops_per_element, saves_copy_in_place = "hardswish", "Hardswish", 4, True
@@ -168,7 +168,7 @@ class Hardswish(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Hardsigmoid(_Elementwise):
     inplace: bool = _inplace()
     type_name, torch_name, flops_per_element, saves_copy_in_place = ("hardsigmoid", "Hardsigmoid", 3,
@@ -177,7 +177,7 @@ class Hardsigmoid(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Softmax(_Elementwise):
     dim: int | None = arg(None, to_optional(to_int()))
     type_name, torch_name, flops_per_element, saves = "softmax", "Softmax", 3, "output"
@@ -185,7 +185,7 @@ class Softmax(_Elementwise):
     examples = (({"dim": 1}, (10,)),)
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _DropoutNd(_Elementwise):
     """At inference the input itself; in training y = x · noise, and the noise is saved."""
 
@@ -207,7 +207,7 @@ class _DropoutNd(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Dropout(_DropoutNd):
     p: float = arg(0.5, to_float)
     inplace: bool = _inplace()
@@ -222,7 +222,7 @@ class Dropout(_DropoutNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Dropout2d(_DropoutNd):
     p: float = arg(0.5, to_float)
     inplace: bool = _inplace()
@@ -234,7 +234,7 @@ class Dropout2d(_DropoutNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Identity(_Elementwise):
     type_name, torch_name, family, saves = "identity", "Identity", "reshape", "none"
 

@@ -8,7 +8,6 @@ shape, the formulas behind them, and the torch.nn module it stands for.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -235,6 +234,32 @@ def arg(default: Any = REQUIRED, convert: Converter | None = None) -> Any:
 
 K = TypeVar("K", bound="type[Kind]")
 
+if TYPE_CHECKING:  # type checkers see what a kind is: a frozen dataclass
+    from typing_extensions import dataclass_transform
+
+    @dataclass_transform(frozen_default=True, field_specifiers=(field,))
+    def kind_class(*, frozen: bool = True) -> Callable[[K], K]: ...
+else:
+    def kind_class(*, frozen: bool = True) -> Callable[[type[Any]], type[Any]]:
+        """@dataclass(frozen=True) for a layer kind, without generating code for each class.
+
+        dataclass() compiles an __init__, __repr__, __eq__, __hash__, __setattr__ and
+        __delattr__ for every class it makes, which for the 54 kinds was a third of the time
+        `cnnsize report` took to start. Kinds are all alike (keyword fields with defaults), so
+        Kind defines these once, generically, from the fields; dataclass() here only records
+        the fields (dataclasses.fields, replace and asdict work as for any dataclass).
+        """
+        if not frozen:
+            raise TypeError("layer kinds are frozen")
+
+        def make(cls: type[Any]) -> type[Any]:
+            cls = dataclass(init=False, repr=False, eq=False)(cls)
+            cls._field_names = tuple(f.name for f in dataclasses.fields(cls))
+            cls._defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+            return cls
+
+        return make
+
 
 class Kind:
     """Base of every layer kind. Subclasses are frozen dataclasses registered by type name."""
@@ -257,6 +282,48 @@ class Kind:
     function_args: ClassVar[tuple[str, ...]] = ()
     # What it stands for in PyTorch, for docs/spec.md (default: the torch.nn class).
     origin: ClassVar[str] = ""
+    # Its fields, in order, and their defaults: set by kind_class.
+    _field_names: ClassVar[tuple[str, ...]] = ()
+    _defaults: ClassVar[dict[str, Any]] = {}
+
+    # -- what dataclass(frozen=True) would generate for each kind, once for all of them
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        names = self._field_names
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__}() takes at most {len(names)} arguments, "
+                            f"got {len(args)}")
+        values = dict(self._defaults)
+        values.update(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in values:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument "
+                                f"{key!r}")
+            if key in names[:len(args)]:
+                raise TypeError(f"{type(self).__name__}() got multiple values for {key!r}")
+            values[key] = value
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._field_names)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._values()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._field_names)
+        return f"{type(self).__qualname__}({args})"
 
     @classmethod
     def docs_row(cls) -> str:
@@ -282,10 +349,25 @@ class Kind:
     @classmethod
     def from_args(cls, args: Mapping[str, Any], also: Sequence[str] = ()) -> Kind:
         """Validate user arguments against the PyTorch constructor and normalise them. `also`:
-        other keys an item may have (for a did-you-mean: `input` for `inputs`)."""
+        other keys an item may have (for a did-you-mean: `input` for `inputs`). The same
+        arguments give the same (frozen) kind, made once: a network repeats its layers."""
+        key = _args_key(cls, args)
+        kind = _KINDS.get(key) if key is not None else None
+        if kind is None:
+            kind = cls._from_args(args, also)
+            if key is not None:
+                if len(_KINDS) >= _KINDS_MAX:
+                    _KINDS.clear()
+                _KINDS[key] = kind
+        return kind
+
+    @classmethod
+    def _from_args(cls, args: Mapping[str, Any], also: Sequence[str]) -> Kind:
         names = cls.arg_names()
         for key in args:
             if key not in names:
+                import difflib  # errors only
+
                 close = difflib.get_close_matches(str(key), list(also), n=1, cutoff=0.8)
                 raise SpecError(
                     f"unknown argument {key!r} for {cls.type_name}",
@@ -409,6 +491,26 @@ class Kind:
 _FIELDS: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
 
 
+_KINDS: dict[tuple[Any, ...], Kind] = {}
+_KINDS_MAX = 8192
+
+
+def _args_key(cls: type[Kind], args: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """A key for these arguments that tells every value apart by its type as well (True from 1,
+    1 from 1.0, a list from a tuple), or None where a value is not plain data."""
+    try:
+        return (cls, *sorted((k, _frozen(v)) for k, v in args.items()))
+    except TypeError:  # a key that is not a string, a mapping or another unhashable value
+        return None
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return (type(value), *map(_frozen, value))
+    hash(value)
+    return (type(value), value)
+
+
 def _fields(cls: type[Kind]) -> tuple[dataclasses.Field[Any], ...]:
     """dataclasses.fields of a kind, computed once per class."""
     if cls not in _FIELDS:
@@ -439,6 +541,8 @@ def product_text(factors: list[int]) -> str:
 
 def did_you_mean(word: str, options: list[str], what: str) -> str:
     options = [str(o) for o in options]
+    import difflib  # errors only
+
     close = difflib.get_close_matches(str(word).lower(), options, n=3, cutoff=0.6)
     listing = f"{what}: {', '.join(sorted(options))}"
     return (f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "") + listing

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -28,6 +27,7 @@ from .base import (
     arg,
     fmt_shape,
     is_int,
+    kind_class,
     product_text,
     register,
     to_bool,
@@ -77,7 +77,7 @@ def check_groups(groups: int, c_in: int, c_out: int) -> None:
                              hint="groups must divide both the input and the output channel counts")
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _ConvNd(Kind):
     out_channels: int = arg(convert=to_int(1))
     kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
@@ -206,7 +206,7 @@ class _ConvNd(Kind):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Conv1d(_ConvNd):
     type_name = "conv1d"
     torch_name = "Conv1d"
@@ -216,7 +216,7 @@ class Conv1d(_ConvNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Conv2d(_ConvNd):
     type_name = "conv2d"
     torch_name = "Conv2d"
@@ -230,7 +230,7 @@ class Conv2d(_ConvNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Conv3d(_ConvNd):
     type_name = "conv3d"
     torch_name = "Conv3d"
@@ -238,7 +238,7 @@ class Conv3d(_ConvNd):
     examples = (({"out_channels": 4, "kernel_size": [3, 3, 3], "stride": 2, "padding": 1}, (2, 8, 9, 10)),)
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _ConvTransposeNd(Kind):
     out_channels: int = arg(convert=to_int(1))
     kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
@@ -342,7 +342,7 @@ class _ConvTransposeNd(Kind):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class ConvTranspose1d(_ConvTransposeNd):
     type_name = "convtranspose1d"
     torch_name = "ConvTranspose1d"
@@ -351,7 +351,7 @@ class ConvTranspose1d(_ConvTransposeNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class ConvTranspose2d(_ConvTransposeNd):
     type_name = "convtranspose2d"
     torch_name = "ConvTranspose2d"
@@ -363,7 +363,7 @@ class ConvTranspose2d(_ConvTransposeNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class ConvTranspose3d(_ConvTransposeNd):
     type_name = "convtranspose3d"
     torch_name = "ConvTranspose3d"

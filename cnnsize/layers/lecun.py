@@ -10,7 +10,6 @@ connections = MACs = N_in · N_out.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from .base import (
@@ -20,6 +19,7 @@ from .base import (
     Shape,
     Window,
     arg,
+    kind_class,
     product_text,
     register,
     to_bool,
@@ -31,7 +31,7 @@ from .base import (
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Subsampling2d(Kind):
     kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
     stride: tuple[int, ...] | None = arg(None, to_optional(to_ints(1)))
@@ -74,7 +74,7 @@ class Subsampling2d(Kind):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class RBF(Kind):
     out_features: int = arg(convert=to_int(1))
     in_features: int | None = arg(None, to_optional(to_int(1)))

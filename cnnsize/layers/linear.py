@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ShapeError
@@ -19,6 +18,7 @@ from .base import (
     Shape,
     arg,
     fmt_shape,
+    kind_class,
     product_text,
     register,
     to_bool,
@@ -28,7 +28,7 @@ from .base import (
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Linear(Kind):
     out_features: int = arg(convert=to_int(1))
     bias: bool = arg(True, to_bool)
@@ -62,7 +62,7 @@ class Linear(Kind):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Flatten(Kind):
     start_dim: int = arg(1, to_int())
     end_dim: int = arg(-1, to_int())

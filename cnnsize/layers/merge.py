@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from ..errors import ShapeError
@@ -25,6 +24,7 @@ from .base import (
     Shape,
     arg,
     fmt_shape,
+    kind_class,
     product_text,
     register,
     to_bool,
@@ -57,7 +57,7 @@ def _dim(dim: int, rank: int, type_name: str, extra: int = 0) -> int:
     return dim % full - 1
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _Elementwise(Kind):
     """out = in_0 ∘ in_1 ∘ … with broadcasting; saved for backward as PyTorch's formulas need."""
 
@@ -109,7 +109,7 @@ class _Elementwise(Kind):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Add(_Elementwise):
     # Not an argument of torch.add: the sum written into the first input (out += identity in
     # torchvision's blocks), which then stores nothing of its own.
@@ -142,7 +142,7 @@ def _sum_into(*xs: Any) -> Any:
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Sub(_Elementwise):
     inplace: bool = arg(False, to_bool)  # x -= y (not an argument of torch.sub)
 
@@ -152,7 +152,7 @@ class Sub(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Mul(_Elementwise):
     type_name, torch_name, symbol, what, rf_rule, operator = "mul", "", "×", "product", "gated", "mul"
     functions, origin = ("mul", "multiply"), "`torch.mul`, `*`"
@@ -160,14 +160,14 @@ class Mul(_Elementwise):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Div(_Elementwise):
     type_name, torch_name, symbol, what, operator = "div", "", "/", "quotient", "truediv"
     functions, origin = ("div", "divide", "true_divide", "truediv"), "`torch.div`, `/`"
     saves = ((1, None), (0, 1))
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _Join(Kind):
     dim: int = arg(1, to_int())
 
@@ -192,7 +192,7 @@ class _Join(Kind):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Cat(_Join):
     """torch.cat: sizes add up along `dim`; every other dim must agree."""
 
@@ -219,7 +219,7 @@ class Cat(_Join):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class Stack(_Join):
     """torch.stack: equal shapes, joined along a new `dim`."""
 
@@ -241,7 +241,7 @@ class Stack(_Join):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class MatMul(Kind):
     """torch.matmul of two per-example matrices (…, n, k) @ (…, k, m), leading dims broadcast.
 

@@ -10,7 +10,6 @@ add k, power, divide: our convention).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
@@ -22,6 +21,7 @@ from .base import (
     Shape,
     arg,
     fmt_shape,
+    kind_class,
     register,
     to_bool,
     to_float,
@@ -30,7 +30,7 @@ from .base import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _BatchNormNd(Kind):
     num_features: int | None = arg(None, to_optional(to_int(1)))
     eps: float = arg(1e-5, to_float)
@@ -71,28 +71,28 @@ class _BatchNormNd(Kind):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class BatchNorm1d(_BatchNormNd):
     type_name, torch_name, accepted_ranks = "batchnorm1d", "BatchNorm1d", (1, 2)
     examples = (({}, (120,)), ({"affine": False}, (4, 9)))
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class BatchNorm2d(_BatchNormNd):
     type_name, torch_name, accepted_ranks = "batchnorm2d", "BatchNorm2d", (3,)
     examples = (({}, (64, 56, 56)), ({"track_running_stats": False}, (3, 4, 4)))
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class BatchNorm3d(_BatchNormNd):
     type_name, torch_name, accepted_ranks = "batchnorm3d", "BatchNorm3d", (4,)
     examples = (({}, (2, 3, 4, 5)),)
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class LocalResponseNorm(Kind):
     size: int = arg(convert=to_int(1))
     alpha: float = arg(1e-4, to_float)

@@ -9,7 +9,6 @@ Adaptive pools use PyTorch's bins: bin i spans [floor(i·W1/W2), ceil((i+1)·W1/
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -25,6 +24,7 @@ from .base import (
     Shape,
     Window,
     arg,
+    kind_class,
     product_text,
     register,
     to_bool,
@@ -41,7 +41,7 @@ def _saved(is_max: bool, units: int) -> tuple[Saved, ...]:
     return (*SAVE_INPUT, Saved("new", elements=units, itemsize=8)) if is_max else SAVE_INPUT
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _PoolNd(Kind):
     """Shared by max and average pooling: the sliding-window shape rule with ceil_mode."""
 
@@ -105,7 +105,7 @@ class _PoolNd(Kind):
         )
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _MaxPoolNd(_PoolNd):
     dilation: tuple[int, ...] = arg(1, to_ints(1))
     return_indices: bool = arg(False, to_bool)
@@ -122,7 +122,7 @@ class _MaxPoolNd(_PoolNd):
         return self.dilation
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _AvgPoolNd(_PoolNd):
     count_include_pad: bool = arg(True, to_bool)
     divisor_override: int | None = arg(None, to_optional(to_int(1)))
@@ -133,7 +133,7 @@ class _AvgPoolNd(_PoolNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class MaxPool1d(_MaxPoolNd):
     type_name, torch_name, ndim = "maxpool1d", "MaxPool1d", 1
     functions = ("max_pool1d",)
@@ -141,7 +141,7 @@ class MaxPool1d(_MaxPoolNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class MaxPool2d(_MaxPoolNd):
     type_name, torch_name, ndim = "maxpool2d", "MaxPool2d", 2
     functions = ("max_pool2d",)
@@ -151,7 +151,7 @@ class MaxPool2d(_MaxPoolNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class MaxPool3d(_MaxPoolNd):
     type_name, torch_name, ndim = "maxpool3d", "MaxPool3d", 3
     functions = ("max_pool3d",)
@@ -159,7 +159,7 @@ class MaxPool3d(_MaxPoolNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class AvgPool1d(_AvgPoolNd):
     type_name, torch_name, ndim = "avgpool1d", "AvgPool1d", 1
     functions = ("avg_pool1d",)
@@ -172,7 +172,7 @@ class AvgPool1d(_AvgPoolNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class AvgPool2d(_AvgPoolNd):
     type_name, torch_name, ndim = "avgpool2d", "AvgPool2d", 2
     functions = ("avg_pool2d",)
@@ -181,7 +181,7 @@ class AvgPool2d(_AvgPoolNd):
 
 
 @register
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class AvgPool3d(_AvgPoolNd):
     type_name, torch_name, ndim = "avgpool3d", "AvgPool3d", 3
     functions = ("avg_pool3d",)
@@ -189,7 +189,7 @@ class AvgPool3d(_AvgPoolNd):
     examples = (({"kernel_size": 2}, (1, 4, 4, 5)),)
 
 
-@dataclass(frozen=True, slots=True)
+@kind_class(frozen=True)
 class _AdaptivePoolNd(Kind):
     output_size: tuple[int | None, ...] = arg(convert=to_optional_ints)
 
@@ -231,7 +231,7 @@ class _AdaptivePoolNd(Kind):
 def _adaptive(name: str, torch_name: str, ndim: int, is_max: bool,
               example: tuple[dict[str, Any], Shape]) -> type[Kind]:
     function = f"adaptive_{'max' if is_max else 'avg'}_pool{ndim}d"
-    cls: type[Kind] = dataclass(frozen=True, slots=True)(
+    cls: type[Kind] = kind_class(frozen=True)(
         type(torch_name, (_AdaptivePoolNd,), {
             "__module__": __name__, "type_name": name, "torch_name": torch_name, "ndim": ndim,
             "is_max": is_max, "examples": (example,), "__annotations__": {},

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnsizeError
+from ..pause import collector_paused
 from ..report import ContainerStats
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +57,8 @@ def json_text(data: Any) -> str:
             return value
         iso = getattr(value, "isoformat", None)
         return iso() if callable(iso) else str(value)
+
+    import json
 
     return json.dumps(clean(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
@@ -356,6 +356,9 @@ def table(rows: list[list[str]], headers: tuple[str, ...] | list[str], tablefmt:
 def _csv(report: Report, view: _View) -> str:
     """Every layer with every field; with depth or tree, the rows shown (containers too, their
     `row` column saying so) and the same fields where a container has them."""
+    import csv
+    import io
+
     from .rows import shown_rows
 
     out = io.StringIO()
@@ -394,6 +397,7 @@ def _json(report: Report) -> str:
     return json_text(report.to_dict())
 
 
+@collector_paused
 def render(report: Report, fmt: str = "text", *, explain: bool = False, si: bool = False,
            depth: int | None = None, tree: bool | None = None,
            columns: str | Sequence[str] | None = None, summary: bool | None = None) -> str:
