@@ -123,3 +123,42 @@ def test_random_specs_agree_with_their_torch_models(spec):
     mismatches = [(layer.name, c) for layer in result.layers for c in layer.checks
                   if c.status == cc.MISMATCH]
     assert result.ok, (spec, mismatches[:3])
+
+
+# ---------------------------------------------------------------- the reference tools, counted faster
+
+class _Mixed(torch.nn.Module):
+    """conv, batch norm, linear, matmul, einsum, upsample and a module called twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.fc = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = torch.nn.functional.interpolate(self.bn(self.conv(x)), scale_factor=2)
+        z = torch.einsum("bchw,bdhw->bcd", y, y) @ self.fc.weight
+        return self.fc(self.fc(z)).sum() + torch.nn.functional.adaptive_avg_pool2d(y, 1).sum()
+
+
+def test_one_trace_and_the_dispatch_mode_count_as_the_tools_do():
+    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, xs = _Mixed().eval(), (torch.randn(2, 3, 8, 8),)
+    macs, acts = cc._fvcore(model, xs)
+    assert macs == dict(FlopCountAnalysis(model, xs[0]).unsupported_ops_warnings(False).by_module())
+    assert acts == dict(ActivationCountAnalysis(model, xs[0]).unsupported_ops_warnings(False).by_module())
+    flops = cc._flop_counter(model, xs)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(*xs)
+    by_key = {k: sum(v.values()) for k, v in counter.get_flop_counts().items()}
+    assert flops == {"": by_key["Global"]} | {k.split(".", 1)[1]: v for k, v in by_key.items() if "." in k}
+    assert flops["fc"] == 2 * 2 * (2 * 8 * 8 * 8)  # 2 calls · 2 FLOPs per MAC · (b·c·in·out)
+
+
+def test_crosscheck_does_not_load_dynamo():
+    code = ("import sys, cnnsize; assert cnnsize.crosscheck('lenet5').ok; "
+            "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo costs ~1 s of CPU to import'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

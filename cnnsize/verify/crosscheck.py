@@ -3,19 +3,22 @@
 Measured side, per report row: the output shape and bytes seen by a forward hook (storage shared
 with an earlier tensor counts 0 bytes: in-place ops and views), the module's parameter and buffer
 counts, fvcore's FlopCountAnalysis (one per multiply-add, bias excluded) and
-ActivationCountAnalysis by module, and torch.utils.flop_counter's FlopCounterMode (two per
-multiply-add). On CUDA, the peak of torch.cuda.max_memory_allocated over the forward pass.
+ActivationCountAnalysis by module (their op handles, in one trace), and torch.utils.flop_counter
+(two per multiply-add: its formulas, attributed as its FlopCounterMode attributes them). On CUDA,
+the peak of torch.cuda.max_memory_allocated over the forward pass.
 """
 
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..analyze import SpecLike, analyze
 from ..conventions import Conventions
@@ -26,6 +29,9 @@ from ..layers import Shape
 from ..report import LayerStats, Report
 from ..spec import Network, load
 from .build import build
+
+if TYPE_CHECKING:
+    from torch.utils.module_tracker import ModuleTracker
 
 MATCH, MISMATCH, NOT_COUNTED, INFO = "match", "mismatch", "not counted", "info"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
@@ -162,32 +168,128 @@ def _compare(quantity: str, predicted: Any, measured: Any, note: str = "") -> Ch
 
 def _fvcore(model: nn.Module, xs: tuple[torch.Tensor, ...]
             ) -> tuple[dict[str, int], dict[str, int]]:
+    """fvcore's MACs and activations by module, from one trace: the op handles of
+    FlopCountAnalysis and ActivationCountAnalysis in one JitModelAnalysis, each count under a
+    tagged operator name, so each total is summed exactly as that class's by_module() sums it."""
     require("fvcore", "crosscheck (its MAC and activation counts)")
-    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
-
     inputs = xs[0] if len(xs) == 1 else xs
-    flops = FlopCountAnalysis(model, inputs)
-    flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    acts = ActivationCountAnalysis(model, inputs)
-    acts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return dict(flops.by_module()), dict(acts.by_module())
+    try:  # the handle tables are fvcore's own names, not its API: two traces where they moved
+        from fvcore.nn.activation_count import _DEFAULT_SUPPORTED_OPS as ACTIVATION_HANDLES
+        from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS as MAC_HANDLES
+        from fvcore.nn.jit_analysis import JitModelAnalysis
+    except ImportError:
+        from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
+
+        flops = FlopCountAnalysis(model, inputs)
+        flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        acts = ActivationCountAnalysis(model, inputs)
+        acts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        return dict(flops.by_module()), dict(acts.by_module())
+
+    tables = {"macs": MAC_HANDLES, "acts": ACTIVATION_HANDLES}
+
+    def handle(kind: str) -> Any:
+        def count(inputs: list[Any], outputs: list[Any]) -> Counter[str]:
+            out: Counter[str] = Counter()
+            for tag, table in tables.items():
+                if kind in table:
+                    n = table[kind](inputs, outputs)  # a number, or a Counter by operator name
+                    named = n if isinstance(n, Mapping) else {kind.split("::", 1)[-1]: n}
+                    out.update({f"{tag}:{op}": v for op, v in named.items()})
+            return out
+        return count
+
+    analysis = JitModelAnalysis(model, inputs)
+    analysis.set_op_handle(**{kind: handle(kind) for table in tables.values() for kind in table})
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    by_tag: dict[str, dict[str, int]] = {tag: {} for tag in tables}
+    for module, per_op in analysis.by_module_and_operator().items():
+        for tag, totals in by_tag.items():
+            totals[module] = sum(v for op, v in per_op.items() if op.startswith(tag + ":"))
+    return by_tag["macs"], by_tag["acts"]
+
+
+class _FlopCount(TorchDispatchMode):  # type: ignore[no-untyped-call]  # torch's __init_subclass__
+    """FlopCounterMode's dispatch, with the formulas of torch.utils.flop_counter's flop_registry
+    and its attribution: each count goes to every module being called (`tracker.parents`).
+
+    TorchDispatchMode wraps a subclass's __torch_dispatch__ in torch._disable_dynamo, whose first
+    call imports torch._dynamo (about 1 s of CPU); nothing here is compiled, so this mode opts
+    out with the classmethod TorchDispatchMode's docstring describes (were it ever removed, the
+    wrapper would be back: slower, the same counts)."""
+
+    supports_higher_order_operators = True  # to stop at one and hand it to FlopCounterMode
+
+    def __init__(self, tracker: ModuleTracker) -> None:
+        from torch.utils.flop_counter import flop_registry
+
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.tracker = tracker
+        self.formulas: dict[Any, Any] = flop_registry
+        self.totals: dict[str, int] = {}
+        self.higher_order = False
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if isinstance(func, torch._ops.HigherOrderOperator):
+            self.higher_order = True
+            raise NotImplementedError(f"{func} is counted by FlopCounterMode")
+        if func is not torch.ops.prim.device.default:  # as FlopCounterMode: decompose first
+            with self:
+                r = func.decompose(*args, **kwargs)
+                if r is not NotImplemented:
+                    return r
+        out = func(*args, **kwargs)
+        formula = self.formulas.get(func._overloadpacket)
+        if formula is not None:
+            flops = formula(*args, **kwargs, out_val=out)
+            for parent in set(self.tracker.parents):
+                self.totals[parent] = self.totals.get(parent, 0) + flops
+        return out
 
 
 def _flop_counter(model: nn.Module, xs: tuple[torch.Tensor, ...]) -> dict[str, int]:
     """FLOPs per module from torch.utils.flop_counter, attributed to the modules being called
-    (so a module's count is its own ops and those of modules it calls)."""
-    from torch.utils.flop_counter import FlopCounterMode
+    (so a module's count is its own ops and those of modules it calls): its formulas and
+    ModuleTracker in _FlopCount while torch._dynamo is not loaded, else FlopCounterMode."""
+    import sys
 
+    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils.module_tracker import ModuleTracker
+
+    if "torch._dynamo" not in sys.modules:  # nothing compiled so far: count without loading it
+        tracker = ModuleTracker()
+        mode = _FlopCount(tracker)
+        try:
+            with tracker, mode, torch.no_grad():
+                model(*xs)
+        except Exception:
+            if not mode.higher_order and "torch._dynamo" not in sys.modules:
+                raise
+        else:
+            if "torch._dynamo" not in sys.modules:
+                return _by_path(mode.totals)
+    # torch.compile or a higher-order op (torch.cond) in forward: dynamo would trace into
+    # _FlopCount; FlopCounterMode's dispatch it skips, and it counts torch.cond's branches
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(*xs)
+    return _by_path({key: sum(per_op.values()) for key, per_op in counter.get_flop_counts().items()})
+
+
+def _by_path(counts: dict[str, int]) -> dict[str, int]:
+    """flop_counter's keys ("Global" for the whole run, the root's class name, then
+    "Root.path.to.module") as module paths ("" for the whole run)."""
     out = {}
-    for key, per_op in counter.get_flop_counts().items():
-        # Keys: "Global" for the whole run, the root's class name, then "Root.path.to.module".
+    for key, n in counts.items():
         if key == "Global":
-            out[""] = sum(per_op.values())
+            out[""] = n
         elif "." in key:
-            out[key.split(".", 1)[1]] = sum(per_op.values())
+            out[key.split(".", 1)[1]] = n
     return out
 
 
@@ -197,13 +299,17 @@ def _own(counts: dict[str, int], path: str, below: list[str]) -> int:
 
 
 def _nested(paths: list[str]) -> dict[str, list[str]]:
-    """For each path, the outermost other paths inside it."""
+    """For each path, the outermost other paths inside it: those whose nearest enclosing path
+    (a dotted prefix) it is."""
     ordered = sorted(set(paths))
     out: dict[str, list[str]] = {p: [] for p in ordered}
-    for p in ordered:
-        for q in ordered:
-            if q.startswith(p + ".") and not any(q.startswith(r + ".") for r in out[p]):
-                out[p].append(q)
+    for q in ordered:
+        parent = q
+        while "." in parent:
+            parent = parent.rpartition(".")[0]
+            if parent in out:
+                out[parent].append(q)
+                break
     return out
 
 
@@ -432,7 +538,9 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
             raise torch_error(e, f"counting with {step}", device) from e
         if step == "saved":
             try:
-                saved = _saved_for_backward(copy.deepcopy(model), xs)
+                # the last run, on crosscheck's own model (built, or a copy of the user's): in
+                # training mode it changes BatchNorm's running statistics, which nothing below reads
+                saved = _saved_for_backward(model, xs)
             except (RuntimeError, ValueError, MemoryError) as e:  # BatchNorm on one value, OOM
                 saved = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
     module_paths = [p for p in (names.get(r.name) for r in report.layers) if p is not None]
