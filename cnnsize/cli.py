@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     tim.add_argument("--warmup", type=int, default=3, help="untimed runs first (3)")
     tim.add_argument("--repeat", type=_positive, default=10, help="timed runs (10)")
     tim.add_argument("--backward", action="store_true", help="also time the backward pass")
+    tim.add_argument("--threads", type=_positive, metavar="N",
+                     help="torch's intra-op threads while timing (default: torch's, one per "
+                          "core); 1 keeps small CPU ops from waiting for the thread pool")
     tim.add_argument("--no-cudnn-benchmark", action="store_true",
                      help="turn cuDNN autotuning off (on by default)")
     tim.add_argument("--sweep", metavar="batch=1,8,32[;size=112,224]",
@@ -411,7 +414,10 @@ def _time(args: argparse.Namespace) -> int:
 
         timing = time_layers(args.spec, batch=args.batch, warmup=args.warmup, repeat=args.repeat,
                              backward=args.backward, cudnn_benchmark=not args.no_cudnn_benchmark,
-                             **common)
+                             threads=args.threads, progress=sys.stderr.isatty(), **common)
+        if args.output or args.format in ("csv", "json"):  # text and markdown say them too
+            for warning in timing.warnings:
+                sys.stderr.write(f"warning: {warning}\n")
         _write(timing.render(args.format), args.output, [args.spec, args.chart])
         chart = timing_chart(timing) if args.chart else None
     if chart is not None:

@@ -98,10 +98,75 @@ def test_sweep_skips_sizes_that_do_not_fit():
 
 def test_peaks_are_measured_once_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(timing, "load_per_cpu", lambda: 0.1)  # a quiet machine
     first = timing.measure_peaks("cpu", "float32")
     second = timing.measure_peaks("cpu", "float32")
     assert first.flops_per_s > 1e8 and first.bytes_per_s > 1e8
-    assert second.method.endswith(", cached") and second.flops_per_s == first.flops_per_s
+    assert "cached (measured 0 min ago)" in second.method
+    assert second.flops_per_s == first.flops_per_s
+
+
+def _cached_entry(tmp_path, **entry):
+    cache = tmp_path / "cnnsize" / "peaks.json"
+    cache.parent.mkdir(exist_ok=True)
+    key = f"{timing._device_name('cpu')}|float32|torch {torch.__version__}"
+    base = {"device": "cpu", "dtype": "float32", "flops_per_s": 1.0, "bytes_per_s": 1.0,
+            "method": "m", "measured_at": timing.time.time(), "load_per_cpu": 0.1}
+    cache.write_text(json.dumps({key: {**base, **entry}}))
+
+
+@pytest.mark.parametrize(("entry", "reused"), [
+    ({}, True),
+    ({"measured_at": 0.0}, False),                                   # 1970: too old
+    ({"measured_at": None}, False),                                  # written before the rule
+    ({"load_per_cpu": 0.9}, False),                                  # measured under load
+    ({"load_per_cpu": None}, True),                                  # no load average (Windows)
+    ({"measured_at": 1e20}, False),                                  # from the future
+])
+def test_cached_peaks_are_measured_again_when_old_or_measured_under_load(
+        tmp_path, monkeypatch, entry, reused):
+    """The rule of PEAKS_MAX_AGE_S and BUSY (docs/cli.md, 'The roofline')."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(timing, "load_per_cpu", lambda: 0.1)
+    _cached_entry(tmp_path, **entry)
+    peaks = timing.measure_peaks("cpu", "float32")
+    assert (peaks.flops_per_s == 1.0) == reused
+    assert ("cached" in peaks.method) == reused
+
+
+def test_peaks_measured_under_load_say_so_and_are_not_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(timing, "load_per_cpu", lambda: 1.5)
+    first = timing.measure_peaks("cpu", "float32")
+    assert "measured under load (1.50 per CPU)" in first.method
+    assert "cached" not in timing.measure_peaks("cpu", "float32").method
+
+
+def test_interleaved_rounds_flags_and_threads_with_an_injected_clock():
+    """Rounds alternate whole and hooked runs; every FakeClock reading is 1 ms, so each layer
+    (1 ms) is under twice the probe's fixed cost (1 ms) and under ten clock steps: flagged."""
+    before = torch.get_num_threads()
+    result = time_layers("lenet5", warmup=1, repeat=3, clock=FakeClock(), peaks=PEAKS,
+                         reference_timer=False, threads=1)
+    assert torch.get_num_threads() == before  # restored
+    assert result.threads == 1 and result.whole.n == 3
+    assert result.overhead is not None and result.overhead.median == pytest.approx(1e-3)
+    assert result.resolution_s == pytest.approx(1e-3)
+    assert {layer.flag for layer in result.layers} == {"resolution"}
+    assert any("12 of 12 layers" in w for w in result.warnings)
+    text = result.render("text")
+    assert "1 thread (torch.set_num_threads, --threads)" in text and "warning: 12 of 12" in text
+
+
+def test_a_wide_spread_is_warned_about():
+    from cnnsize.verify.timing import BUSY, Stats, _warnings
+
+    steady = Stats.of([1.0, 1.01, 1.02, 0.99])
+    wide = Stats.of([1.0, 1.5, 0.6, 2.0])
+    probe = Stats.of([1e-6])
+    assert _warnings(steady, 0.1, [], probe, None, False, 2) == []
+    assert "spread by" in _warnings(wide, 0.1, [], probe, None, False, 2)[0]
+    assert "busy" in _warnings(steady, BUSY + 0.1, [], probe, None, False, 2)[0]
 
 
 def test_time_command(tmp_path):

@@ -38,11 +38,11 @@ def render_timing(result: TimingResult, fmt: str = "text") -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["layer", "type", "median_s", "q1_s", "q3_s", "flops", "bytes_moved",
-                         "floor_s", "measured_over_floor", "bound"])
+                         "floor_s", "measured_over_floor", "bound", "flag"])
         for layer in result.layers:
             writer.writerow([layer.name, layer.type, layer.forward.median, layer.forward.q1,
                              layer.forward.q3, layer.flops, layer.bytes_moved, layer.floor_s,
-                             layer.vs_floor, layer.bound])
+                             layer.vs_floor, layer.bound, layer.flag or ""])
         return out.getvalue()
     if fmt not in _TABLEFMT:
         raise CnnsizeError(f"unknown format {fmt!r}", field="format",
@@ -56,32 +56,50 @@ def render_timing(result: TimingResult, fmt: str = "text") -> str:
             f"{layer.forward.median / total_time:.1%}", f"{layer.flops / total_flops:.1%}",
             _rate(layer.achieved_flops_per_s, "FLOP/s"), _rate(layer.achieved_bytes_per_s, "B/s"),
             _ms(layer.floor_s), f"{layer.vs_floor:.1f}×" if layer.vs_floor else "—", layer.bound,
+            layer.flag or "",
         ])
     body = table(rows, ["layer", "type", "ms", "IQR ms", "bwd ms", "time", "FLOPs", "achieved",
-                        "bandwidth", "floor ms", "÷ floor", "bound"], _TABLEFMT[fmt])
+                        "bandwidth", "floor ms", "÷ floor", "bound", "flag"], _TABLEFMT[fmt])
     p = result.peaks
     lines = [
         f"{result.report.name} on {result.device} ({result.device_name}), {result.dtype}, batch "
         f"{result.batch}{', channels-last' if result.channels_last else ''}; {result.warmup} "
-        f"warm-up + {result.repeat} timed runs",
+        f"warm-up + {result.repeat} timed rounds (whole, then per layer); {result.threads} "
+        f"thread{'s' if result.threads != 1 else ''} (torch.set_num_threads, --threads)"
+        + (f"; load average {result.load_per_cpu:.2f} per CPU at the start"
+           if result.load_per_cpu is not None else ""),
         f"device peaks: {_rate(p.flops_per_s, 'FLOP/s')} ({p.method}); "
         f"{_rate(p.bytes_per_s, 'B/s')} copy bandwidth",
         "", body, "",
         f"whole network: median {_ms(result.whole.median)} ms (IQR "
         f"{_ms(result.whole.q1)}–{_ms(result.whole.q3)}), {result.images_per_s:,.1f} images/s",
-        f"sum of per-layer medians: {_ms(result.layer_sum)} ms = {result.sum_over_whole:.3f}× the "
-        "whole",
+        f"per-layer times summed in each round: median "
+        f"{_ms(result.round_sums.median if result.round_sums else result.layer_sum)} ms = "
+        f"{result.sum_over_whole:.3f}× the whole (the per-layer medians add up to "
+        f"{_ms(result.layer_sum)} ms)",
     ]
     if result.whole_backward:
         lines.append(f"forward + backward: median {_ms(result.whole_backward.median)} ms")
     if result.reference:
         lines.append(f"torch.utils.benchmark.Timer, same model and input: median "
-                     f"{_ms(result.reference.median)} ms")
+                     f"{_ms(result.reference.median)} ms over {result.reference.n} blocks (IQR "
+                     f"{_ms(result.reference.q1)}–{_ms(result.reference.q3)})")
+    if result.overhead:
+        from ..verify.timing import duration_text
+
+        pool = result.pool_overhead
+        lines.append(f"fixed cost of one hooked call: {duration_text(result.overhead.median)} "
+                     "for a one-element op" + (f", {duration_text(pool.median)} for a "
+                                               f"65,536-element one on {result.threads} threads"
+                                               if pool else "")
+                     + f"; clock step {result.resolution_s * 1e9:.3g} ns (flag: 'overhead' "
+                       "under twice the fixed cost, 'resolution' under ten clock steps)")
     compute = sum(1 for layer in result.layers if layer.bound == "compute" and layer.flops)
     memory = sum(1 for layer in result.layers if layer.bound == "memory")
     lines.append(f"roofline: {compute} layers compute-bound, {memory} memory-bound (floor = "
                  "max(FLOPs / peak, bytes / bandwidth), bytes = input + weights + output)")
     lines += [f"note: {n}" for n in result.notes]
+    lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,16 @@ run, read after a synchronize); on CPU with time.perf_counter (or an injected cl
 The roofline floor of a layer is max(FLOPs / peak compute, bytes / memory bandwidth) with
 bytes = input + weights + output (Williams, Waterman & Patterson, "Roofline", CACM 2009); the
 peaks come from a short microbenchmark of the device: a large matmul in the chosen dtype and a
-large device-to-device copy, cached per device and dtype.
+large device-to-device copy, cached per device and dtype (see PEAKS_MAX_AGE_S and BUSY for when
+a cached figure is measured again).
+
+On a machine that other programs use, a run is slower or faster than the last, so the numbers
+compared with each other are measured side by side: each round times the whole network (no
+hooks), then the same network with the per-layer hooks, so drift shifts both alike. Each layer's
+time is flagged where it says little: below ten ticks of the clock, or under twice the fixed cost
+of one hooked call (hooks, dispatch, a kernel launch or waking the thread pool; measured on a
+one-element op the same way). The whole network's spread (IQR / median) and the load average at
+the start are reported, with a warning when either is high.
 """
 
 from __future__ import annotations
@@ -33,6 +42,29 @@ from .build import build, module_for_row
 from .crosscheck import DTYPES, check_device, out_of_memory, torch_error
 
 Clock = Callable[[], float]
+
+# A cached peak is measured again when it is older than this, or when the CPU load average per
+# CPU was above BUSY while it was measured (it read the device's share, not the device).
+PEAKS_MAX_AGE_S = 7 * 24 * 3600
+BUSY = 0.5
+# The whole network's IQR / median above this: the timings of this run are not steady.
+WIDE_SPREAD = 0.10
+# Elements of the probe that wakes the CPU thread pool: twice ATen's grain size (32,768), so
+# that an elementwise op runs on two threads or more, with little work (256 KiB in float32).
+POOL_PROBE = 65_536
+
+
+def duration_text(seconds: float) -> str:
+    """3 significant digits in µs below a millisecond, in ms above."""
+    return f"{seconds * 1e6:.3g} µs" if seconds < 1e-3 else f"{seconds * 1e3:.3g} ms"
+
+
+def load_per_cpu() -> float | None:
+    """The 1-minute load average divided by the CPUs, or None where the OS has none."""
+    try:
+        return os.getloadavg()[0] / (os.cpu_count() or 1)
+    except (AttributeError, OSError):  # Windows
+        return None
 
 
 # ---------------------------------------------------------------- statistics
@@ -86,6 +118,9 @@ class Peaks:
         return {"device": self.device, "dtype": self.dtype, "flops_per_s": self.flops_per_s,
                 "bytes_per_s": self.bytes_per_s, "method": self.method}
 
+    def _replace_device(self, device: str, dtype: str) -> Peaks:
+        return Peaks(device, dtype, self.flops_per_s, self.bytes_per_s, self.method)
+
 
 def _device_name(device: str) -> str:
     if device.startswith("cuda"):
@@ -127,14 +162,11 @@ def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: boo
     key = f"{_device_name(device)}|{dtype}|torch {torch.__version__}"
     cache = _cache_file()
     if use_cache:
-        cached = _read_cache(cache).get(key)
-        if isinstance(cached, dict) and all(
-                isinstance(cached.get(k), (int, float)) and not isinstance(cached.get(k), bool)
-                and 0 < cached[k] < float("inf") for k in ("flops_per_s", "bytes_per_s")) \
-                and isinstance(cached.get("method"), str):
-            return Peaks(device, dtype, float(cached["flops_per_s"]),
-                         float(cached["bytes_per_s"]), cached["method"] + ", cached")
+        cached = _fresh(_read_cache(cache).get(key))
+        if cached is not None:
+            return cached._replace_device(device, dtype)
     cuda = device.startswith("cuda")
+    busy = None if cuda else load_per_cpu()
     n = 8192 if cuda else 2048
     a = torch.randn(n, n, device=device, dtype=DTYPES[dtype])
     b = torch.randn(n, n, device=device, dtype=DTYPES[dtype])
@@ -143,19 +175,44 @@ def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: boo
     src = torch.empty(elements, device=device, dtype=torch.float32)
     dst = torch.empty_like(src)
     copy_s = _timed(lambda: dst.copy_(src), device, 20 if cuda else 5, clock)
-    peaks = Peaks(device, dtype, 2 * n**3 / matmul_s, 2 * src.numel() * 4 / copy_s,
-                  f"{n}x{n} matmul in {dtype}; copy of {src.numel() * 4 >> 20} MiB, read + write")
+    method = f"{n}x{n} matmul in {dtype}; copy of {src.numel() * 4 >> 20} MiB, read + write"
+    if busy is not None and busy > BUSY:
+        method += (f"; measured under load ({busy:.2f} per CPU), so measured again next time")
+    peaks = Peaks(device, dtype, 2 * n**3 / matmul_s, 2 * src.numel() * 4 / copy_s, method)
     if use_cache:
         from ..files import write_text
 
         data = _read_cache(cache)
-        data[key] = peaks.to_dict()
+        data[key] = {**peaks.to_dict(), "measured_at": time.time(), "load_per_cpu": busy}
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             write_text(json.dumps(data, indent=1), cache)
         except (OSError, CnnsizeError):
             pass  # a cache that cannot be written costs a measurement next time, no more
     return peaks
+
+
+def _fresh(cached: Any) -> Peaks | None:
+    """A cached entry as Peaks if it is what cnnsize wrote, younger than PEAKS_MAX_AGE_S and was
+    not measured under load (BUSY); else None: measure again."""
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and 0 <= value < float("inf")
+
+    if not isinstance(cached, dict) or not isinstance(cached.get("method"), str) or not all(
+            number(cached.get(k)) and cached[k] > 0 for k in ("flops_per_s", "bytes_per_s")):
+        return None
+    age = time.time() - cached["measured_at"] if number(cached.get("measured_at")) else None
+    if age is None or not 0 <= age < PEAKS_MAX_AGE_S:
+        return None
+    busy = cached.get("load_per_cpu")
+    if busy is not None and (not number(busy) or busy > BUSY):
+        return None
+    hours = age / 3600
+    when = f"{hours:.0f} h ago" if hours >= 1 else f"{age / 60:.0f} min ago"
+    return Peaks(str(cached.get("device", "")), str(cached.get("dtype", "")),
+                 float(cached["flops_per_s"]), float(cached["bytes_per_s"]),
+                 f"{cached['method']}, cached (measured {when})")
 
 
 def _read_cache(cache: Path) -> dict[str, Any]:
@@ -180,6 +237,9 @@ class LayerTiming:
     bytes_moved: int
     floor_s: float
     bound: str  # "compute" or "memory"
+    # why its time says little, if it does: "resolution" (under ten clock ticks) or "overhead"
+    # (under twice the fixed cost of a hooked call)
+    flag: str | None = None
 
     @property
     def achieved_flops_per_s(self) -> float:
@@ -200,7 +260,7 @@ class LayerTiming:
                 "achieved_flops_per_s": self.achieved_flops_per_s,
                 "achieved_bytes_per_s": self.achieved_bytes_per_s,
                 "roofline_floor_s": self.floor_s, "measured_over_floor": self.vs_floor,
-                "bound": self.bound}
+                "bound": self.bound, "flag": self.flag}
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +280,13 @@ class TimingResult:
     reference: Stats | None   # torch.utils.benchmark.Timer, same model and input
     peaks: Peaks
     notes: tuple[str, ...] = ()
+    threads: int = 1                  # torch's intra-op threads while timing
+    load_per_cpu: float | None = None  # the load average per CPU at the start
+    overhead: Stats | None = None     # one hooked call of a one-element op
+    resolution_s: float = 0.0         # the clock's smallest step, measured
+    warnings: tuple[str, ...] = ()
+    pool_overhead: Stats | None = None  # the same with POOL_PROBE elements (CPU, threads > 1)
+    round_sums: Stats | None = None   # the per-layer times summed in each hooked round
 
     @property
     def layer_sum(self) -> float:
@@ -227,7 +294,11 @@ class TimingResult:
 
     @property
     def sum_over_whole(self) -> float:
-        return self.layer_sum / self.whole.median if self.whole.median > 0 else float("nan")
+        """The per-layer times summed in each hooked round (median over rounds), over the
+        whole network's median: like against like. The sum of per-layer medians (layer_sum)
+        is lower on a busy machine, where a few slow calls land on other layers each round."""
+        total = self.round_sums.median if self.round_sums else self.layer_sum
+        return total / self.whole.median if self.whole.median > 0 else float("nan")
 
     @property
     def images_per_s(self) -> float:
@@ -241,9 +312,17 @@ class TimingResult:
                 "whole": self.whole.to_dict(),
                 "whole_backward": self.whole_backward.to_dict() if self.whole_backward else None,
                 "torch_benchmark_timer": self.reference.to_dict() if self.reference else None,
-                "layer_sum_s": self.layer_sum, "sum_over_whole": self.sum_over_whole,
-                "images_per_s": self.images_per_s,
-                "layers": [layer.to_dict() for layer in self.layers], "notes": list(self.notes)}
+                "layer_sum_s": self.layer_sum,
+                "round_sums": self.round_sums.to_dict() if self.round_sums else None,
+                "sum_over_whole": self.sum_over_whole,
+                "images_per_s": self.images_per_s, "threads": self.threads,
+                "load_per_cpu": self.load_per_cpu,
+                "hooked_call_overhead": self.overhead.to_dict() if self.overhead else None,
+                "thread_pool_overhead": self.pool_overhead.to_dict() if self.pool_overhead
+                else None,
+                "clock_resolution_s": self.resolution_s,
+                "layers": [layer.to_dict() for layer in self.layers], "notes": list(self.notes),
+                "warnings": list(self.warnings)}
 
     def render(self, fmt: str = "text") -> str:
         from ..render.timing import render_timing
@@ -319,8 +398,10 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
                 channels_last: bool = False, warmup: int = 3, repeat: int = 10,
                 backward: bool = False, cudnn_benchmark: bool = True,
                 peaks: Peaks | None = None, clock: Clock = time.perf_counter,
-                reference_timer: bool = True) -> TimingResult:
-    """Time every layer and the whole network; see the module docstring."""
+                reference_timer: bool = True, threads: int | None = None,
+                progress: bool = False) -> TimingResult:
+    """Time every layer and the whole network; see the module docstring. `threads`: torch's
+    intra-op threads while timing (default: as torch has it, one per core)."""
     if dtype not in DTYPES:
         raise CnnsizeError(f"timing runs {', '.join(DTYPES)}", field="dtype")
     check_device(device)
@@ -329,12 +410,20 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
         raise CnnsizeError(f"must be >= 0, got {warmup}", field="warmup")
     if repeat < 1:
         raise CnnsizeError(f"must be >= 1, got {repeat}", field="repeat")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise CnnsizeError(f"must be a positive integer, got {threads!r}", field="threads")
     network = _one_input(load(net))
     conv = Conventions(batch=batch, dtype=dtype, elementwise_flops=False)
     report = analyze(network, conventions=conv)
+    busy = load_per_cpu()
     previous_benchmark = torch.backends.cudnn.benchmark
+    previous_threads = torch.get_num_threads()
     torch.backends.cudnn.benchmark = cudnn_benchmark
     try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        used_threads = torch.get_num_threads()
         model = build(network).to(device=device, dtype=DTYPES[dtype])
         x = torch.randn(batch, *network.input_shape, device=device, dtype=DTYPES[dtype])
         channels_last = channels_last and x.dim() == 4  # NHWC exists for 2-d images only
@@ -342,16 +431,20 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
             model = model.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
         model.eval()  # inference semantics for dropout and BN; gradients still flow
-        whole = _time_whole(model, x, cuda, warmup, repeat, clock, backward=False)
-        whole_bwd = _time_whole(model, x, cuda, warmup, repeat, clock, backward=True) \
-            if backward else None
-        per_layer_fwd, per_layer_bwd = _time_per_layer(model, report, x, cuda, warmup, repeat,
-                                                       clock, backward)
+        whole, whole_bwd, per_layer_fwd, per_layer_bwd, sums = _time_interleaved(
+            model, report, x, cuda, warmup, repeat, clock, backward, progress)
+        overhead = Stats.of(_hooked_call_overhead(device, DTYPES[dtype], cuda, clock,
+                                                  max(repeat, 20)))
+        pool = Stats.of(_hooked_call_overhead(device, DTYPES[dtype], cuda, clock,
+                                              max(repeat, 20), POOL_PROBE)) \
+            if not cuda and used_threads > 1 else None
+        resolution = 5e-7 if cuda else _resolution(clock)  # CUDA events: about 0.5 µs
         reference = _reference(model, x, repeat) if reference_timer and not backward else None
     except (RuntimeError, MemoryError) as e:  # out of memory, a dtype the device lacks
         raise torch_error(e, f"timing {network.name}", device) from e
     finally:
         torch.backends.cudnn.benchmark = previous_benchmark
+        torch.set_num_threads(previous_threads)
     peaks = peaks or measure_peaks(device, dtype)
     moved = _bytes_moved(report, conv)
     layers = []
@@ -361,11 +454,16 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
             continue
         floor, bound = roofline(row.flops, moved[row.name], peaks)
         bwd = per_layer_bwd.get(row.name)
-        layers.append(LayerTiming(row.name, row.type, Stats.of(samples),
-                                  Stats.of(bwd) if bwd else None, row.flops, moved[row.name],
-                                  floor, bound))
+        stats = Stats.of(samples)
+        fixed = max(overhead.median, pool.median if pool else 0.0)
+        flag = ("resolution" if stats.median < 10 * resolution else
+                "overhead" if stats.median < 2 * fixed else None)
+        layers.append(LayerTiming(row.name, row.type, stats, Stats.of(bwd) if bwd else None,
+                                  row.flops, moved[row.name], floor, bound, flag))
     notes = [f"cuDNN autotuning (torch.backends.cudnn.benchmark) "
              f"{'on' if cudnn_benchmark else 'off'}" if cuda else "CPU: host clock timing",
+             "each round times the whole network, then the network with per-layer hooks, so "
+             "that a machine getting busier or quieter shifts both alike",
              "the per-layer sum exceeds the whole by hook overhead, and falls short of it by the "
              "time between layers (Python dispatch, kernel launch gaps)",
              "FLOPs here are 2·MACs (conv and linear multiply-adds); per-element work is not "
@@ -374,9 +472,39 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
         notes.append("backward per layer: time between the gradient of a layer's output and "
                      "the next gradient that arrives (exact for chains, approximate at merges; "
                      "the first layer has none after it)")
+    whole_stats = Stats.of(whole)
+    warnings = _warnings(whole_stats, busy, layers, overhead, pool, cuda, used_threads)
     return TimingResult(report, device, _device_name(device), dtype, batch, channels_last,
-                        cudnn_benchmark and cuda, warmup, repeat, tuple(layers), Stats.of(whole),
-                        Stats.of(whole_bwd) if whole_bwd else None, reference, peaks, tuple(notes))
+                        cudnn_benchmark and cuda, warmup, repeat, tuple(layers), whole_stats,
+                        Stats.of(whole_bwd) if whole_bwd else None, reference, peaks, tuple(notes),
+                        used_threads, busy, overhead, resolution, tuple(warnings), pool,
+                        Stats.of(sums))
+
+
+def _warnings(whole: Stats, busy: float | None, layers: list[LayerTiming], overhead: Stats,
+              pool: Stats | None, cuda: bool, threads: int) -> list[str]:
+    """What makes this run's figures less trustworthy, and what to do about it."""
+    out = []
+    spread = whole.iqr / whole.median if whole.median > 0 else 0.0
+    if spread > WIDE_SPREAD:
+        out.append(f"the whole network's timings spread by {spread:.0%} of their median (IQR "
+                   f"{whole.q1 * 1e3:.4g}–{whole.q3 * 1e3:.4g} ms): other work shares this "
+                   "machine, or its clock speed changes; more --repeat, --threads 1 or a "
+                   "quieter machine give steadier figures")
+    if busy is not None and busy > BUSY and not cuda:
+        out.append(f"the machine was busy when timing started (load average {busy:.2f} per "
+                   f"CPU): layers share the CPUs with other programs")
+    flagged = [layer for layer in layers if layer.flag]
+    if flagged:
+        fixed = (f"{duration_text(overhead.median)} that one hooked call of a one-element op "
+                 "costs" + (f" (or the {duration_text(pool.median)} of a {POOL_PROBE:,}-element "
+                            f"one on {threads} threads)" if pool else ""))
+        out.append(f"{len(flagged)} of {len(layers)} layers take less than twice the {fixed} "
+                   "(flagged 'overhead'), or less than ten clock ticks ('resolution'): their "
+                   "times are mostly that fixed cost" + (
+                       "; with --threads 1 small CPU ops do not wait for the thread pool"
+                       if pool and pool.median > 4 * overhead.median else ""))
+    return out
 
 
 def _step(model: nn.Module, x: torch.Tensor, backward: bool) -> None:
@@ -400,63 +528,133 @@ def _time_whole(model: nn.Module, x: torch.Tensor, cuda: bool, warmup: int, repe
     return [_seconds(step, cuda, clock) for _ in range(repeat)]
 
 
-def _time_per_layer(model: nn.Module, report: Report, x: torch.Tensor, cuda: bool, warmup: int,
-                    repeat: int, clock: Clock, backward: bool
-                    ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    recorder = _Recorder(cuda, clock)
-    bwd_recorder = _Recorder(cuda, clock)
-    handles = []
-    order: list[str] = []
-
-    # A module that several rows call (`shares`) serves its rows in call order, each run.
-    queues: dict[int, list[str]] = {}
-    modules: dict[int, nn.Module] = {}
-    for row in report.layers:
-        module = module_for_row(model, row.name, row.shares)
-        queues.setdefault(id(module), []).append(row.name)
-        modules[id(module)] = module
-    calls = {key: 0 for key in queues}
-    current: dict[int, str] = {}
-
-    def pre(key: int) -> Callable[..., None]:
-        def hook(module: nn.Module, inputs: Any) -> None:
-            queue = queues[key]
-            current[key] = name = queue[calls[key] % len(queue)]
-            calls[key] += 1
-            recorder.mark(name, "start")
-        return hook
-
-    def post(key: int) -> Callable[..., None]:
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            name = current[key]
-            recorder.mark(name, "end")
-            if backward and isinstance(output, torch.Tensor) and output.requires_grad:
-                order.append(name)
-                output.register_hook(lambda grad: bwd_recorder.mark(name, "grad"))
-        return hook
-
-    for key, module in modules.items():
-        handles.append(module.register_forward_pre_hook(pre(key)))
-        handles.append(module.register_forward_hook(post(key)))
+def _time_interleaved(model: nn.Module, report: Report, x: torch.Tensor, cuda: bool,
+                      warmup: int, repeat: int, clock: Clock, backward: bool, progress: bool
+                      ) -> tuple[list[float], list[float] | None, dict[str, list[float]],
+                                 dict[str, list[float]], list[float]]:
+    """Rounds of: the whole forward (no hooks), the whole forward + backward (with `backward`),
+    then one run with per-layer hooks; the first `warmup` rounds are not kept."""
+    whole: list[float] = []
+    whole_bwd: list[float] = []
+    sums: list[float] = []
     forward: dict[str, list[float]] = {}
     backward_times: dict[str, list[float]] = {}
+    hooked = _PerLayer(model, report, cuda, clock, backward)
+    rounds: Iterable[int] = show_progress(range(warmup + repeat), progress, "timing",
+                                          unit="round")
+    for run in rounds:
+        fwd_s = _seconds(lambda: _step(model, x, False), cuda, clock)
+        bwd_s = _seconds(lambda: _step(model, x, True), cuda, clock) if backward else 0.0
+        durations, grads = hooked.run(x)
+        if run < warmup:
+            continue
+        whole.append(fwd_s)
+        whole_bwd.append(bwd_s)
+        sums.append(sum(durations.values()))
+        for name, seconds in durations.items():
+            forward.setdefault(name, []).append(seconds)
+        for name, seconds in grads.items():
+            backward_times.setdefault(name, []).append(seconds)
+    return whole, whole_bwd if backward else None, forward, backward_times, sums
+
+
+class _Tiny(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x)
+
+
+def _hooked_call_overhead(device: str, dtype: torch.dtype, cuda: bool, clock: Clock,
+                          n: int, elements: int = 1) -> list[float]:
+    """Seconds of one hooked call of a ReLU over `elements`, timed as the layers are (n
+    samples): one element costs the hooks, the dispatch and a kernel launch; POOL_PROBE
+    elements on a CPU with several threads also wake the thread pool."""
+    recorder = _Recorder(cuda, clock)
+    tiny = _Tiny()
+    handles = [tiny.register_forward_pre_hook(lambda m, i: recorder.mark("tiny", "start")),
+               tiny.register_forward_hook(lambda m, i, o: recorder.mark("tiny", "end"))]
+    x = torch.ones(elements, device=device, dtype=dtype)
+    samples = []
     try:
-        for run in range(warmup + repeat):
-            order.clear()
-            for key in calls:
-                calls[key] = 0
-            _step(model, x, backward)
-            durations = recorder.durations()
-            grads = _grad_intervals(bwd_recorder, order) if backward else {}
-            if run >= warmup:
-                for name, seconds in durations.items():
-                    forward.setdefault(name, []).append(seconds)
-                for name, seconds in grads.items():
-                    backward_times.setdefault(name, []).append(seconds)
+        with torch.no_grad():
+            for k in range(n + 3):
+                tiny(x)
+                seconds = recorder.durations().get("tiny", 0.0)
+                if k >= 3:
+                    samples.append(seconds)
     finally:
         for handle in handles:
             handle.remove()
-    return forward, backward_times
+    return samples
+
+
+def _resolution(clock: Clock) -> float:
+    """The smallest step between two different readings of the clock."""
+    steps = []
+    last = clock()
+    for _ in range(200):
+        now = clock()
+        while now == last:
+            now = clock()
+        steps.append(now - last)
+        last = now
+    return min(steps)
+
+
+class _PerLayer:
+    """Forward hooks on every row's module, registered for one run at a time (so that the
+    whole-network runs between them have none), timing each row and, with `backward`, the
+    gradient of its output."""
+
+    def __init__(self, model: nn.Module, report: Report, cuda: bool, clock: Clock,
+                 backward: bool) -> None:
+        self.model, self.backward = model, backward
+        self.recorder = _Recorder(cuda, clock)
+        self.bwd_recorder = _Recorder(cuda, clock)
+        self.order: list[str] = []
+        # A module that several rows call (`shares`) serves its rows in call order, each run.
+        self.queues: dict[int, list[str]] = {}
+        self.modules: dict[int, nn.Module] = {}
+        for row in report.layers:
+            module = module_for_row(model, row.name, row.shares)
+            self.queues.setdefault(id(module), []).append(row.name)
+            self.modules[id(module)] = module
+        self.calls = dict.fromkeys(self.queues, 0)
+        self.current: dict[int, str] = {}
+
+    def _pre(self, key: int) -> Callable[..., None]:
+        def hook(module: nn.Module, inputs: Any) -> None:
+            queue = self.queues[key]
+            self.current[key] = name = queue[self.calls[key] % len(queue)]
+            self.calls[key] += 1
+            self.recorder.mark(name, "start")
+        return hook
+
+    def _post(self, key: int) -> Callable[..., None]:
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            name = self.current[key]
+            self.recorder.mark(name, "end")
+            if self.backward and isinstance(output, torch.Tensor) and output.requires_grad:
+                self.order.append(name)
+                output.register_hook(lambda grad: self.bwd_recorder.mark(name, "grad"))
+        return hook
+
+    def run(self, x: torch.Tensor) -> tuple[dict[str, float], dict[str, float]]:
+        """One hooked run: each row's forward seconds, and its backward seconds."""
+        handles = []
+        try:
+            for key, module in self.modules.items():
+                handles.append(module.register_forward_pre_hook(self._pre(key)))
+                handles.append(module.register_forward_hook(self._post(key)))
+            self.order.clear()
+            for key in self.calls:
+                self.calls[key] = 0
+            _step(self.model, x, self.backward)
+        finally:
+            for handle in handles:
+                handle.remove()
+        durations = self.recorder.durations()
+        grads = _grad_intervals(self.bwd_recorder, self.order) if self.backward else {}
+        return durations, grads
 
 
 def _grad_intervals(recorder: _Recorder, order: list[str]) -> dict[str, float]:
@@ -473,16 +671,20 @@ def _grad_intervals(recorder: _Recorder, order: list[str]) -> dict[str, float]:
 
 
 def _reference(model: nn.Module, x: torch.Tensor, repeat: int) -> Stats | None:
-    """The whole model timed by torch.utils.benchmark.Timer, for comparison."""
+    """The whole model timed by torch.utils.benchmark.Timer, for comparison: blocks of calls
+    (blocked_autorange) until `repeat` blocks or a second have run, each block one sample."""
     from torch.utils import benchmark
 
     timer = benchmark.Timer(stmt="with torch.no_grad(): model(x)",
                             globals={"model": model, "x": x, "torch": torch},
                             num_threads=torch.get_num_threads())  # Timer's default is 1 thread
-    measurement = timer.timeit(max(1, repeat))
-    times = list(measurement.raw_times)
-    per_run = [t / measurement.number_per_run for t in times] if times else [measurement.median]
-    return Stats.of(per_run)
+    samples: list[float] = []
+    start = time.perf_counter()
+    while len(samples) < max(3, repeat) and (time.perf_counter() - start < 1.0
+                                              or len(samples) < 3):
+        measurement = timer.blocked_autorange(min_run_time=0.05)
+        samples += [t / measurement.number_per_run for t in measurement.raw_times]
+    return Stats.of(samples)
 
 
 # ---------------------------------------------------------------- sweeps
@@ -594,5 +796,5 @@ def parse_sweep(text: str) -> dict[str, list[int]]:
     return out
 
 
-__all__ = ["LayerTiming", "Peaks", "Stats", "Sweep", "SweepPoint", "TimingResult",
+__all__ = ["LayerTiming", "Peaks", "Stats", "Sweep", "SweepPoint", "TimingResult", "duration_text",
            "measure_peaks", "parse_sweep", "roofline", "sweep", "time_layers"]
