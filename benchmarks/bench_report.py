@@ -1,25 +1,42 @@
-"""Time `cnnsize report` against torchinfo's summary of the same model, as whole processes.
+"""`cnnsize report` against its floor and its peers, as whole processes, in one run.
 
-Both sides start a fresh Python process, as a user does at the shell: cnnsize reads the zoo spec
-and prints the table; torchinfo imports torch, builds the model (plain torch.nn, no torchvision)
-and runs its summary with a forward pass at batch 1. Prints medians, spreads and the ratio.
+Every command is a fresh Python process, as a user runs it at the shell, with bytecode (the
+modules are compiled first; PYTHONDONTWRITEBYTECODE is dropped). The commands run in rounds,
+one of each per round, so that a machine getting busier or quieter shifts them all alike. Each
+figure is the median over the rounds of the process's CPU time (user + system, from wait4) and
+of its wall time; the ratios are to the floor's CPU time.
 
-    python benchmarks/bench_report.py [--repeat 7] [--model vgg16]
+- the floors: `python -c pass` (interpreter start-up) and a minimal script that reads the same
+  zoo YAML with libyaml's loader and prints a tabulate table of its items: what any tool must
+  at least pay to answer from a spec;
+- cnnsize: `report vgg16` (text and JSON) and `report resnet152` (515 rows);
+- the peers, where installed: torchinfo's summary, fvcore's FlopCountAnalysis and ptflops on
+  the same VGG-16 in plain torch.nn (each imports torch, builds the model and runs it once);
+- in-process: `cnnsize.analyze` of VGG-16 and ResNet-152, spec parsing included.
+
+    python benchmarks/bench_report.py [--repeat 5] [--no-peers] [--peers-python PATH]
+
+Run it with the interpreter of the install to measure: a base install (PyYAML and tabulate
+only) is what a student has; `--peers-python` runs the peers with another interpreter (one that
+has torch, torchinfo, fvcore and ptflops).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-# Plain torch definitions of the zoo models (torchvision's layer structure), for torchinfo.
-TORCH_MODELS = {
-    "vgg16": """
-import torch.nn as nn
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # with bytecode
+
+VGG16 = """
+import torch, torch.nn as nn
 cfg = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M']
 layers, c = [], 3
 for v in cfg:
@@ -31,85 +48,115 @@ for v in cfg:
 model = nn.Sequential(nn.Sequential(*layers), nn.AdaptiveAvgPool2d(7), nn.Flatten(),
                       nn.Sequential(nn.Linear(25088, 4096), nn.ReLU(True), nn.Dropout(),
                                     nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(),
-                                    nn.Linear(4096, 1000)))
-shape = (1, 3, 224, 224)
-""",
-    "alexnet": """
-import torch.nn as nn
-model = nn.Sequential(
-    nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(True), nn.MaxPool2d(3, 2),
-    nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(True), nn.MaxPool2d(3, 2),
-    nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(True), nn.Conv2d(384, 256, 3, padding=1),
-    nn.ReLU(True), nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(True), nn.MaxPool2d(3, 2),
-    nn.AdaptiveAvgPool2d(6), nn.Flatten(), nn.Dropout(), nn.Linear(9216, 4096), nn.ReLU(True),
-    nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(True), nn.Linear(4096, 1000))
-shape = (1, 3, 224, 224)
-""",
+                                    nn.Linear(4096, 1000))).eval()
+"""
+PEERS = {
+    "torchinfo": VGG16 + "import torchinfo\nprint(torchinfo.summary(model, (1, 3, 224, 224), verbose=0))\n",
+    "fvcore": VGG16 + ("from fvcore.nn import FlopCountAnalysis\n"
+                       "print(FlopCountAnalysis(model, torch.zeros(1, 3, 224, 224)).total())\n"),
+    "ptflops": VGG16 + ("from ptflops import get_model_complexity_info\n"
+                        "print(get_model_complexity_info(model, (3, 224, 224), as_strings=False,"
+                        " print_per_layer_stat=False))\n"),
 }
+# The least a tool must do to answer from the spec: read the YAML (libyaml) and print a table.
+MINIMAL = """
+import sys, yaml, tabulate
+with open(sys.argv[1], encoding="utf-8") as f:
+    data = yaml.load(f, Loader=yaml.CSafeLoader)
+rows = [[item.get("name", i), item.get("type")] for i, item in enumerate(data["layers"])]
+print(tabulate.tabulate(rows, headers=["layer", "type"]))
+"""
 
 
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # with bytecode
-
-
-def timed(cmd: list[str]) -> float:
+def cpu_and_wall(cmd: list[str]) -> tuple[float, float]:
+    """(user + system CPU seconds, wall seconds) of one whole process."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
-    elapsed = time.perf_counter() - start
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
+                            cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
     if proc.returncode != 0:
-        sys.exit(f"command failed: {' '.join(cmd)}\n{proc.stderr}")
-    return elapsed
+        sys.exit(f"command failed: {' '.join(cmd)[:200]}\n{err}")
+    return usage.ru_utime + usage.ru_stime, wall
 
 
-def measure(cmd: list[str], repeat: int) -> list[float]:
-    timed(cmd)  # warm the file cache
-    return [timed(cmd) for _ in range(repeat)]
+def rounds(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, float]]:
+    """Medians of (CPU, wall) per command over `repeat` rounds of one run each, after a warm-up
+    round (file cache, bytecode)."""
+    for cmd in commands.values():
+        cpu_and_wall(cmd)
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, cmd in commands.items():
+            runs[name].append(cpu_and_wall(cmd))
+    return {name: (statistics.median(c for c, _ in r), statistics.median(w for _, w in r))
+            for name, r in runs.items()}
 
 
-def describe(name: str, times: list[float]) -> str:
-    return (f"{name:<28} median {statistics.median(times) * 1000:8.1f} ms   "
-            f"min {min(times) * 1000:8.1f}   max {max(times) * 1000:8.1f}")
+def has(python: str, module: str) -> bool:
+    """Whether `python` can import `module`."""
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([python, "-c", probe], env=ENV).returncode == 0
+
+
+def in_process(name: str, calls: int) -> float:
+    import cnnsize
+
+    runs = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        cnnsize.analyze(name)
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--model", choices=sorted(TORCH_MODELS), default="vgg16")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds (5)")
+    parser.add_argument("--no-peers", action="store_true", help="leave out torchinfo, fvcore, ptflops")
+    parser.add_argument("--peers-python", default=sys.executable,
+                        help="the interpreter that runs the peers (default: this one)")
     args = parser.parse_args()
-    try:
-        import torchinfo  # noqa: F401
-    except ImportError:
-        sys.exit("torchinfo is needed for the comparison: pip install -e '.[bench]'")
-
-    ours = [sys.executable, "-m", "cnnsize", "report", args.model]
-    theirs = [sys.executable, "-c", TORCH_MODELS[args.model]
-              + "import torchinfo\nprint(torchinfo.summary(model, shape, verbose=0))\n"]
-    baseline = [sys.executable, "-c", "pass"]
-
-    print(f"model: {args.model}, {args.repeat} runs each, whole processes, {sys.version.split()[0]}")
-    results = {
-        "python -c pass (startup)": measure(baseline, args.repeat),
-        f"cnnsize report {args.model}": measure(ours, args.repeat),
-        f"torchinfo.summary {args.model}": measure(theirs, args.repeat),
+    compileall.compile_dir(str(ROOT / "cnnsize"), quiet=1)
+    py = sys.executable
+    vgg_yaml = str(ROOT / "cnnsize" / "zoo" / "vgg16.yaml")
+    commands = {
+        "python -c pass": [py, "-c", "pass"],
+        "minimal: libyaml + tabulate": [py, "-c", MINIMAL, vgg_yaml],
+        "cnnsize report vgg16": [py, "-m", "cnnsize", "report", "vgg16"],
+        "cnnsize report vgg16 --format json": [py, "-m", "cnnsize", "report", "vgg16", "--format",
+                                               "json"],
+        "cnnsize report resnet152": [py, "-m", "cnnsize", "report", "resnet152"],
     }
-    for name, times in results.items():
-        print(describe(name, times))
-    t_ours = statistics.median(results[f"cnnsize report {args.model}"])
-    t_theirs = statistics.median(results[f"torchinfo.summary {args.model}"])
-    print(f"ratio torchinfo / cnnsize: {t_theirs / t_ours:.1f}x")
+    if not args.no_peers:
+        for peer, script in PEERS.items():
+            if has(args.peers_python, peer) and has(args.peers_python, "torch"):
+                commands[f"{peer} on vgg16"] = [args.peers_python, "-c", script]
+    print(f"{args.repeat} rounds, whole processes with bytecode, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start")
+    results = rounds(commands, args.repeat)
+    floor = results["python -c pass"][0]
+    minimal = results["minimal: libyaml + tabulate"][0]
+    print(f"\n{'command':<38} {'CPU ms':>9} {'wall ms':>9} {'× python -c pass':>17} "
+          f"{'× minimal':>10}")
+    for name, (cpu, wall) in results.items():
+        print(f"{name:<38} {cpu * 1e3:9.1f} {wall * 1e3:9.1f} {cpu / floor:17.2f} "
+              f"{cpu / minimal:10.2f}")
+    ours = results["cnnsize report vgg16"][0]
+    for peer in PEERS:
+        if f"{peer} on vgg16" in results:
+            print(f"{peer} / cnnsize report vgg16 (CPU): "
+                  f"{results[f'{peer} on vgg16'][0] / ours:.1f}×")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
-    big = [sys.executable, "-m", "cnnsize", "report", "resnet152"]
-    print(describe("cnnsize report resnet152", measure(big, args.repeat)))
-
-    import cnnsize
-
-    print("\nin-process analysis of every zoo entry (spec parsing included), median of 11 runs:")
-    for name in cnnsize.zoo_names():
-        runs = []
-        for _ in range(11):
-            start = time.perf_counter()
-            report = cnnsize.analyze(name)
-            runs.append(time.perf_counter() - start)
-        print(f"  {name:<16} {len(report.layers):4d} rows  {statistics.median(runs) * 1000:7.2f} ms")
+    print("\nin-process cnnsize.analyze, spec parsing included (median of 21 calls after one):")
+    for name in ("vgg16", "resnet152"):
+        in_process(name, 1)
+        print(f"  {name:<10} {in_process(name, 21) * 1e3:7.2f} ms")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def main() -> None:
               f"{'one core kept busy by another process' if loader else 'no added load'}, "
               f"{os.cpu_count()} CPUs")
         print(f"{'run':>3} {'sum / whole':>11} {'whole ms':>9} {'IQR / median':>12} "
-              f"{'threads':>7} {'load/CPU':>8} {'flagged':>7}")
+              f"{'rounds':>6} {'threads':>7} {'load/CPU':>8} {'flagged':>7}")
         ratios = []
         for run in range(1, args.runs + 1):
             cmd = [sys.executable, "-m", "cnnsize", "time", args.model, "--device", "cpu",
@@ -55,7 +55,7 @@ def main() -> None:
             load = data["load_per_cpu"]
             print(f"{run:>3} {data['sum_over_whole']:11.3f} {whole['median_s'] * 1e3:9.1f} "
                   f"{(whole['q3_s'] - whole['q1_s']) / whole['median_s']:12.1%} "
-                  f"{data['threads']:>7} {load if load is None else f'{load:.2f}':>8} "
+                  f"{whole['n']:>6} {data['threads']:>7} {load if load is None else f'{load:.2f}':>8} "
                   f"{flagged:>7}")
         inside = sum(0.9 <= r <= 1.1 for r in ratios)
         print(f"sum / whole within 0.9–1.1 in {inside} of {len(ratios)} runs "

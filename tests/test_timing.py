@@ -202,3 +202,27 @@ def test_a_corrupt_peaks_cache_is_measured_again(tmp_path, monkeypatch, content)
     peaks = timing.measure_peaks("cpu", "float32")
     assert peaks.flops_per_s > 0 and peaks.bytes_per_s > 0 and "cached" not in peaks.method
     assert json.loads(cache.read_text())[key]["flops_per_s"] == peaks.flops_per_s
+
+
+class JumpyClock(FakeClock):
+    """Steps of 1, 2, 3, 7 ms in turn: every series has a wide spread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.k = 0
+
+    def __call__(self) -> float:
+        self.k += 1
+        self.now += (1e-3, 2e-3, 3e-3, 7e-3)[self.k % 4]
+        return self.now
+
+
+def test_more_rounds_run_while_the_medians_are_unsettled():
+    """A wide spread adds rounds, up to EXTRA_ROUNDS × --repeat, and the output says so."""
+    result = time_layers("lenet5", warmup=0, repeat=5, clock=JumpyClock(), peaks=PEAKS,
+                         reference_timer=False, threads=1)
+    assert 5 < result.whole.n <= timing.EXTRA_ROUNDS * 5
+    assert f"{result.whole.n - 5} more than --repeat" in result.render("text")
+    steady = time_layers("lenet5", warmup=0, repeat=5, clock=FakeClock(), peaks=PEAKS,
+                         reference_timer=False, threads=1)
+    assert steady.whole.n == 5

@@ -64,7 +64,9 @@ def render_timing(result: TimingResult, fmt: str = "text") -> str:
     lines = [
         f"{result.report.name} on {result.device} ({result.device_name}), {result.dtype}, batch "
         f"{result.batch}{', channels-last' if result.channels_last else ''}; {result.warmup} "
-        f"warm-up + {result.repeat} timed rounds (whole, then per layer); {result.threads} "
+        f"warm-up + {result.whole.n} timed rounds (whole, then per layer"
+        + (f"; {result.whole.n - result.repeat} more than --repeat, as the times spread"
+           if result.whole.n > result.repeat else "") + f"); {result.threads} "
         f"thread{'s' if result.threads != 1 else ''} (torch.set_num_threads, --threads)"
         + (f"; load average {result.load_per_cpu:.2f} per CPU at the start"
            if result.load_per_cpu is not None else ""),

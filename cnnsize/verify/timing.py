@@ -49,6 +49,11 @@ PEAKS_MAX_AGE_S = 7 * 24 * 3600
 BUSY = 0.5
 # The whole network's IQR / median above this: the timings of this run are not steady.
 WIDE_SPREAD = 0.10
+# On a busy machine more rounds are run, up to EXTRA_ROUNDS times --repeat, until the median of
+# the whole network and of the per-round sums are each known within MEDIAN_ERROR (their
+# standard error, estimated from the IQR: 1.253 · IQR / 1.349 / √n, over the median).
+EXTRA_ROUNDS = 4
+MEDIAN_ERROR = 0.03
 # Elements of the probe that wakes the CPU thread pool: twice ATen's grain size (32,768), so
 # that an elementwise op runs on two threads or more, with little work (256 KiB in float32).
 POOL_PROBE = 65_536
@@ -542,7 +547,11 @@ def _time_interleaved(model: nn.Module, report: Report, x: torch.Tensor, cuda: b
     hooked = _PerLayer(model, report, cuda, clock, backward)
     rounds: Iterable[int] = show_progress(range(warmup + repeat), progress, "timing",
                                           unit="round")
-    for run in rounds:
+    def settled() -> bool:
+        return all(_median_error(series) <= MEDIAN_ERROR for series in (whole, sums))
+
+    for run in itertools.chain(rounds, itertools.takewhile(
+            lambda _: not settled(), range(warmup + repeat, warmup + EXTRA_ROUNDS * repeat))):
         fwd_s = _seconds(lambda: _step(model, x, False), cuda, clock)
         bwd_s = _seconds(lambda: _step(model, x, True), cuda, clock) if backward else 0.0
         durations, grads = hooked.run(x)
@@ -556,6 +565,15 @@ def _time_interleaved(model: nn.Module, report: Report, x: torch.Tensor, cuda: b
         for name, seconds in grads.items():
             backward_times.setdefault(name, []).append(seconds)
     return whole, whole_bwd if backward else None, forward, backward_times, sums
+
+
+def _median_error(samples: list[float]) -> float:
+    """The standard error of the median of `samples` over the median, estimated from the IQR
+    (as for a normal distribution: σ = IQR / 1.349, error = 1.253 σ / √n)."""
+    if len(samples) < 4:
+        return 0.0
+    q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return 1.253 * (q3 - q1) / 1.349 / len(samples) ** 0.5 / median if median > 0 else 0.0
 
 
 class _Tiny(nn.Module):
