@@ -12,7 +12,8 @@ of its wall time; the ratios are to the floor's CPU time.
 - cnnsize: `report vgg16` (text and JSON) and `report resnet152` (515 rows);
 - the peers, where installed: torchinfo's summary, fvcore's FlopCountAnalysis and ptflops on
   the same VGG-16 in plain torch.nn (each imports torch, builds the model and runs it once);
-- in-process: `cnnsize.analyze` of VGG-16 and ResNet-152, spec parsing included.
+- in-process: `cnnsize.analyze` of VGG-16 and ResNet-152, spec parsing included: the first
+  call (every cache of the process emptied: parsed zoo specs, kinds, costs) and a repeated one.
 
     python benchmarks/bench_report.py [--repeat 5] [--no-peers] [--peers-python PATH]
 
@@ -103,11 +104,23 @@ def has(python: str, module: str) -> bool:
     return subprocess.run([python, "-c", probe], env=ENV).returncode == 0
 
 
-def in_process(name: str, calls: int) -> float:
+def in_process(name: str, calls: int, cold: bool) -> float:
+    """Median seconds of cnnsize.analyze(name); `cold`: with the process's caches emptied
+    before each call, as the first call of a process finds them."""
+    import importlib
+
     import cnnsize
+
+    analyze_module = importlib.import_module("cnnsize.analyze")  # the module, not the function
+    spec_module = importlib.import_module("cnnsize.spec")
+    base = importlib.import_module("cnnsize.layers.base")
 
     runs = []
     for _ in range(calls):
+        if cold:
+            spec_module._ZOO_PARSED.clear()
+            base._KINDS.clear()
+            analyze_module._COSTS.clear()
         start = time.perf_counter()
         cnnsize.analyze(name)
         runs.append(time.perf_counter() - start)
@@ -153,10 +166,11 @@ def main() -> None:
                   f"{results[f'{peer} on vgg16'][0] / ours:.1f}×")
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
-    print("\nin-process cnnsize.analyze, spec parsing included (median of 21 calls after one):")
+    print("\nin-process cnnsize.analyze, spec parsing included (medians of 21 calls after one):")
     for name in ("vgg16", "resnet152"):
-        in_process(name, 1)
-        print(f"  {name:<10} {in_process(name, 21) * 1e3:7.2f} ms")
+        in_process(name, 1, cold=False)
+        print(f"  {name:<10} first call {in_process(name, 21, cold=True) * 1e3:7.2f} ms   "
+              f"repeated {in_process(name, 21, cold=False) * 1e3:7.2f} ms")
 
 
 if __name__ == "__main__":

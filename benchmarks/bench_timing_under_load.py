@@ -2,9 +2,10 @@
 
 Runs `cnnsize time MODEL --device cpu --format json` several times, each a whole process, while
 another process keeps one core busy (a Python loop that never sleeps: one core at 100 %, the
-kind of load a second program puts on a laptop), and prints for each run the sum of per-layer
-medians over the whole network's median, the whole's median and spread, the threads used and
-the load average. Without --no-load the loader starts first and is stopped at the end.
+kind of load a second program puts on a laptop), and prints for each run `sum_over_whole` (the
+median of the per-layer times summed in each round, over the whole network's median), the sum of
+the per-layer medians over the whole, the whole's median and spread, the rounds, the threads
+used and the load average. Without --no-load the loader starts first and is stopped at the end.
 
     python benchmarks/bench_timing_under_load.py [--model vgg16] [--runs 5] [--threads N]
         [--repeat 10] [--no-load]
@@ -37,7 +38,7 @@ def main() -> None:
               f"{args.repeat}`{' --threads ' + str(args.threads) if args.threads else ''}, "
               f"{'one core kept busy by another process' if loader else 'no added load'}, "
               f"{os.cpu_count()} CPUs")
-        print(f"{'run':>3} {'sum / whole':>11} {'whole ms':>9} {'IQR / median':>12} "
+        print(f"{'run':>3} {'sum / whole':>11} {'medians / whole':>15} {'whole ms':>9} {'IQR / median':>12} "
               f"{'rounds':>6} {'threads':>7} {'load/CPU':>8} {'flagged':>7}")
         ratios = []
         for run in range(1, args.runs + 1):
@@ -53,7 +54,8 @@ def main() -> None:
             ratios.append(data["sum_over_whole"])
             flagged = sum(1 for layer in data["layers"] if layer["flag"])
             load = data["load_per_cpu"]
-            print(f"{run:>3} {data['sum_over_whole']:11.3f} {whole['median_s'] * 1e3:9.1f} "
+            medians = data["layer_sum_s"] / whole["median_s"]
+            print(f"{run:>3} {data['sum_over_whole']:11.3f} {medians:15.3f} {whole['median_s'] * 1e3:9.1f} "
                   f"{(whole['q3_s'] - whole['q1_s']) / whole['median_s']:12.1%} "
                   f"{whole['n']:>6} {data['threads']:>7} {load if load is None else f'{load:.2f}':>8} "
                   f"{flagged:>7}")

@@ -45,7 +45,6 @@ Pair = tuple[tuple[Number, ...], tuple[Number, ...]]
 Field = tuple[Pair, ...] | None
 
 
-@collector_paused
 def analyze(
     net: SpecLike | Any,
     batch: int = 1,
@@ -206,6 +205,7 @@ class _Pass:
         self._rules[id(cost)] = (cost, rules)
         return rules
 
+    @collector_paused
     def run(self) -> Report:
         g, conv = self.network, self.conv
         batch, size = conv.batch, conv.bytes_per_element

@@ -406,7 +406,7 @@ def _time(args: argparse.Namespace) -> int:
         result = sweep(args.spec, batches=grid.get("batch", [args.batch]),
                        sizes=grid.get("size", []), warmup=args.warmup, repeat=args.repeat,
                        progress=sys.stderr.isatty(), cudnn_benchmark=not args.no_cudnn_benchmark,
-                       **common)
+                       threads=args.threads, **common)
         _write(render_sweep(result, args.format), args.output, [args.spec, args.chart])
         chart = sweep_chart(result) if args.chart else None
     else:

@@ -14,28 +14,38 @@ from __future__ import annotations
 
 import functools
 import gc
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
-_depth = 0
+_lock = threading.Lock()
+_depth = 0       # calls running now, in any thread
+_was_on = False  # whether the collector was on when the first of them began
 
 
 def collector_paused(fn: F) -> F:
-    """Run `fn` with the cyclic garbage collector off (nested calls: until the outermost ends)."""
+    """Run `fn` with the cyclic garbage collector off, for the whole process (gc is global):
+    from the first of such calls to begin, in any thread, until the last one to end, when it is
+    turned back on if it was on before."""
     @functools.wraps(fn)
     def paused(*args: Any, **kwargs: Any) -> Any:
-        global _depth
-        was_on = _depth == 0 and gc.isenabled()
-        if was_on:
-            gc.disable()
-        _depth += 1
+        global _depth, _was_on
+        entered = False
         try:
+            with _lock:
+                if _depth == 0:
+                    _was_on = gc.isenabled()
+                    gc.disable()
+                _depth += 1
+                entered = True
             return fn(*args, **kwargs)
         finally:
-            _depth -= 1
-            if was_on:
-                gc.enable()
+            if entered:
+                with _lock:
+                    _depth -= 1
+                    if _depth == 0 and _was_on:
+                        gc.enable()
 
     return paused  # type: ignore[return-value]
 

@@ -137,11 +137,11 @@ def load(spec: str | os.PathLike[str] | Mapping[str, Any] | Network) -> Network:
     suffix = os.path.splitext(text_spec)[1].lower()
     if suffix in (".yaml", ".yml", ".json") or os.path.exists(text_spec):
         return loads(read_text(text_spec), source=text_spec, is_json=suffix == ".json")
-    if "/" not in text_spec and "\\" not in text_spec and not text_spec.startswith("."):
+    names = zoo_names()
+    if text_spec in names:
         network = _zoo_network(text_spec)
         if network is not None:
             return network
-    names = zoo_names()
     raise SpecError(f"{text_spec[:120]!r} is neither a spec file nor a built-in network",
                     hint=did_you_mean(text_spec[:120], names, "built-in networks"))
 

@@ -208,3 +208,37 @@ def test_the_garbage_collector_is_back_on_after_a_call_and_after_an_error():
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+def test_a_float_argument_keeps_its_sign_through_the_kind_cache():
+    from cnnsize.layers.activation import LeakyReLU
+
+    assert str(LeakyReLU.from_args({"negative_slope": -0.0}).negative_slope) == "-0.0"
+    assert str(LeakyReLU.from_args({"negative_slope": 0.0}).negative_slope) == "0.0"
+
+
+def test_a_kind_is_a_frozen_dataclass_that_frozen_dataclasses_can_extend():
+    import dataclasses
+
+    from cnnsize.layers.activation import ReLU
+    from cnnsize.layers.base import kind_class
+
+    @dataclasses.dataclass(frozen=True)
+    class Subclass(ReLU):
+        pass
+
+    relu = ReLU(inplace=True)
+    assert [f.name for f in dataclasses.fields(Subclass)] == ["inplace"]
+    assert dataclasses.replace(relu, inplace=False) == ReLU() != Subclass()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        relu.inplace = False  # type: ignore[misc]
+    with pytest.raises(TypeError, match="every argument of a kind has a default"):
+        @kind_class(frozen=True)
+        class NoDefault(ReLU):
+            size: int
+
+
+def test_a_zoo_name_in_other_letters_is_not_the_zoo_network():
+    """Case-insensitive file systems find VGG16.yaml for vgg16.yaml: the name is checked first."""
+    with pytest.raises(cnnsize.SpecError, match="did you mean 'vgg16'"):
+        cnnsize.load("VGG16")

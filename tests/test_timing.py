@@ -109,7 +109,7 @@ def test_peaks_are_measured_once_and_cached(tmp_path, monkeypatch):
 def _cached_entry(tmp_path, **entry):
     cache = tmp_path / "cnnsize" / "peaks.json"
     cache.parent.mkdir(exist_ok=True)
-    key = f"{timing._device_name('cpu')}|float32|torch {torch.__version__}"
+    key = timing.peaks_key("cpu", "float32")
     base = {"device": "cpu", "dtype": "float32", "flops_per_s": 1.0, "bytes_per_s": 1.0,
             "method": "m", "measured_at": timing.time.time(), "load_per_cpu": 0.1}
     cache.write_text(json.dumps({key: {**base, **entry}}))
@@ -197,7 +197,7 @@ def test_a_corrupt_peaks_cache_is_measured_again(tmp_path, monkeypatch, content)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     cache = tmp_path / "cnnsize" / "peaks.json"
     cache.parent.mkdir()
-    key = f"{timing._device_name('cpu')}|float32|torch {torch.__version__}"
+    key = timing.peaks_key("cpu", "float32")
     cache.write_text(content.replace("KEY", key))
     peaks = timing.measure_peaks("cpu", "float32")
     assert peaks.flops_per_s > 0 and peaks.bytes_per_s > 0 and "cached" not in peaks.method
@@ -226,3 +226,17 @@ def test_more_rounds_run_while_the_medians_are_unsettled():
     steady = time_layers("lenet5", warmup=0, repeat=5, clock=FakeClock(), peaks=PEAKS,
                          reference_timer=False, threads=1)
     assert steady.whole.n == 5
+
+
+def test_the_thread_pool_cost_flags_only_layers_big_enough_to_wake_the_pool(monkeypatch):
+    """On 2+ threads a 65,536-element probe measures the pool's wake-up; a layer over fewer than
+    32,768 elements never wakes it and is judged against the one-element probe alone."""
+    if torch.get_num_threads() < 2:
+        pytest.skip("one thread: no pool probe")
+    probes = iter([[1e-6] * 20, [1.0] * 20])  # one element: 1 µs; the pool: 1 s
+    monkeypatch.setattr(timing, "_hooked_call_overhead", lambda *a, **k: next(probes))
+    result = time_layers("lenet5", warmup=0, repeat=4, peaks=PEAKS, reference_timer=False)
+    assert result.pool_overhead is not None and result.pool_overhead.median == 1.0
+    flags = {layer.name: layer.flag for layer in result.layers}
+    # C1 reads 1·32·32 and writes 6·28·28 = 4,704 elements: under the grain size, no pool flag
+    assert flags["C1"] is None and flags["C3"] is None

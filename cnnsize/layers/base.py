@@ -253,9 +253,16 @@ else:
             raise TypeError("layer kinds are frozen")
 
         def make(cls: type[Any]) -> type[Any]:
-            cls = dataclass(init=False, repr=False, eq=False)(cls)
-            cls._field_names = tuple(f.name for f in dataclasses.fields(cls))
-            cls._defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+            # frozen=True: dataclass() still writes __setattr__/__delattr__, and a frozen
+            # dataclass may subclass the kind; the rest is Kind's
+            cls = dataclass(init=False, repr=False, eq=False, frozen=True)(cls)
+            fields = dataclasses.fields(cls)
+            lacking = [f.name for f in fields if f.default is dataclasses.MISSING]
+            if lacking:
+                raise TypeError(f"{cls.__name__}: every argument of a kind has a default "
+                                f"(arg() gives one), not {', '.join(lacking)}")
+            type.__setattr__(cls, "_field_names", tuple(f.name for f in fields))
+            type.__setattr__(cls, "_defaults", {f.name: f.default for f in fields})
             return cls
 
         return make
@@ -508,6 +515,8 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return (type(value), *map(_frozen, value))
     hash(value)
+    if isinstance(value, float):  # -0.0 == 0.0, but the spec said which
+        return (float, value, math.copysign(1.0, value))
     return (type(value), value)
 
 

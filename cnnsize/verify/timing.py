@@ -19,8 +19,10 @@ the start are reported, with a warning when either is high.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import math
 import os
 import statistics
 import time
@@ -56,7 +58,8 @@ EXTRA_ROUNDS = 4
 MEDIAN_ERROR = 0.03
 # Elements of the probe that wakes the CPU thread pool: twice ATen's grain size (32,768), so
 # that an elementwise op runs on two threads or more, with little work (256 KiB in float32).
-POOL_PROBE = 65_536
+GRAIN_SIZE = 32_768
+POOL_PROBE = 2 * GRAIN_SIZE
 
 
 def duration_text(seconds: float) -> str:
@@ -65,11 +68,17 @@ def duration_text(seconds: float) -> str:
 
 
 def load_per_cpu() -> float | None:
-    """The 1-minute load average divided by the CPUs, or None where the OS has none."""
+    """The 1-minute load average divided by the CPUs this process may run on, or None where
+    the OS has no load average."""
     try:
-        return os.getloadavg()[0] / (os.cpu_count() or 1)
+        load = os.getloadavg()[0]
     except (AttributeError, OSError):  # Windows
         return None
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS
+        cpus = os.cpu_count() or 1
+    return load / max(cpus, 1)
 
 
 # ---------------------------------------------------------------- statistics
@@ -162,16 +171,19 @@ def _timed(fn: Callable[[], Any], device: str, repeat: int, clock: Clock) -> flo
 
 
 def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: bool = True,
-                  clock: Clock = time.perf_counter) -> Peaks:
-    """Peak matmul FLOP/s and device-to-device copy bandwidth, measured once and cached."""
-    key = f"{_device_name(device)}|{dtype}|torch {torch.__version__}"
+                  clock: Clock = time.perf_counter, load: float | None = None) -> Peaks:
+    """Peak matmul FLOP/s and device-to-device copy bandwidth with torch's current threads,
+    measured once and cached. `load`: the load average per CPU to judge the measurement by
+    (default: now; cnnsize time passes the one from before its own work)."""
+    threads = torch.get_num_threads()
+    key = peaks_key(device, dtype)
     cache = _cache_file()
     if use_cache:
         cached = _fresh(_read_cache(cache).get(key))
         if cached is not None:
             return cached._replace_device(device, dtype)
     cuda = device.startswith("cuda")
-    busy = None if cuda else load_per_cpu()
+    busy = None if cuda else load if load is not None else load_per_cpu()
     n = 8192 if cuda else 2048
     a = torch.randn(n, n, device=device, dtype=DTYPES[dtype])
     b = torch.randn(n, n, device=device, dtype=DTYPES[dtype])
@@ -180,7 +192,8 @@ def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: boo
     src = torch.empty(elements, device=device, dtype=torch.float32)
     dst = torch.empty_like(src)
     copy_s = _timed(lambda: dst.copy_(src), device, 20 if cuda else 5, clock)
-    method = f"{n}x{n} matmul in {dtype}; copy of {src.numel() * 4 >> 20} MiB, read + write"
+    method = (f"{n}x{n} matmul in {dtype}; copy of {src.numel() * 4 >> 20} MiB, read + write"
+              + ("" if cuda else f"; {threads} thread{'s' if threads != 1 else ''}"))
     if busy is not None and busy > BUSY:
         method += (f"; measured under load ({busy:.2f} per CPU), so measured again next time")
     peaks = Peaks(device, dtype, 2 * n**3 / matmul_s, 2 * src.numel() * 4 / copy_s, method)
@@ -195,6 +208,13 @@ def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: boo
         except (OSError, CnnsizeError):
             pass  # a cache that cannot be written costs a measurement next time, no more
     return peaks
+
+
+def peaks_key(device: str, dtype: str) -> str:
+    """The cache key of a device's peaks: its name, the dtype, torch's version and, on CPU, the
+    threads torch uses now (the peak of 1 thread is not that of 16)."""
+    key = f"{_device_name(device)}|{dtype}|torch {torch.__version__}"
+    return key if device.startswith("cuda") else f"{key}|{torch.get_num_threads()} threads"
 
 
 def _fresh(cached: Any) -> Peaks | None:
@@ -425,10 +445,16 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
     previous_benchmark = torch.backends.cudnn.benchmark
     previous_threads = torch.get_num_threads()
     torch.backends.cudnn.benchmark = cudnn_benchmark
+    on_device = contextlib.ExitStack()
     try:
         if threads is not None:
             torch.set_num_threads(threads)
         used_threads = torch.get_num_threads()
+        # the peaks first: with the threads the layers get, judged by the load before any of
+        # this process's own work
+        peaks = peaks or measure_peaks(device, dtype, load=busy)
+        if cuda:  # synchronize() and events act on the current device: make it this one
+            on_device.enter_context(torch.cuda.device(device))
         model = build(network).to(device=device, dtype=DTYPES[dtype])
         x = torch.randn(batch, *network.input_shape, device=device, dtype=DTYPES[dtype])
         channels_last = channels_last and x.dim() == 4  # NHWC exists for 2-d images only
@@ -448,9 +474,9 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
     except (RuntimeError, MemoryError) as e:  # out of memory, a dtype the device lacks
         raise torch_error(e, f"timing {network.name}", device) from e
     finally:
+        on_device.close()
         torch.backends.cudnn.benchmark = previous_benchmark
         torch.set_num_threads(previous_threads)
-    peaks = peaks or measure_peaks(device, dtype)
     moved = _bytes_moved(report, conv)
     layers = []
     for row in report.layers:
@@ -460,7 +486,10 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
         floor, bound = roofline(row.flops, moved[row.name], peaks)
         bwd = per_layer_bwd.get(row.name)
         stats = Stats.of(samples)
-        fixed = max(overhead.median, pool.median if pool else 0.0)
+        # the thread pool wakes only for ops over tensors of ATen's grain size or more
+        big = max((math.prod(s) for s in row.input_shapes), default=0) * batch >= GRAIN_SIZE \
+            or row.units * batch >= GRAIN_SIZE
+        fixed = max(overhead.median, pool.median if pool and big else 0.0)
         flag = ("resolution" if stats.median < 10 * resolution else
                 "overhead" if stats.median < 2 * fixed else None)
         layers.append(LayerTiming(row.name, row.type, stats, Stats.of(bwd) if bwd else None,
@@ -741,17 +770,22 @@ class Sweep:
 def sweep(net: SpecLike, *, batches: Iterable[int] = (1,), sizes: Iterable[int] = (),
           device: str = "cpu", dtype: str = "float32", channels_last: bool = False,
           warmup: int = 2, repeat: int = 5, clock: Clock = time.perf_counter,
-          progress: bool = False, cudnn_benchmark: bool = True) -> Sweep:
+          progress: bool = False, cudnn_benchmark: bool = True,
+          threads: int | None = None) -> Sweep:
     """Latency and images/s over batch sizes (and square input sizes); Ctrl-C stops cleanly
-    with the points measured so far."""
+    with the points measured so far. `threads`: torch's intra-op threads meanwhile."""
     check_device(device)
     previous = torch.backends.cudnn.benchmark
+    previous_threads = torch.get_num_threads()
     torch.backends.cudnn.benchmark = cudnn_benchmark
     try:
+        if threads is not None:
+            torch.set_num_threads(threads)
         return _sweep(net, batches, sizes, device, dtype, channels_last, warmup, repeat, clock,
                       progress)
     finally:
         torch.backends.cudnn.benchmark = previous
+        torch.set_num_threads(previous_threads)
 
 
 def _sweep(net: SpecLike, batches: Iterable[int], sizes: Iterable[int], device: str, dtype: str,
@@ -815,4 +849,4 @@ def parse_sweep(text: str) -> dict[str, list[int]]:
 
 
 __all__ = ["LayerTiming", "Peaks", "Stats", "Sweep", "SweepPoint", "TimingResult", "duration_text",
-           "measure_peaks", "parse_sweep", "roofline", "sweep", "time_layers"]
+           "measure_peaks", "parse_sweep", "peaks_key", "roofline", "sweep", "time_layers"]
