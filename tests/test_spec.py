@@ -227,7 +227,10 @@ def test_a_kind_is_a_frozen_dataclass_that_frozen_dataclasses_can_extend():
     class Subclass(ReLU):
         pass
 
+    import inspect
+
     relu = ReLU(inplace=True)
+    assert str(inspect.signature(ReLU)) == "(inplace=False)"
     assert [f.name for f in dataclasses.fields(Subclass)] == ["inplace"]
     assert dataclasses.replace(relu, inplace=False) == ReLU() != Subclass()
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -8,6 +8,7 @@ shape, the formulas behind them, and the torch.nn module it stands for.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -263,6 +264,10 @@ else:
                                 f"(arg() gives one), not {', '.join(lacking)}")
             type.__setattr__(cls, "_field_names", tuple(f.name for f in fields))
             type.__setattr__(cls, "_defaults", {f.name: f.default for f in fields})
+            # what inspect.signature(kind) shows, as for a dataclass's generated __init__
+            type.__setattr__(cls, "__signature__", inspect.Signature([
+                inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                  default=f.default) for f in fields]))
             return cls
 
         return make
