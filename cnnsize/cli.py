@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     plt.add_argument("-o", "--output", metavar="FILE", required=True,
                      help="FILE.png, FILE.svg or FILE.pdf")
     plt.add_argument("--kind", choices=["layers", "totals", "scatter", "memory", "resolution"],
-                     default="layers")
+                     help="default: layers for one SPEC, totals for several, scatter for none")
     plt.add_argument("--log", action="store_true", help="log scale (layers chart)")
     plt.add_argument("--sizes", metavar="N,N,...", help="input sizes for --kind resolution")
     plt.add_argument("--depth", type=_depth, metavar="N",
@@ -369,6 +369,8 @@ def _compare(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     from .plot import plot, save
 
+    if args.kind is None:  # the chart that fits what was given
+        args.kind = "layers" if len(args.specs) == 1 else "totals" if args.specs else "scatter"
     if not args.specs and args.kind != "scatter":
         raise CnnsizeError(f"a '{args.kind}' chart needs at least one SPEC", field="specs")
     sizes: list[int] = []

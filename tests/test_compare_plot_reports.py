@@ -114,6 +114,16 @@ def test_plot_cli_writes_files(tmp_path):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
+def test_plot_without_kind_draws_the_chart_that_fits_the_specs(tmp_path):
+    """One spec: its layers; several: their totals (not "a 'layers' chart shows one network")."""
+    out = tmp_path / "cmp.svg"
+    proc = subprocess.run([sys.executable, "-m", "cnnsize", "plot", "lenet5", "alexnet_2012",
+                           "vgg16", "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    svg = out.read_text()
+    assert "Network totals compared" in svg and "AlexNet (2012)" in svg
+
+
 # ---------------------------------------------------------------- committed reports
 
 def test_committed_reports_are_up_to_date():
