@@ -8,7 +8,7 @@ colour per quantity across all charts.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .analyze import InputShape, SpecLike, analyze
@@ -104,7 +104,8 @@ def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | 
     if log:
         ax.set_yscale("log")
     _ticks(ax, "y", _si)
-    ax.set_title(f"{label(name)}: units, weights and connections per layer")
+    ax.set_title(f"{label(name)}: units, weights and connections per layer"
+                 + _input_note(input_shape))
     ax.legend()
     return fig
 
@@ -129,7 +130,7 @@ def plot_totals(nets: Sequence[SpecLike], *, log: bool = True,
     if log:
         ax.set_yscale("log")
     _ticks(ax, "y", _si)
-    ax.set_title("Network totals compared")
+    ax.set_title("Network totals compared" + _input_note(input_shape))
     ax.legend()
     return fig
 
@@ -190,7 +191,8 @@ def plot_memory(net: SpecLike, *, conventions: Conventions | None = None,
     ax.set_xticks(xs, names, rotation=90, fontsize=7 if len(names) > 30 else 8)
     ax.set_xlabel("layer" if depth is None else f"layer, or block rolled up at depth {depth}")
     ax.set_ylabel(f"activation memory ({unit}), batch {conv.batch}, {conv.dtype}")
-    ax.set_title(f"{label(report.name)}: where the activation memory goes")
+    ax.set_title(f"{label(report.name)}: where the activation memory goes"
+                 + _input_note(input_shape))
     ax.legend()
     return fig
 
@@ -253,6 +255,18 @@ def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
     return fig
 
 
+def _input_note(input_shape: InputShape | None) -> str:
+    """What the title says when --input replaced the spec's input shape."""
+    if input_shape is None:
+        return ""
+    if isinstance(input_shape, Mapping):
+        shapes = ", ".join(f"{label(str(k))} {'×'.join(map(str, v))}"
+                           for k, v in input_shape.items())
+    else:
+        shapes = "×".join(map(str, input_shape))
+    return f" (input {shapes})"
+
+
 def plot(nets: Sequence[SpecLike], kind: str = "layers", *, log: bool = False,
          sizes: Sequence[int] = (), conventions: Conventions | None = None,
          input_shape: InputShape | None = None, depth: int | None = None) -> Figure:
@@ -261,6 +275,11 @@ def plot(nets: Sequence[SpecLike], kind: str = "layers", *, log: bool = False,
     if kind not in KINDS:
         raise CnnsizeError(f"unknown chart kind {kind!r}", field="kind",
                            hint=f"choose one of {', '.join(KINDS)}")
+    if input_shape is not None and kind in ("scatter", "resolution"):
+        raise CnnsizeError(f"a '{kind}' chart takes no input shape: "
+                           + ("it places each network at its own input" if kind == "scatter"
+                              else "it varies the input; give the sizes with --sizes"),
+                           field="--input")
     single = {"layers": lambda n: plot_layers(n, log=log, conventions=conventions,
                                               input_shape=input_shape, depth=depth),
               "memory": lambda n: plot_memory(n, conventions=conventions, input_shape=input_shape,

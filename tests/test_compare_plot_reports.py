@@ -142,3 +142,17 @@ def test_committed_reports_are_up_to_date():
     if (folder / "README.md").read_text(encoding="utf-8") != index(cnnsize.zoo_names()):
         stale.append("README.md")
     assert not stale, f"reports/ is out of date ({stale[:5]}): run `cnnsize reports`"
+
+
+def test_plot_input_is_stated_on_the_chart_or_refused(tmp_path):
+    out = tmp_path / "l.svg"
+    ok = subprocess.run([sys.executable, "-m", "cnnsize", "plot", "lenet5", "--input", "1,64,64",
+                         "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "(input 1×64×64)" in out.read_text()
+    for kind in ("scatter", "resolution"):
+        bad = subprocess.run([sys.executable, "-m", "cnnsize", "plot", "lenet5", "--kind", kind,
+                              "--input", "1,64,64", "-o", str(tmp_path / "x.png")],
+                             capture_output=True, text=True, timeout=120)
+        assert bad.returncode == 2 and "takes no input shape" in bad.stderr
+        assert not (tmp_path / "x.png").exists()
