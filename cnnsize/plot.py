@@ -207,7 +207,7 @@ def _holds(stats: Any, index: int, name: str) -> bool:
 def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
                     conventions: Conventions | None = None) -> Figure:
     """MACs (left) and activation memory (right) as the square input grows; sizes that do not
-    fit a network are skipped."""
+    fit a network are skipped, and its legend entry names them."""
     conv = conventions or Conventions()
     import matplotlib
 
@@ -226,11 +226,12 @@ def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
         channels, *spatial = network.input_shape
         base = spatial[0] if spatial else 1
         grid = list(sizes) or sorted({max(8, base * f // 4) for f in range(1, 9)})
-        xs, macs, mem = [], [], []
+        xs, macs, mem, skipped = [], [], [], []
         for s in grid:
             try:
                 report = analyze(network, conventions=conv, input_shape=(channels, *[s] * len(spatial)))
             except CnnsizeError:
+                skipped.append(s)
                 continue
             xs.append(s)
             macs.append(report.totals.macs)
@@ -238,7 +239,11 @@ def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
         if not xs:
             raise CnnsizeError(f"none of the input sizes {grid} fits {network.name}",
                                field="--sizes", hint="give sizes near the spec's own input")
-        series.append((label(network.name), xs, macs, mem))
+        name = label(network.name)
+        if skipped:
+            shown = ", ".join(map(str, skipped[:6])) + (", …" if len(skipped) > 6 else "")
+            name += f" (does not run at {shown} px)"
+        series.append((name, xs, macs, mem))
     scale, unit = _byte_unit(max(m for *_, mem in series for m in mem))
     for name, xs, macs, mem in series:
         ax.plot(xs, macs, marker="o", label=name)
@@ -248,6 +253,7 @@ def plot_resolution(nets: Sequence[SpecLike], sizes: Sequence[int] = (), *,
         axis.set_yscale("log")
         axis.legend(fontsize=8)
     _ticks(ax, "y", _si)
+    _ticks(ax2, "y", _si)  # one tick style on both axes (0.1, 1, 10; not 10⁻¹, 10⁰, 10¹)
     ax.set_ylabel(f"MACs, batch {conv.batch} (log scale)")
     ax2.set_ylabel(f"activation memory ({unit}), batch {conv.batch}, {conv.dtype} (log scale)")
     ax.set_title("MACs vs input resolution")

@@ -100,6 +100,13 @@ def test_other_charts_structure():
     line = resolution.get_lines()[0]
     assert list(line.get_xdata()) == [64, 128, 224]
     assert line.get_ydata()[-1] == report.totals.macs
+    # sizes a network cannot run at are named in its legend entry, not dropped silently:
+    # AlexNet at 16 and 32 px: conv1 (11×11, stride 4) then three 3×3/2 pools leave nothing
+    both = charts.plot_resolution(["lenet5", "alexnet"], sizes=[16, 32, 64]).axes
+    assert [t.get_text() for t in both[0].get_legend().get_texts()] == [
+        "LeNet-5", "AlexNet (does not run at 16, 32 px)"]
+    # one tick style on both axes: SI numbers, no powers of ten
+    assert {type(a.yaxis.get_major_formatter()).__name__ for a in both} == {"FuncFormatter"}
 
 
 def test_plot_cli_writes_files(tmp_path):
