@@ -178,7 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="FILE.png, FILE.svg or FILE.pdf")
     plt.add_argument("--kind", choices=["layers", "totals", "scatter", "memory", "resolution"],
                      help="default: layers for one SPEC, totals for several, scatter for none")
-    plt.add_argument("--log", action="store_true", help="log scale (layers chart)")
+    scale = plt.add_mutually_exclusive_group()
+    scale.add_argument("--log", action="store_const", const=True, dest="log", default=None,
+                       help="log scale for the layers chart (default: where its bars span more "
+                            "than two decades)")
+    scale.add_argument("--linear", action="store_const", const=False, dest="log",
+                       help="linear scale for the layers chart")
     plt.add_argument("--sizes", metavar="N,N,...", help="input sizes for --kind resolution")
     plt.add_argument("--depth", type=_depth, metavar="N",
                      help="layers and memory charts: one bar per container rolled up at depth N "

@@ -7,6 +7,7 @@ colour per quantity across all charts.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,26 @@ def _figure(width: float = 9, height: float = 5) -> tuple[Figure, Any]:
     return fig, fig.add_subplot()
 
 
+def _unclash(fig: Figure, ax: Any) -> None:
+    """Tick labels of the x axis turned upright where, measured as drawn, neighbours would
+    overlap (AlexNet's 'features.10', 'features.12', 'avgpool' at slide size)."""
+    labels = [t for t in ax.get_xticklabels() if t.get_text()]
+    if len(labels) < 2:
+        return
+    fig.draw_without_rendering()  # the layout, so that the extents are those drawn
+    boxes = sorted((t.get_window_extent() for t in labels), key=lambda b: b.x0)
+    pad = 2.0  # pixels between neighbours
+    if any(a.x1 + pad > b.x0 for a, b in itertools.pairwise(boxes)):
+        for tick in labels:
+            tick.set_rotation(90)
+
+
+def _legend_outside(ax: Any, columns: int) -> None:
+    """The legend in one row above the axes, where it covers no bar."""
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.06), ncols=columns, frameon=False,
+              borderaxespad=0.0)
+
+
 def _ticks(ax: Any, axis: str, formatter: Any) -> None:
     from matplotlib.ticker import FuncFormatter
 
@@ -85,19 +106,26 @@ def _neuron_rows(net: SpecLike, conv: Conventions, input_shape: InputShape | Non
                          if s.container or getattr(s.stats, "neurons", False)]
 
 
-def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | None = None,
-                input_shape: InputShape | None = None, depth: int | None = None) -> Figure:
+def plot_layers(net: SpecLike, *, log: bool | None = None,
+                conventions: Conventions | None = None, input_shape: InputShape | None = None,
+                depth: int | None = None) -> Figure:
     """Per-layer bars of units, weights and connections (the lecture's rule of thumb); with
-    `depth`, per container rolled up at that depth."""
+    `depth`, per container rolled up at that depth. `log`: None (default) is a log axis where
+    the bars span more than two decades (small bars would vanish on a linear one)."""
     name, rows = _neuron_rows(net, conventions or Conventions(), input_shape, depth)
     fig, ax = _figure(max(7.0, 0.35 * len(rows) + 3), 5)
     quantities = ("units", "weights", "connections")
+    values = [getattr(r, q) for r in rows for q in quantities]
+    if log is None:
+        shown = [v for v in values if v > 0]
+        log = bool(shown) and max(shown) > 100 * min(shown)
     width = 0.27
     for i, q in enumerate(quantities):
         xs = [j + (i - 1) * width for j in range(len(rows))]
         ax.bar(xs, [getattr(r, q) for r in rows], width, label=LABELS[q], color=COLORS[q])
-    ax.set_xticks(range(len(rows)), [label(r.name) for r in rows], rotation=90 if len(rows) > 12 else 0,
+    ax.set_xticks(range(len(rows)), [label(r.name) for r in rows],
                   fontsize=7 if len(rows) > 30 else 9)
+    _unclash(fig, ax)
     ax.set_xlabel("layer (convolution, pooling and fully connected layers)" if depth is None
                   else f"layer, or block rolled up at depth {depth} (its layers summed)")
     ax.set_ylabel("count per example" + (" (log scale)" if log else ""))
@@ -106,7 +134,7 @@ def plot_layers(net: SpecLike, *, log: bool = False, conventions: Conventions | 
     _ticks(ax, "y", _si)
     ax.set_title(f"{label(name)}: units, weights and connections per layer"
                  + _input_note(input_shape))
-    ax.legend()
+    _legend_outside(ax, 3)
     return fig
 
 
@@ -273,7 +301,7 @@ def _input_note(input_shape: InputShape | None) -> str:
     return f" (input {shapes})"
 
 
-def plot(nets: Sequence[SpecLike], kind: str = "layers", *, log: bool = False,
+def plot(nets: Sequence[SpecLike], kind: str = "layers", *, log: bool | None = None,
          sizes: Sequence[int] = (), conventions: Conventions | None = None,
          input_shape: InputShape | None = None, depth: int | None = None) -> Figure:
     """One chart of `kind` (see KINDS) for the given networks; `depth` rolls the bars of the

@@ -163,3 +163,21 @@ def test_plot_input_is_stated_on_the_chart_or_refused(tmp_path):
                              capture_output=True, text=True, timeout=120)
         assert bad.returncode == 2 and "takes no input shape" in bad.stderr
         assert not (tmp_path / "x.png").exists()
+
+
+def test_the_layers_chart_reads_at_slide_size():
+    """Log scale where bars span decades, tick labels upright only where they would overlap (as
+    measured when drawn), and the legend above the axes, off the bars."""
+    charts = pytest.importorskip("cnnsize.plot")
+    alexnet = charts.plot_layers("alexnet")
+    ax = alexnet.axes[0]
+    assert ax.get_yscale() == "log"  # 1,000 units of the classifier to 224 M connections
+    assert {t.get_rotation() for t in ax.get_xticklabels()} == {90.0}
+    alexnet.draw_without_rendering()
+    assert ax.get_legend().get_window_extent().y0 >= ax.get_window_extent().y1
+    lenet = charts.plot_layers("lenet5", log=False).axes[0]
+    assert lenet.get_yscale() == "linear"
+    assert {t.get_rotation() for t in lenet.get_xticklabels()} == {0.0}  # C1, S2, ...: room
+    flat = {"input": [4, 8, 8], "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 3,
+                                            "padding": 1}] * 2}
+    assert charts.plot_layers(flat).axes[0].get_yscale() == "linear"  # 256 to 9,216: < 100×
