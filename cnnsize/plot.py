@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .analyze import InputShape, SpecLike, analyze
@@ -19,7 +19,7 @@ from .errors import CnnsizeError
 from .extras import require
 from .render import human_bytes
 from .render.rows import leaves
-from .report import ContainerStats
+from .report import ContainerStats, Report
 from .spec import load, zoo_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,24 +95,43 @@ def label(text: str) -> str:
     return str(text).translate(_CONTROL).replace("$", r"\$")
 
 
-def _neuron_rows(net: SpecLike, conv: Conventions, input_shape: InputShape | None = None,
-                 depth: int | None = None) -> tuple[str, list[Any]]:
+# More bars than this do not read on a slide: a per-layer chart of a deeper network is rolled up,
+# unless a depth is given, at the deepest depth that keeps to this many (and says so).
+MAX_BARS = 40
+
+
+def _neuron_bars(report: Report, depth: int | None) -> list[Any]:
     """The bars: neuron layers (conv, pool, linear); with `depth`, containers rolled up at that
     depth stand for their members."""
-    report = analyze(net, conventions=conv, input_shape=input_shape)
     if depth is None:
-        return report.name, [r for r in report.layers if r.neurons]
-    return report.name, [s.stats for s in leaves(report, depth)
-                         if s.container or getattr(s.stats, "neurons", False)]
+        return [r for r in report.layers if r.neurons]
+    return [s.stats for s in leaves(report, depth)
+            if s.container or getattr(s.stats, "neurons", False)]
+
+
+def _fitting_depth(report: Report, bars: Callable[[Report, int | None], list[Any]],
+                   max_bars: int | None) -> int | None:
+    """None where every row fits in `max_bars` bars (or no limit); else the deepest --depth
+    whose bars do, or None where even the top level has more."""
+    if max_bars is None or len(bars(report, None)) <= max_bars or not report.containers:
+        return None
+    deepest = 1 + max(c.depth for c in report.containers)
+    for depth in range(deepest, 0, -1):
+        if len(bars(report, depth)) <= max_bars:
+            return depth
+    return None
 
 
 def plot_layers(net: SpecLike, *, log: bool | None = None,
                 conventions: Conventions | None = None, input_shape: InputShape | None = None,
-                depth: int | None = None) -> Figure:
+                depth: int | None = None, max_bars: int | None = MAX_BARS) -> Figure:
     """Per-layer bars of units, weights and connections (the lecture's rule of thumb); with
-    `depth`, per container rolled up at that depth. `log`: None (default) is a log axis where
+    `depth`, per container rolled up at that depth (without, at the deepest depth that keeps
+    to `max_bars` bars, where the layers are more). `log`: None (default) is a log axis where
     the bars span more than two decades (small bars would vanish on a linear one)."""
-    name, rows = _neuron_rows(net, conventions or Conventions(), input_shape, depth)
+    report = analyze(net, conventions=conventions or Conventions(), input_shape=input_shape)
+    fitted = _fitting_depth(report, _neuron_bars, max_bars) if depth is None else None
+    name, rows = report.name, _neuron_bars(report, depth or fitted)
     fig, ax = _figure(max(7.0, 0.35 * len(rows) + 3), 5)
     quantities = ("units", "weights", "connections")
     values = [getattr(r, q) for r in rows for q in quantities]
@@ -126,8 +145,11 @@ def plot_layers(net: SpecLike, *, log: bool | None = None,
     ax.set_xticks(range(len(rows)), [label(r.name) for r in rows],
                   fontsize=7 if len(rows) > 30 else 9)
     _unclash(fig, ax)
-    ax.set_xlabel("layer (convolution, pooling and fully connected layers)" if depth is None
+    ax.set_xlabel("layer (convolution, pooling and fully connected layers)" if not depth or fitted
                   else f"layer, or block rolled up at depth {depth} (its layers summed)")
+    if fitted:
+        ax.set_xlabel(f"layer, or block rolled up at depth {fitted} (its layers summed)\n"
+                      f"to keep to {max_bars} bars; --depth chooses another")
     ax.set_ylabel("count per example" + (" (log scale)" if log else ""))
     if log:
         ax.set_yscale("log")
@@ -189,12 +211,18 @@ def plot_scatter(nets: Sequence[SpecLike] | None = None, *,
 
 
 def plot_memory(net: SpecLike, *, conventions: Conventions | None = None,
-                input_shape: InputShape | None = None, depth: int | None = None) -> Figure:
+                input_shape: InputShape | None = None, depth: int | None = None,
+                max_bars: int | None = MAX_BARS) -> Figure:
     """Activation memory per layer: the output each stores at inference, what training keeps
     for backward, and the bytes alive while it runs (the inference peak marked). With
     `depth`, per container rolled up at that depth (stored and saved summed, alive: the most)."""
     conv = conventions or Conventions()
     report = analyze(net, conventions=conv, input_shape=input_shape)
+    if depth is None:
+        depth = _fitting_depth(report, lambda r, d: leaves(r, d), max_bars)
+        fitted = depth
+    else:
+        fitted = None
     shown = leaves(report, depth)
     rows = [s.stats for s in shown]
     names = [label(r.name) for r in rows]
@@ -217,11 +245,12 @@ def plot_memory(net: SpecLike, *, conventions: Conventions | None = None,
         ax.annotate(f"inference peak {human_bytes(t.peak_bytes)}", (peak, t.peak_bytes / scale),
                     textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     ax.set_xticks(xs, names, rotation=90, fontsize=7 if len(names) > 30 else 8)
-    ax.set_xlabel("layer" if depth is None else f"layer, or block rolled up at depth {depth}")
+    ax.set_xlabel("layer" if depth is None else f"layer, or block rolled up at depth {depth}"
+                  + (f"\nto keep to {max_bars} bars; --depth chooses another" if fitted else ""))
     ax.set_ylabel(f"activation memory ({unit}), batch {conv.batch}, {conv.dtype}")
     ax.set_title(f"{label(report.name)}: where the activation memory goes"
                  + _input_note(input_shape))
-    ax.legend()
+    _legend_outside(ax, 2)
     return fig
 
 

@@ -181,3 +181,21 @@ def test_the_layers_chart_reads_at_slide_size():
     flat = {"input": [4, 8, 8], "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 3,
                                             "padding": 1}] * 2}
     assert charts.plot_layers(flat).axes[0].get_yscale() == "linear"  # 256 to 9,216: < 100×
+
+
+def test_a_deep_network_is_rolled_up_to_keep_to_max_bars():
+    """GoogLeNet's 72 neuron layers would be 72 groups of bars; without --depth the chart rolls
+    up at the deepest depth that keeps to MAX_BARS and says so; --depth and max_bars=None win."""
+    charts = pytest.importorskip("cnnsize.plot")
+    ax = charts.plot_layers("googlenet").axes[0]
+    assert len(ax.get_xticks()) <= charts.MAX_BARS
+    assert "rolled up at depth 1" in ax.get_xlabel() and "--depth chooses another" in ax.get_xlabel()
+    assert "inception3a" in [t.get_text() for t in ax.get_xticklabels()]
+    every = charts.plot_layers("googlenet", max_bars=None).axes[0]
+    neurons = [r for r in cnnsize.analyze("googlenet").layers if r.neurons]
+    assert len(every.get_xticks()) == len(neurons) > charts.MAX_BARS
+    chosen = charts.plot_layers("googlenet", depth=2).axes[0]
+    assert "to keep to" not in chosen.get_xlabel()
+    memory = charts.plot_memory("resnet152").axes[0]
+    assert len(memory.get_xticks()) <= charts.MAX_BARS and "depth 1" in memory.get_xlabel()
+    assert len(charts.plot_layers("lenet5").axes[0].get_xticks()) == 7  # fits: every layer
