@@ -201,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     tim.add_argument("--dtype", choices=["float32", "float16", "bfloat16", "float64"],
                      default="float32")
     tim.add_argument("--channels-last", action="store_true", help="NHWC memory format")
-    tim.add_argument("--warmup", type=int, default=3, help="untimed runs first (3)")
-    tim.add_argument("--repeat", type=_positive, default=10, help="timed runs (10)")
+    tim.add_argument("--warmup", type=int, default=3, help="untimed rounds first (3)")
+    tim.add_argument("--repeat", type=_positive, default=10,
+                     help="timed rounds (10; more while the times spread)")
     tim.add_argument("--backward", action="store_true", help="also time the backward pass")
     tim.add_argument("--threads", type=_positive, metavar="N",
                      help="torch's intra-op threads while timing (default: torch's, one per "

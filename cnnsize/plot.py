@@ -17,7 +17,7 @@ from .comparison import compare
 from .conventions import Conventions
 from .errors import CnnsizeError
 from .extras import require
-from .render import human_bytes
+from .render import human_bytes, shape_text
 from .render.rows import leaves
 from .report import ContainerStats, Report
 from .spec import load, zoo_names
@@ -323,10 +323,9 @@ def _input_note(input_shape: InputShape | None) -> str:
     if input_shape is None:
         return ""
     if isinstance(input_shape, Mapping):
-        shapes = ", ".join(f"{label(str(k))} {'×'.join(map(str, v))}"
-                           for k, v in input_shape.items())
+        shapes = ", ".join(f"{label(str(k))} {shape_text(tuple(v))}" for k, v in input_shape.items())
     else:
-        shapes = "×".join(map(str, input_shape))
+        shapes = shape_text(tuple(input_shape))
     return f" (input {shapes})"
 
 

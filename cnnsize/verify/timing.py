@@ -27,7 +27,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +132,6 @@ class Peaks:
         return {"device": self.device, "dtype": self.dtype, "flops_per_s": self.flops_per_s,
                 "bytes_per_s": self.bytes_per_s, "method": self.method}
 
-    def _replace_device(self, device: str, dtype: str) -> Peaks:
-        return Peaks(device, dtype, self.flops_per_s, self.bytes_per_s, self.method)
-
 
 def _device_name(device: str) -> str:
     if device.startswith("cuda"):
@@ -181,7 +178,7 @@ def measure_peaks(device: str = "cpu", dtype: str = "float32", *, use_cache: boo
     if use_cache:
         cached = _fresh(_read_cache(cache).get(key))
         if cached is not None:
-            return cached._replace_device(device, dtype)
+            return replace(cached, device=device, dtype=dtype)
     cuda = device.startswith("cuda")
     busy = None if cuda else load if load is not None else load_per_cpu()
     n = 8192 if cuda else 2048
