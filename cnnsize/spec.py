@@ -624,7 +624,8 @@ class _Lowering:
             body = self.sequence(node.body, xs[0], inner, trainable)
             short_scope = self.open(node.shortcut, inner)
             short = self.sequence(node.shortcut.children, xs[0], short_scope, trainable)
-            self.close(short_scope, short)
+            if short_scope != inner:
+                self.close(short_scope, short)
             self.name(node.shortcut.path, short)
             merge: Kind = Add() if node.merge == "add" else Mul()
             self.add(Op(node.path, merge, (body, short), scope=inner))
@@ -640,7 +641,8 @@ class _Lowering:
             for branch in node.branches:
                 branch_scope = self.open(branch, inner)
                 outs.append(self.sequence(branch.children, pre, branch_scope, trainable))
-                self.close(branch_scope, outs[-1])
+                if branch_scope != inner:  # an inline branch is no container of its own
+                    self.close(branch_scope, outs[-1])
                 if branch.path != node.path:
                     self.name(branch.path, outs[-1])
             self.add(Op(node.path, Cat(), tuple(outs), scope=inner))

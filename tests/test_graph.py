@@ -318,3 +318,16 @@ def test_layer_names_python_cannot_call_are_refused_by_build():
     cnnsize.analyze(spec)  # a fine name for a report
     with pytest.raises(CnnsizeError, match="'if' is a Python keyword"):
         cnnsize.build(spec)
+
+
+@pytest.mark.parametrize("name", ["inception_v3", "googlenet", "squeezenet1_0", "densenet121",
+                                  "resnet18"])
+def test_a_container_stands_for_the_tensor_it_returns(name):
+    """A concat whose branches are written inline stood for its first branch's output (Inception-v3's
+    Mixed_5b as 64×35×35 instead of 256×35×35): every container of the zoo's networks returns
+    the tensor of its last row (the merge, or the residual's post)."""
+    report = cnnsize.analyze(name)
+    for c in report.containers:
+        last = report.layers[c.last]
+        assert (c.name, c.output_shape, c.receptive_field) == \
+            (c.name, last.output_shape, last.receptive_field)
