@@ -190,6 +190,25 @@ def build_parser() -> argparse.ArgumentParser:
                           "(1: the top-level stages and layers)")
     add_convention_flags(plt)
 
+    drw = sub.add_parser("draw", help="draw an architecture diagram (SVG, PDF or PNG)",
+                         description="lenet: feature maps as stacks of planes with kernel windows "
+                                     "(LeCun et al. 1998); alexnet: 3-D boxes with kernel cubes "
+                                     "(Krizhevsky et al. 2012); graph: a block diagram of any "
+                                     "graph with the shape of every tensor. Every number is "
+                                     "the analysis's.")
+    drw.add_argument("spec", metavar="SPEC", help="a spec file or a built-in name")
+    drw.add_argument("-o", "--output", metavar="FILE", required=True,
+                     help="FILE.svg, FILE.pdf or FILE.png")
+    drw.add_argument("--style", choices=["lenet", "alexnet", "graph"], default="graph",
+                     help="graph (default), lenet or alexnet (these two draw a chain of layers)")
+    drw.add_argument("--depth", type=_depth, metavar="N",
+                     help="one box (stack) per container rolled up at depth N (default: every "
+                          "layer where that fits, else the deepest depth that does)")
+    drw.add_argument("--costs", metavar="COST,...",
+                     help="graph: lines of units, weights, params, connections, macs, flops, "
+                          "memory in each box")
+    add_convention_flags(drw)
+
     tim = sub.add_parser("time", help="measure per-layer latency (GPU or CPU) against a roofline",
                          description="Time every layer and the whole network (CUDA events on "
                                      "GPU, perf_counter on CPU), compare each layer with its "
@@ -397,6 +416,19 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _draw(args: argparse.Namespace) -> int:
+    from .draw import draw
+    from .plot import save
+
+    costs = [c.strip() for c in args.costs.split(",") if c.strip()] if args.costs else []
+    input_shape = _input_shapes(args.input) if args.input else None
+    figure = draw(args.spec, args.style, depth=args.depth, costs=costs,
+                  conventions=conventions_from(args), input_shape=input_shape)
+    save(figure, args.output, inputs=[args.spec])
+    sys.stderr.write(f"wrote {args.output}\n")
+    return 0
+
+
 def _time(args: argparse.Namespace) -> int:
     from .verify.timing import parse_sweep, sweep, time_layers
 
@@ -457,7 +489,7 @@ def _module_file(reference: str) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"report": _report, "zoo": _zoo, "crosscheck": _crosscheck, "import": _import,
-                "check": _check, "compare": _compare, "plot": _plot, "reports": _reports,
+                "check": _check, "compare": _compare, "plot": _plot, "draw": _draw, "reports": _reports,
                 "time": _time}
     try:
         return commands[args.command](args)
