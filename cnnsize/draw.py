@@ -52,6 +52,7 @@ COST_LABELS = {"units": "units", "weights": "weights", "params": "params",
 # Without --depth, a graph is rolled up at the deepest depth that keeps to this many boxes
 # (GoogLeNet's inception modules open up: 62 boxes), a chain at the deepest depth that is a chain.
 MAX_BOXES = 64
+MAX_DRAWN = 300         # graph: more boxes than this are refused (--depth rolls them up)
 MAX_STAGES = 48          # lenet / alexnet: more stages than this do not read, even wrapped
 MAX_WIDTH = 16.0         # inches: a row (lenet, alexnet) wraps beyond this
 MAX_COLUMN = 9.0         # inches: a graph's column wraps beyond this height
@@ -219,15 +220,20 @@ def fit_depth(report: Report, style: Style) -> int | None:
     MAX_STAGES stages)."""
     candidates: list[int | None] = [None, *range(_deepest(report), 0, -1)] if report.containers \
         else [None]
+    chain: int | Literal[False] | None = False  # the shallowest depth that is a chain
     for depth in candidates:
         drawn = units(report, depth)
         if style == "graph":
             if len(drawn) <= MAX_BOXES:
                 return depth
-        elif is_chain(drawn) and len(_stages(drawn)) <= MAX_STAGES:
-            return depth
+        elif is_chain(drawn):
+            if len(_stages(drawn)) <= MAX_STAGES:
+                return depth
+            chain = depth
     if style == "graph":
         return candidates[-1]
+    if chain is not False:
+        return chain  # too many stages even so: draw() says how many
     raise CnnsizeError(
         f"a {style}-style picture draws a chain of layers; {report.name} branches at every "
         "depth" + ("" if len(report.inputs) == 1 else f" (it has {len(report.inputs)} inputs)"),
@@ -929,6 +935,13 @@ def draw(net: SpecLike, style: Style = "graph", *, depth: int | None = None,
         leaves(report, depth)  # checks it
     chosen = depth if depth is not None else fit_depth(report, style)
     if style == "graph":
+        count = len(report.inputs) + len(leaves(report, chosen))
+        if count > MAX_DRAWN:
+            raise CnnsizeError(
+                f"{count} boxes do not make a diagram anyone can read (at most {MAX_DRAWN})",
+                field="--depth", hint="a smaller --depth rolls containers up into one box each"
+                if report.containers else f"{report.name} has no containers to roll up; write "
+                "its repeated parts as blocks or sequential containers")
         cv = _graph_canvas(report, chosen, costs)
     else:
         drawn = units(report, chosen)

@@ -211,3 +211,15 @@ def test_input_is_stated_in_the_title():
     fig = draw("alexnet", "alexnet", input_shape=(3, 227, 227))
     assert any("(input 3×227×227)" in t.get_text() for t in fig.axes[0].texts)
     assert "227" in texts(fig)
+
+
+def test_work_is_bounded_before_it_starts():
+    with pytest.raises(CnnsizeError, match="512 boxes do not make a diagram") as e:
+        draw("resnet152", "graph", depth=3)
+    assert "--depth" in str(e.value)
+    flat = {"input": [1, 8, 8], "layers": [{"type": "relu"} for _ in range(400)]}
+    with pytest.raises(CnnsizeError, match="has no containers to roll up"):
+        draw(flat, "graph")
+    with pytest.raises(CnnsizeError, match="stages do not read"):
+        draw({"input": [1, 64, 64], "layers": [
+            {"type": "conv2d", "out_channels": 1, "kernel_size": 1} for _ in range(60)]}, "lenet")
