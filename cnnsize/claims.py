@@ -3,9 +3,10 @@
 A claims file names a network and, per layer or for the totals, claimed quantities. Each claim
 is checked; a wrong one gets the worked formula and, when one fits, a diagnosis of the likely
 mistake (biases, MACs vs FLOPs, forgotten input channels, 224 vs 227, stride or padding, the
-+1 of the size formula, K = 1000 vs 1024, a neighbour's value). When the claims follow a
-counting convention consistently (biases counted for fully connected layers only, as some
-lecture tables do), that is inferred and said once. Pure: no torch, no pandas.
++1 of the size formula, K = 1000 vs 1024, a neighbour's value, a figure rounded the wrong way).
+When the claims of one quantity follow a counting convention consistently (biases counted for
+fully connected layers only, as some lecture tables do), that is inferred per quantity, applied
+to that quantity's totals too, and said once. Pure: no torch, no pandas.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,6 @@ from typing import Any
 from .analyze import analyze
 from .conventions import DTYPE_BYTES, INPLACE_MODES, Conventions
 from .errors import CnnsizeError, SpecError, SpecTypeError
-from .expr import evaluate
 from .files import read_text
 from .layers import REGISTRY
 from .layers.base import did_you_mean, is_int
@@ -47,11 +50,25 @@ ALIASES = {
 }
 IGNORED_COLUMNS = ("type", "layer type", "kind", "notes", "note", "comment")
 TOP_KEYS = ("spec", "input", "conventions", "layers", "totals", "title", "source")
+TOTAL_ROWS = ("total", "totals")  # the name of a table's row of whole-network figures
 BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "b": 10**9,
                "ki": 2**10, "mi": 2**20, "gi": 2**30}
-_NUMBER = re.compile(r"^(?P<num>[0-9][0-9,_ ]*(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<unit>[a-zA-Z]*)$")
+# A word after the multiplier names what is counted: 15.5 GFLOPs, 7.7 GMACs, 138M params, 4 bytes.
+UNIT_WORDS = {"flops": "flops", "flop": "flops", "macs": "macs", "mac": "macs",
+              "madds": "macs", "mult-adds": "macs", "parameters": "params", "params": "params",
+              "param": "params", "bytes": "activation_bytes", "byte": "activation_bytes"}
+_WORD_NAMES = {"flops": "FLOPs", "macs": "MACs", "params": "parameters",
+               "activation_bytes": "bytes"}
+_UNIT = r"[A-Za-z]+(?:[ -][A-Za-z]+)*"
+_NUMBER = re.compile(r"^(?P<num>[0-9][0-9,_ ]*(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<unit>" + _UNIT + r")?$")
+# one token of a product or sum: a number with an optional unit (not a lone x: that multiplies)
+_TOKEN = re.compile(r"\s*(?:(?P<num>[0-9][0-9,_]*(?:\.[0-9]+)?|\.[0-9]+)"
+                    r"(?:\s*(?P<unit>(?![xX](?![A-Za-z]))[A-Za-z]+(?:-[A-Za-z]+)*))?"
+                    r"|(?P<op>[-+*×·()xX]))")
+_VALUE_HINT = ("write 117600, 117,600, 35K, ~60M, 60M ± 5%, 4096 × 1024, 15.5 GFLOPs, 96MB or "
+               "24M * 4 bytes")
 
 
 # ---------------------------------------------------------------- claimed values
@@ -65,8 +82,10 @@ class Claim:
     low: Fraction | tuple[int, ...]
     high: Fraction | tuple[int, ...]
     approximate: bool = False
-    unit: str = ""       # the suffix as written (K, M, MB, MiB, ...)
+    unit: str = ""       # the multiplier as written (K, M, MB, MiB, ...; G of GFLOPs)
     mantissa: Fraction | None = None  # the number before the suffix
+    step: Fraction | None = None  # a rounded figure: the precision it was rounded to
+    suffix: str = ""     # what follows the number, as written (" GFLOPs", "M")
 
     def holds(self, value: int | tuple[int, ...] | None) -> bool:
         if value is None:
@@ -90,15 +109,13 @@ def _shape_text(value: str) -> tuple[int, ...] | None:
 
 def parse_claim(value: Any, quantity: str) -> Claim:
     """A claimed value from a claims file: 117600, "117,600", "35K", "~60M", "60M ± 5%",
-    "4096 × 1024", "96MB", [6, 28, 28] or "55x55x96"."""
+    "4096 × 1024", "15.5 GFLOPs", "96MB", "24M * 4 bytes", [6, 28, 28] or "55x55x96"."""
     if isinstance(value, str) and len(value) > MAX_CELL:
         raise SpecError(f"a claim of {len(value):,} characters; the limit is {MAX_CELL:,}")
     try:
         return _parse_claim(value, quantity)
     except (ValueError, ArithmeticError, TypeError):  # a number Python will not read
-        raise SpecError(f"cannot read {str(value)[:80]!r} as a number",
-                        hint="write 117600, 117,600, 35K, ~60M, 60M ± 5%, 4096 × 1024 or 96MB"
-                        ) from None
+        raise SpecError(f"cannot read {str(value)[:80]!r} as a number", hint=_VALUE_HINT) from None
 
 
 def _parse_claim(value: Any, quantity: str) -> Claim:
@@ -124,61 +141,186 @@ def _parse_claim(value: Any, quantity: str) -> Claim:
         return Claim(text, exact, exact)
     if not isinstance(value, str):
         raise SpecError(f"expected a number, got {value!r}")
-    s = value.strip().replace("\u2009", " ").replace("\u202f", " ")
-    approximate = False
-    for mark in ("~", "∼", "≈", "about ", "approx. ", "approx "):
-        if s.lower().startswith(mark):
-            s, approximate = s[len(mark):].strip(), True
+    s = _without_approximation(value.strip().replace("\u2009", " ").replace("\u202f", " "))
+    approximate = s != value.strip().replace("\u2009", " ").replace("\u202f", " ")
     tolerance = None
     m = re.split(r"\s*(?:±|\+/-|\+-)\s*", s)
     if len(m) == 2:
         s, tolerance = m[0], m[1]
+    if _NUMBER.match(s.strip()) is None:  # a product or sum: 24M * 4 bytes, (11*11*3)*96
+        low, high = _expression(s, quantity)
+        center = (low + high) / 2
+        if tolerance is not None:
+            width = _tolerance(tolerance, center, quantity)
+            return Claim(value, center - width, center + width, True)
+        if approximate and low == high:
+            return _approximately(value, center, "", None)
+        return Claim(value, low, high, approximate or low != high)
     center, unit, mantissa, step = _number(s, quantity)
+    number = _NUMBER.match(s.strip())
+    suffix = s.strip()[len(number.group("num").rstrip()):] if number else ""
     if tolerance is not None:
-        if tolerance.endswith("%"):
-            width = center * Fraction(tolerance[:-1].strip()) / 100
-        else:
-            width, _, _, _ = _number(tolerance, quantity)
-        return Claim(value, center - width, center + width, True, unit, mantissa)
+        width = _tolerance(tolerance, center, quantity)
+        return Claim(value, center - width, center + width, True, unit, mantissa, suffix=suffix)
     if step and (approximate or unit or "." in s):
         # A rounded figure: it stands for anything that rounds to it.
         half = step / 2
-        return Claim(value, center - half, center + half, True, unit, mantissa)
+        return Claim(value, center - half, center + half, True, unit, mantissa, step, suffix)
     if approximate:  # "~60000": the last nonzero digit is the precision
-        digits = str(int(center)).rstrip("0")
-        unit_step = Fraction(10) ** (len(str(int(center))) - len(digits))
-        return Claim(value, center - unit_step / 2, center + unit_step / 2, True, unit, mantissa)
-    return Claim(value, center, center, False, unit, mantissa)
+        return _approximately(value, center, unit, mantissa, suffix)
+    return Claim(value, center, center, False, unit, mantissa, suffix=suffix)
+
+
+def _without_approximation(s: str) -> str:
+    """The claim without a leading ~, ≈, about or approx."""
+    for mark in ("~", "∼", "≈", "about ", "approx. ", "approx "):
+        if s.lower().startswith(mark):
+            s = s[len(mark):].strip()
+    return s
+
+
+def _approximately(text: str, center: Fraction, unit: str, mantissa: Fraction | None,
+                   suffix: str = "") -> Claim:
+    """"~60000": anything that rounds to it at its last nonzero digit."""
+    digits = str(int(center)).rstrip("0")
+    step = Fraction(10) ** (len(str(int(center))) - len(digits))
+    return Claim(text, center - step / 2, center + step / 2, True, unit, mantissa, step, suffix)
+
+
+def _tolerance(text: str, center: Fraction, quantity: str) -> Fraction:
+    """The half-width of "± 5%" or "± 100" (in the claim's own units)."""
+    if text.endswith("%"):
+        return abs(center) * Fraction(text[:-1].strip()) / 100
+    width, _, _, _ = _number(text, quantity)
+    return width
+
+
+def _unit(unit: str, quantity: str, written: str) -> tuple[int, str]:
+    """(multiplier, canonical multiplier) of a unit: K, Mi, MB, KiB, GFLOPs, GMACs, M params,
+    bytes. A word that names another quantity than the claim's is refused."""
+    key = unit.replace(" ", "").lower()
+    if quantity == "activation_bytes" and key in BYTE_UNITS:
+        return BYTE_UNITS[key], unit
+    for word in sorted(UNIT_WORDS, key=len, reverse=True):
+        prefix = key[:-len(word)]
+        if not key.endswith(word) or prefix not in COUNT_UNITS:
+            continue
+        meant = UNIT_WORDS[word]
+        if meant != quantity:
+            raise SpecError(f"{written!r} counts {_WORD_NAMES[meant]}, but the claim is about "
+                            f"{quantity}",
+                            hint=f"claim it as {meant}"
+                                 + (" (FLOPs = 2·MACs)" if {meant, quantity} == {"flops", "macs"}
+                                    else "")
+                                 + f", or leave out the word {unit[len(unit) - len(word):]!r}")
+        original = unit.replace(" ", "")[:len(prefix)]
+        if meant == "activation_bytes":
+            if prefix + "b" not in BYTE_UNITS:
+                break
+            return BYTE_UNITS[prefix + "b"], original + "B"
+        return COUNT_UNITS[prefix], original
+    if key in COUNT_UNITS and not (quantity == "activation_bytes" and key.endswith("b")):
+        return COUNT_UNITS[key], unit
+    raise SpecError(f"unknown unit {unit!r} in {written!r}",
+                    hint="counts take K, M, G (1000) or Ki, Mi, Gi (1024), and may name what "
+                         "they count (15.5 GFLOPs, 7.7 GMACs, 138M params); memory B, KB, MB "
+                         "(1000) or KiB, MiB (1024), or bytes")
 
 
 def _number(s: str, quantity: str) -> tuple[Fraction, str, Fraction | None, Fraction | None]:
-    """(value, unit suffix, mantissa, rounding step) of a number with an optional unit."""
+    """(value, multiplier as written, mantissa, rounding step) of a number with an optional
+    unit."""
     compact = s.strip()
     m = _NUMBER.match(compact)
     if m is None:
-        if re.fullmatch(r"[0-9\s.,()+*×x·-]+", compact) and re.search(r"[*×x·+]", compact):
-            expr = re.sub(r"[×x·]", "*", compact.replace(",", ""))
-            result = evaluate(expr, {})
-            if isinstance(result, int):
-                return Fraction(result), "", None, None
-        raise SpecError(f"cannot read {s!r} as a number",
-                        hint="write 117600, 117,600, 35K, ~60M, 60M ± 5%, 4096 × 1024 or 96MB")
+        raise SpecError(f"cannot read {s!r} as a number", hint=_VALUE_HINT)
     num = m.group("num").replace(",", "").replace("_", "").replace(" ", "")
-    unit = m.group("unit")
-    units = BYTE_UNITS if quantity == "activation_bytes" and unit.lower().endswith("b") \
-        else COUNT_UNITS
-    key = unit.lower()
-    if key not in units:
-        raise SpecError(f"unknown unit {unit!r} in {s!r}",
-                        hint="counts take K, M, G (1000) or Ki, Mi, Gi (1024); memory B, KB, MB "
-                             "(1000) or KiB, MiB (1024)")
+    scale, unit = _unit(m.group("unit"), quantity, compact) if m.group("unit") else (1, "")
     mantissa = Fraction(num)
     decimals = len(num.split(".")[1]) if "." in num else 0
-    step = units[key] * Fraction(1, 10**decimals) if (unit or decimals) else None
-    if unit and not decimals:  # "35K": the last nonzero digit is the precision
+    step = scale * Fraction(1, 10**decimals) if (scale > 1 or decimals) else None
+    if scale > 1 and not decimals:  # "35K": the last nonzero digit is the precision
         digits = num.rstrip("0") or "0"
-        step = units[key] * Fraction(10) ** (len(num) - len(digits))
-    return mantissa * units[key], unit, mantissa, step
+        step = scale * Fraction(10) ** (len(num) - len(digits))
+    return mantissa * scale, unit, mantissa, step
+
+
+def _expression(s: str, quantity: str) -> tuple[Fraction, Fraction]:
+    """The interval a product or sum of numbers stands for: "(11*11*3)*96" is exact,
+    "24M * 4 bytes" is 23.5M·4 to 24.5M·4 (24M is a rounded figure). Operators: + - * × x ·
+    and parentheses; at most one factor of a product is in bytes."""
+    tokens: list[tuple[str, str]] = []
+    pos, text = 0, s.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise SpecError(f"cannot read {s!r} as a number", hint=_VALUE_HINT)
+        if m.group("num") is not None:
+            tokens.append(("num", m.group("num") + (m.group("unit") or "")))
+        else:
+            tokens.append(("op", m.group("op")))
+        pos = m.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    if not any(kind == "op" and tok not in "()" for kind, tok in tokens):
+        raise SpecError(f"cannot read {s!r} as a number", hint=_VALUE_HINT)
+    i = 0
+
+    def peek() -> str | None:
+        return tokens[i][1] if i < len(tokens) and tokens[i][0] == "op" else None
+
+    def factor() -> tuple[Fraction, Fraction, int]:
+        nonlocal i
+        if i >= len(tokens):
+            raise SpecError(f"cannot read {s!r} as a number: it ends with an operator",
+                            hint=_VALUE_HINT)
+        kind, tok = tokens[i]
+        i += 1
+        if kind == "op" and tok == "(":
+            low, high, dim = total()
+            if peek() != ")":
+                raise SpecError(f"cannot read {s!r} as a number: a '(' is not closed",
+                                hint=_VALUE_HINT)
+            i += 1
+            return low, high, dim
+        if kind != "num":
+            raise SpecError(f"cannot read {s!r} as a number: {tok!r} where a number belongs",
+                            hint=_VALUE_HINT)
+        value, unit, _, step = _number(tok, quantity)
+        dim = int(quantity == "activation_bytes" and unit.lower().endswith("b"))
+        if step and (unit or "." in tok):
+            return value - step / 2, value + step / 2, dim
+        return value, value, dim
+
+    def product() -> tuple[Fraction, Fraction, int]:
+        nonlocal i
+        low, high, dim = factor()
+        while peek() in ("*", "×", "x", "X", "·"):
+            i += 1
+            f_low, f_high, f_dim = factor()
+            low, high, dim = low * f_low, high * f_high, dim + f_dim
+            if dim > 1:
+                raise SpecError(f"{s!r} multiplies bytes by bytes",
+                                hint="write the element count times the bytes per element: "
+                                     "24M * 4 bytes")
+        return low, high, dim
+
+    def total() -> tuple[Fraction, Fraction, int]:
+        nonlocal i
+        low, high, dim = product()
+        while peek() in ("+", "-"):
+            sign = peek()
+            i += 1
+            t_low, t_high, t_dim = product()
+            low, high = (low + t_low, high + t_high) if sign == "+" else (low - t_high, high - t_low)
+            dim = max(dim, t_dim)
+        return low, high, dim
+
+    low, high, _ = total()
+    if i != len(tokens):
+        raise SpecError(f"cannot read {s!r} as a number: {tokens[i][1]!r} is left over",
+                        hint=_VALUE_HINT)
+    return low, high
 
 
 # ---------------------------------------------------------------- results
@@ -236,9 +378,35 @@ class CheckResult:
 # ---------------------------------------------------------------- loading claims
 
 
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """One claim as written: where (for messages), about which row(s) (None: a total), the
+    quantity as written (a key or a column header) and the value."""
+
+    where: str          # "layers.C1", "layers entry 3 (C1)", "totals", "row 4 (C1)"
+    layer: str | None
+    key: str
+    value: Any
+    at: str             # for "claimed twice": "layers.C1.units", "row 4"
+
+
 def load_claims(source: str | os.PathLike[str] | Mapping[str, Any],
                 spec: str | None = None) -> tuple[dict[str, Any], str]:
-    """A claims mapping from a YAML file, a CSV or Markdown table (with `spec`), or a dict."""
+    """A claims mapping from a YAML file, a CSV or Markdown table (with `spec`), or a dict.
+    A table's rows become a `layers` list; its `total` row, if any, the `totals`."""
+    data, name, written = _load(source, spec)
+    if written is not None:
+        layers = [{"layer": w.layer, ALIASES[w.key.lower()]: w.value}
+                  for w in written if w.layer is not None]
+        data["layers"] = layers
+        data["totals"] = {ALIASES[w.key.lower()]: w.value for w in written if w.layer is None}
+    return data, name
+
+
+def _load(source: str | os.PathLike[str] | Mapping[str, Any],
+          spec: str | None) -> tuple[dict[str, Any], str, list[_Written] | None]:
+    """The claims file's top-level mapping, its name, and a table's claims (None for YAML)."""
+    written: list[_Written] | None = None
     if isinstance(source, Mapping):
         data = dict(source)
         name = "<dict>"
@@ -256,9 +424,9 @@ def load_claims(source: str | os.PathLike[str] | Mapping[str, Any],
             except csv.Error as e:
                 raise SpecError(f"cannot read the CSV table: {e}", source=name,
                                 hint=f"a cell holds at most {MAX_CELL:,} characters") from None
-            data = {"layers": _table_rows(rows, name)}
+            data, written = {}, _table_claims(rows, name)
         elif suffix in (".md", ".markdown"):
-            data = {"layers": _table_rows(_markdown_rows(text, name), name)}
+            data, written = {}, _table_claims(_markdown_rows(text, name), name)
         else:
             data = read_yaml(text, name)
             if not isinstance(data, Mapping):
@@ -267,7 +435,7 @@ def load_claims(source: str | os.PathLike[str] | Mapping[str, Any],
             data = dict(data)
     if spec is not None:
         data["spec"] = spec
-    return data, name
+    return data, name, written
 
 
 def _markdown_rows(text: str, name: str) -> list[list[str]]:
@@ -287,9 +455,11 @@ def _markdown_rows(text: str, name: str) -> list[list[str]]:
 
 MAX_CELL = 1_000      # characters in one cell of a claims table
 MAX_CLAIM_ROWS = 10_000
+MAX_PROBLEMS = 20     # cells listed in one error; the rest are counted
 
 
-def _table_rows(rows: list[list[str]], name: str) -> dict[str, dict[str, str]]:
+def _table_claims(rows: list[list[str]], name: str) -> list[_Written]:
+    """The claims of a table with a 'layer' column; a row named `total` holds the totals."""
     if not rows:
         raise SpecError("the table is empty", source=name)
     if len(rows) > MAX_CLAIM_ROWS:
@@ -306,35 +476,65 @@ def _table_rows(rows: list[list[str]], name: str) -> dict[str, dict[str, str]]:
                         + (f"; and {len(problems) - 10} more" if len(problems) > 10 else ""),
                         source=name, hint="every row needs one cell per column (an empty cell "
                                           "for a claim you do not make)")
-    header = [h.strip().lower() for h in rows[0]]
-    if "layer" not in header:
+    header = [h.strip() for h in rows[0]]
+    lower = [h.lower() for h in header]
+    if "layer" not in lower:
         raise SpecError("the table needs a 'layer' column", source=name,
-                        hint=f"its columns: {', '.join(header)}")
-    columns: list[str | None] = []
-    for h in header:
+                        hint=f"its columns: {', '.join(lower)}")
+    claimed: dict[str, str] = {}  # quantity → the column that holds it
+    for h in lower:
         if h == "layer" or h in IGNORED_COLUMNS or not h:
-            columns.append(None)
-        elif h in ALIASES:
-            columns.append(ALIASES[h])
-        else:
+            continue
+        if h not in ALIASES:
             raise SpecError(f"unknown column {h!r}", source=name,
                             hint=did_you_mean(h, list(ALIASES), "known columns"))
-    layer_col = header.index("layer")
-    out: dict[str, dict[str, str]] = {}
-    first_row: dict[tuple[str, str], int] = {}
+        if ALIASES[h] in claimed:
+            raise SpecError(f"the columns {claimed[ALIASES[h]]!r} and {h!r} both hold "
+                            f"{ALIASES[h]}", source=name, hint="keep one of them")
+        claimed[ALIASES[h]] = h
+    layer_col = lower.index("layer")
+    out: list[_Written] = []
     for number, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
         layer = row[layer_col].strip()
-        claims = {q: cell.strip() for q, cell in zip(columns, row)
-                  if q is not None and cell.strip() not in ("", "-", "—")}
-        for q in claims:
-            if (layer, q) in first_row:
-                raise SpecError(f"{layer}'s {q} is claimed twice, in rows {first_row[layer, q]} "
-                                f"and {number}", source=name,
-                                hint="one claim per layer and quantity")
-            first_row[layer, q] = number
-        out.setdefault(layer, {}).update(claims)
+        total = layer.lower() in TOTAL_ROWS
+        for h, cell in zip(header, row):
+            if h.lower() in claimed.values() and cell.strip() not in ("", "-", "—"):
+                out.append(_Written(f"row {number} ({layer})", None if total else layer, h,
+                                    cell.strip(), f"row {number}"))
+    return out
+
+
+def _yaml_claims(data: Mapping[str, Any]) -> list[_Written]:
+    """The claims of a YAML file (or dict): `layers` as a mapping or a list, and `totals`."""
+    out: list[_Written] = []
+    layer_claims = data.get("layers", {}) or {}
+    entries: list[tuple[str, str, Any]] = []  # (where, layer, its claims)
+    if isinstance(layer_claims, list):  # [{layer: C1, units: ...}, ...]
+        for i, entry in enumerate(layer_claims, start=1):
+            if not isinstance(entry, Mapping) or "layer" not in entry:
+                raise SpecError("each entry of a 'layers' list needs a 'layer' key", field="layers")
+            name = str(entry["layer"])
+            entries.append((f"layers entry {i} ({name})", name,
+                            {k: v for k, v in entry.items() if k != "layer"}))
+    elif isinstance(layer_claims, Mapping):
+        entries = [(f"layers.{name}", str(name), quantities)
+                   for name, quantities in layer_claims.items()]
+    else:
+        raise SpecError("must map layer names to claimed quantities", field="layers")
+    for where, name, quantities in entries:
+        if not isinstance(quantities, Mapping):
+            raise SpecError(f"claims for {name!r} must be a mapping of quantity to value",
+                            field="layers")
+        for key, value in quantities.items():
+            at = f"{where}.{key}" if where.startswith("layers.") else where.split(" (")[0]
+            out.append(_Written(where, name, str(key), value, at))
+    totals = data.get("totals", {}) or {}
+    if not isinstance(totals, Mapping):
+        raise SpecError("must map quantities to claimed totals", field="totals")
+    out += [_Written("totals", None, str(key), value, f"totals.{key}")
+            for key, value in totals.items()]
     return out
 
 
@@ -342,6 +542,8 @@ def _table_rows(rows: list[list[str]], name: str) -> dict[str, dict[str, str]]:
 
 
 _FAMILY = {"conv": "conv", "linear": "linear"}
+_FAMILY_LABEL = {"conv": "convolution layers", "linear": "fully connected layers",
+                 "other": "other layers"}
 
 
 def _family(row: LayerStats) -> str:
@@ -358,31 +560,80 @@ def _value(row: LayerStats | None, quantity: str) -> int | tuple[int, ...] | Non
     return value
 
 
+BIAS_SENSITIVE = ("params", "biases", "connections", "flops")
+# The quantities whose claims choose a convention; `biases` follows the choice for `params`
+# (a claimed 0 alone is a mistake, not a convention).
+INFERRED = ("params", "connections", "flops")
+VARIANTS = ("given", "no bias", "bias inputs as connections")
+_SAID = {
+    "params": {"given": "biases counted", "no bias": "biases not counted"},
+    "flops": {"given": "bias adds counted", "no bias": "bias adds not counted"},
+    "connections": {"given": "bias inputs not counted",
+                    "bias inputs as connections": "each unit's bias input counted as a "
+                                                  "connection (LeCun et al. 1998)"},
+}
+
+Choice = dict[tuple[str, str], str]  # (inferred quantity, layer family) → variant
+
+
+def _group(quantity: str) -> str:
+    return "params" if quantity == "biases" else quantity
+
+
 @dataclass
 class _Context:
     network: Network
     conv: Conventions
     variants: dict[str, Report]           # name → report under an alternative convention
-    choice: dict[str, str] = field(default_factory=dict)  # family → variant for bias claims
+    choice: Choice = field(default_factory=dict)
+    rows: dict[str, dict[str, LayerStats]] = field(default_factory=dict)  # variant → name → row
+
+    def __post_init__(self) -> None:
+        self.rows = {v: {r.name: r for r in rep.layers} for v, rep in self.variants.items()}
 
     @property
     def base(self) -> Report:
         return self.variants["given"]
 
+    def variant(self, quantity: str, row: LayerStats, choice: Choice | None = None) -> str:
+        """The variant a row's `quantity` is counted in: its family's choice."""
+        if quantity not in BIAS_SENSITIVE:
+            return "given"
+        return (self.choice if choice is None else choice).get(
+            (_group(quantity), _family(row)), "given")
 
-BIAS_SENSITIVE = ("params", "biases", "connections", "flops")
+    def value(self, row: LayerStats, quantity: str, variant: str = "given"
+              ) -> int | tuple[int, ...] | None:
+        if row.type == "input":
+            return _value(row, quantity)
+        return _value(self.rows[variant][row.name], quantity)
 
 
 def check(claims: str | os.PathLike[str] | Mapping[str, Any], spec: str | None = None) -> CheckResult:
     """Check every claim of a claims file (see docs/tutorial-check.md)."""
-    data, source = load_claims(claims, spec)
+    data, source, written = _load(claims, spec)
     try:
-        return _check(data, source)
+        return _check(data, source, written)
     except CnnsizeError as e:
         raise e.located(source=source) from None
 
 
-def _check(data: dict[str, Any], source: str) -> CheckResult:
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """A claim read: as written, its rows (empty: a total), its quantity, its value."""
+
+    written: _Written
+    rows: tuple[LayerStats, ...]
+    quantity: str
+    claim: Claim
+
+    @property
+    def name(self) -> str:
+        return self.written.layer if self.written.layer is not None else "total"
+
+
+def _check(data: dict[str, Any], source: str, written: list[_Written] | None = None
+           ) -> CheckResult:
     for key in data:
         if key not in TOP_KEYS:
             raise SpecError(f"unknown key {key!r} in the claims file", field=str(key),
@@ -406,7 +657,6 @@ def _check(data: dict[str, Any], source: str) -> CheckResult:
         raise SpecError("must be a mapping, e.g. {bias: false}", field="conventions")
     conv = _conventions(given)
     explicit_bias = "bias" in given or "bias_connections" in given
-    explicit_fpm = "flops_per_mac" in given
     variants = {"given": analyze(network, conventions=conv)}
     if not explicit_bias:
         variants["no bias"] = analyze(network, conventions=dataclasses.replace(conv, bias=False))
@@ -414,55 +664,70 @@ def _check(data: dict[str, Any], source: str) -> CheckResult:
             network, conventions=dataclasses.replace(conv, bias_connections=True))
     ctx = _Context(network, conv, variants)
 
-    layer_claims = data.get("layers", {}) or {}
-    if isinstance(layer_claims, list):  # [{layer: C1, units: ...}, ...]
-        listed: dict[str, Any] = {}
-        for entry in layer_claims:
-            if not isinstance(entry, Mapping) or "layer" not in entry:
-                raise SpecError("each entry of a 'layers' list needs a 'layer' key", field="layers")
-            listed[str(entry["layer"])] = {k: v for k, v in entry.items() if k != "layer"}
-        layer_claims = listed
-    if not isinstance(layer_claims, Mapping):
-        raise SpecError("must map layer names to claimed quantities", field="layers")
-    totals = data.get("totals", {}) or {}
-    if not isinstance(totals, Mapping):
-        raise SpecError("must map quantities to claimed totals", field="totals")
-    if not layer_claims and not totals:
+    if written is None:
+        written = _yaml_claims(data)
+    if not written:
         raise SpecError("there is nothing to check: give 'layers' or 'totals'", field="layers")
+    parsed = _parse_all(ctx, written)
 
-    parsed: list[tuple[str, list[LayerStats], str, Claim]] = []
-    for name, quantities in layer_claims.items():
-        rows = _rows(ctx.base, str(name))
-        if not isinstance(quantities, Mapping):
-            raise SpecError(f"claims for {name!r} must be a mapping of quantity to value",
-                            field="layers")
-        for key, value in quantities.items():
-            quantity = _quantity(str(key), f"layers.{name}")
-            try:
-                parsed.append((str(name), rows, quantity, parse_claim(value, quantity)))
-            except SpecError as e:
-                e.path, e.field = f"layers.{name}", str(key)
-                raise e.located() from None
-    total_claims = []
-    for key, value in totals.items():
-        quantity = _quantity(str(key), "totals")
-        if quantity == "output_shape":
-            raise SpecError("totals have no output shape", field=str(key))
-        try:
-            total_claims.append((quantity, parse_claim(value, quantity)))
-        except SpecError as e:
-            e.path, e.field = "totals", str(key)
-            raise e.located() from None
-
-    notes = _infer_conventions(ctx, parsed, explicit_bias, explicit_fpm)
-    verdicts = [_judge_layer(ctx, name, rows, q, c) for name, rows, q, c in parsed]
-    for quantity, claim in total_claims:
-        verdicts.append(_judge_total(ctx, quantity, claim, parsed))
+    notes = _infer_conventions(ctx, parsed)
+    verdicts = [_judge_layer(ctx, p) if p.rows else _judge_total(ctx, p, parsed) for p in parsed]
     notes.append(f"{'other conventions' if ctx.choice else 'conventions'}: "
                  f"{ctx.base.conventions.describe()}")
     if data.get("title"):
         notes.insert(0, str(data["title"]))
     return CheckResult(network.name, tuple(verdicts), tuple(notes), source)
+
+
+def _parse_all(ctx: _Context, written: list[_Written]) -> list[_Parsed]:
+    """Every claim read, or one error listing every claim that cannot be (with its place)."""
+    problems: list[CnnsizeError] = []
+    parsed: list[_Parsed] = []
+    rows_of: dict[tuple[str, str], tuple[LayerStats, ...] | None] = {}
+    first: dict[tuple[tuple[str, ...], str], _Written] = {}
+    for w in written:
+        try:
+            if w.layer is not None and (w.where, w.layer) not in rows_of:
+                rows_of[w.where, w.layer] = None
+                rows_of[w.where, w.layer] = tuple(_rows(ctx.base, w.layer, w.where))
+            rows = rows_of[w.where, w.layer] if w.layer is not None else ()
+            if rows is None:
+                continue  # its layer is unknown: said once, for its first cell
+            quantity = _quantity(w.key, w.where)
+            if not rows and quantity == "output_shape":
+                raise SpecError("totals have no output shape", path=w.where, field=w.key)
+            try:
+                claim = parse_claim(w.value, quantity)
+            except SpecError as e:
+                e.path, e.field = w.where, w.key
+                raise e.located() from None
+        except CnnsizeError as e:
+            problems.append(e)
+            continue
+        key = (tuple(sorted(r.name for r in rows)), quantity)
+        if key in first:
+            what = f"{w.layer}'s {quantity}" if rows else f"the total {quantity}"
+            both = f"at {first[key].at} and at {w.at}"
+            for kind, plural in (("row ", "rows"), ("layers entry ", "layers entries")):
+                if first[key].at.startswith(kind) and w.at.startswith(kind):  # in rows 2 and 3
+                    both = f"in {plural} {first[key].at[len(kind):]} and {w.at[len(kind):]}"
+            problems.append(SpecError(f"{what} is claimed twice, {both}",
+                                      hint="one claim per layer and quantity: keep the one you "
+                                           "mean (a sum of layers is written C1 + C3)"))
+            continue
+        first[key] = w
+        parsed.append(_Parsed(w, rows, quantity, claim))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        lines = [": ".join(x for x in (p.path, p.field, p.message) if x)
+                 for p in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            lines.append(f"and {len(problems) - MAX_PROBLEMS} more")
+        hints = list(dict.fromkeys(p.hint for p in problems[:MAX_PROBLEMS] if p.hint))
+        raise SpecError(f"{len(problems)} problems in the claims; nothing was checked",
+                        detail="\n  ".join(lines), hint="\n  hint: ".join(hints) or None)
+    return parsed
 
 
 def _conventions(given: Mapping[str, Any]) -> Conventions:
@@ -492,18 +757,24 @@ def _quantity(key: str, where: str) -> str:
     return q
 
 
-def _rows(report: Report, name: str) -> list[LayerStats]:
+def _rows(report: Report, name: str, where: str | None = None) -> list[LayerStats]:
     """The rows a claim names: one row, or several joined with '+'."""
+    where = where or f"layers.{name}"
     names = [n.strip() for n in name.split("+")]
     by_name = {r.name: r for r in report.layers}
     by_name["input"] = _input_row(report)
     by_lower = {r.name.lower(): r for r in report.layers}
-    rows = []
+    rows: list[LayerStats] = []
     for n in names:
         row = by_name.get(n) or by_lower.get(n.lower())
         if row is None:
-            raise SpecError(f"{report.name} has no layer {n!r}", path=f"layers.{name}",
-                            hint=did_you_mean(n, list(by_name), "its layers"))
+            hint = did_you_mean(n, list(by_name), "its layers")
+            if n.lower() in TOTAL_ROWS:
+                hint = "whole-network figures go under 'totals:', e.g. totals: {params: 61706}"
+            raise SpecError(f"{report.name} has no layer {n!r}", path=where, hint=hint)
+        if row in rows:
+            raise SpecError(f"{row.name} is named twice in {name!r}", path=where,
+                            hint="a sum names each layer once")
         rows.append(row)
     return rows
 
@@ -516,18 +787,17 @@ def _input_row(report: Report) -> LayerStats:
                       t.input_bytes, (1,) * (len(report.input_shape) - 1), None, 0, False)
 
 
-def _computed(ctx: _Context, rows: list[LayerStats], quantity: str,
-              report: Report | None = None) -> int | tuple[int, ...] | None:
-    """The value for one row (or the sum over several), in the variant chosen for its family."""
+def _computed(ctx: _Context, rows: list[LayerStats] | tuple[LayerStats, ...], quantity: str,
+              report: Report | None = None, choice: Choice | None = None
+              ) -> int | tuple[int, ...] | None:
+    """The value for one row (or the sum over several), in the variant chosen for its family
+    (or in `report`)."""
     values = []
     for row in rows:
         if report is not None:
-            rep = report
-        elif quantity in BIAS_SENSITIVE:
-            rep = ctx.variants[ctx.choice.get(_family(row), "given")]
+            values.append(_value(row if row.type == "input" else report[row.name], quantity))
         else:
-            rep = ctx.base
-        values.append(_value(row if row.type == "input" else rep[row.name], quantity))
+            values.append(ctx.value(row, quantity, ctx.variant(quantity, row, choice)))
     if len(values) == 1:
         return values[0]
     if any(not isinstance(v, int) for v in values):
@@ -535,42 +805,115 @@ def _computed(ctx: _Context, rows: list[LayerStats], quantity: str,
     return sum(v for v in values if isinstance(v, int))
 
 
-def _infer_conventions(ctx: _Context, parsed: list[tuple[str, list[LayerStats], str, Claim]],
-                       explicit_bias: bool, explicit_fpm: bool) -> list[str]:
-    """Pick, per layer family, the bias convention under which all its claims hold."""
-    notes: list[str] = []
-    if explicit_bias:
-        return notes
-    by_family: dict[str, list[tuple[list[LayerStats], str, Claim]]] = {}
-    for _, rows, quantity, claim in parsed:
-        if quantity in BIAS_SENSITIVE and len({_family(r) for r in rows}) == 1:
-            by_family.setdefault(_family(rows[0]), []).append((rows, quantity, claim))
-    def holds(variant: str, claims: list[tuple[list[LayerStats], str, Claim]]) -> bool:
-        return all(c.holds(_computed(ctx, rows, q, ctx.variants[variant])) for rows, q, c in claims)
+def _total_rows(ctx: _Context, quantity: str, choice: Choice | None = None) -> list[LayerStats]:
+    """The rows a total of `quantity` sums (units: the neuron layers; memory: the input too)."""
+    rows = [r for r in ctx.base.layers if ctx.value(r, quantity, ctx.variant(quantity, r, choice))
+            and (quantity != "units" or r.neurons)]
+    if quantity == "activation_bytes":
+        rows.insert(0, _input_row(ctx.base))
+    return rows
 
-    for family, claims in by_family.items():
-        if holds("given", claims):
+
+def _total(ctx: _Context, quantity: str, choice: Choice | None = None
+           ) -> int | tuple[int, ...] | None:
+    """The network's total of `quantity`, each row counted in its family's chosen variant."""
+    value: int | tuple[int, ...] | None = getattr(ctx.base.totals, quantity)
+    if quantity not in BIAS_SENSITIVE or not isinstance(value, int):
+        return value
+    for row in ctx.base.layers:
+        variant = ctx.variant(quantity, row, choice)
+        if variant != "given":
+            there, here = ctx.value(row, quantity, variant), _value(row, quantity)
+            assert isinstance(there, int) and isinstance(here, int)
+            value += there - here
+    return value
+
+
+def _infer_conventions(ctx: _Context, parsed: list[_Parsed]) -> list[str]:
+    """Per quantity (params, connections, FLOPs) and per layer family, the bias convention
+    under which that quantity's row claims all hold; said once, and applied to its totals.
+
+    A family whose claims hold in more than one variant, or that has none, takes the one that
+    makes sums across families hold, then the one that gives every family the same variant
+    (a total then counts the unclaimed rows as the claimed ones are counted), then the fewest
+    changes from the stated conventions. Totals alone infer nothing."""
+    if len(ctx.variants) == 1:  # the conventions were stated
+        return []
+    parts: list[str] = []
+    for group in INFERRED:
+        claims = [p for p in parsed if p.quantity == group and isinstance(p.claim.low, Fraction)]
+        if not claims:
             continue
-        for variant in ("no bias", "bias inputs as connections"):
-            if holds(variant, claims):
-                ctx.choice[family] = variant
-                break
-    if ctx.choice:
-        label = {"conv": "convolution layers", "linear": "fully connected layers",
-                 "other": "other layers"}
-        said = {"no bias": "biases not counted", "bias inputs as connections":
-                "each unit's bias input counted as a connection (LeCun et al. 1998)"}
-        parts = [f"{label[f]}: {said[v]}" for f, v in sorted(ctx.choice.items())]
-        rest = [label[f] for f in ("conv", "linear") if f not in ctx.choice and f in by_family]
-        if rest:
-            parts.append(f"{' and '.join(rest)}: biases counted")
-        notes.append("your numbers follow one convention throughout, checked that way — "
-                     + "; ".join(parts))
-    return notes
+        families = sorted({_family(r) for r in ctx.base.layers
+                           if any(ctx.value(r, group, v) for v in ctx.variants)})
+        if not families:
+            continue
+
+        members = {f: [r for r in ctx.base.layers if _family(r) == f] for f in families}
+        # (family, variant) → the first variant that counts that family's rows the same way
+        canon = {(f, v): next(u for u in VARIANTS if all(
+            ctx.value(r, group, u) == ctx.value(r, group, v) for r in members[f]))
+            for f in families for v in VARIANTS}
+
+        single: dict[str, list[_Parsed]] = {}
+        joint: list[_Parsed] = []  # sums over rows of several families
+        for p in claims:
+            fams = {_family(r) for r in p.rows if r.type != "input"} & set(families)
+            if len(fams) == 1:
+                single.setdefault(next(iter(fams)), []).append(p)
+            elif len(fams) > 1:
+                joint.append(p)
+        if not single and not joint:
+            continue  # a total alone infers nothing: one number matches some variant by chance
+        options: list[list[str]] = []
+        for f in families:
+            own = sorted({canon[f, v] for v in VARIANTS}, key=VARIANTS.index)
+            holding = [v for v in own if all(
+                p.claim.holds(_computed(ctx, p.rows, group, choice={(group, f): v}))
+                for p in single.get(f, []))]
+            options.append(holding if f not in single else holding or ["given"])
+
+        def key(assignment: tuple[str, ...], group: str = group, families: list[str] = families,
+                joint: list[_Parsed] = joint, canon: dict[tuple[str, str], str] = canon
+                ) -> tuple[int, int, int]:
+            """Sums across families that miss, then not one variant for all, then changes."""
+            choice = {(group, f): v for f, v in zip(families, assignment)}
+            failing = sum(not p.claim.holds(_computed(ctx, p.rows, group, choice=choice))
+                          for p in joint)
+            uniform = any(all(canon[f, u] == v for f, v in zip(families, assignment))
+                          for u in VARIANTS)
+            return failing, int(not uniform), sum(v != "given" for v in assignment)
+
+        best = min(itertools.product(*options), key=key)
+        for f, v in zip(families, best):
+            if v != "given":
+                ctx.choice[group, f] = v
+        if any(v != "given" for v in best):
+            parts.append(_convention_text(group, families, best, canon, parsed))
+    if not parts:
+        return []
+    return ["your numbers follow one convention for each quantity, checked that way — "
+            + "; ".join(parts)]
 
 
-def _judge_layer(ctx: _Context, name: str, rows: list[LayerStats], quantity: str,
-                 claim: Claim) -> Verdict:
+def _convention_text(group: str, families: list[str], assignment: tuple[str, ...],
+                     canon: Mapping[tuple[str, str], str], parsed: list[_Parsed]) -> str:
+    """"params: biases not counted", or per family where they differ."""
+    said = _SAID[group]
+    quantities = " and ".join(q for q in ("params", "biases", "connections", "flops")
+                              if _group(q) == group and any(p.quantity == q for p in parsed))
+    for u in VARIANTS:
+        if all(canon[f, u] == v for f, v in zip(families, assignment)) and u in said:
+            return f"{quantities}: {said[u]}"
+    by_variant: dict[str, list[str]] = {}
+    for f, v in zip(families, assignment):
+        by_variant.setdefault(v, []).append(_FAMILY_LABEL[f])
+    return f"{quantities}: " + ", ".join(
+        f"{said.get(v, v)} in {' and '.join(labels)}" for v, labels in by_variant.items())
+
+
+def _judge_layer(ctx: _Context, p: _Parsed) -> Verdict:
+    rows, quantity, claim = list(p.rows), p.quantity, p.claim
     computed = _computed(ctx, rows, quantity)
     note = ""
     ok = claim.holds(computed)
@@ -582,40 +925,66 @@ def _judge_layer(ctx: _Context, name: str, rows: list[LayerStats], quantity: str
             isinstance(claim.low, tuple) and len(claim.low) == 1 and set(computed) == set(claim.low):
         ok = True
     if ok:
-        return Verdict(name, quantity, claim.text, computed, True, note=note)
+        return Verdict(p.name, quantity, claim.text, computed, True, note=note)
     formula = _formula(ctx, rows, quantity)
     diagnosis = _diagnose(ctx, rows, quantity, claim, computed)
-    return Verdict(name, quantity, claim.text, computed, False, formula, diagnosis)
+    return Verdict(p.name, quantity, claim.text, computed, False, formula, diagnosis)
 
 
-def _judge_total(ctx: _Context, quantity: str, claim: Claim,
-                 parsed: list[tuple[str, list[LayerStats], str, Claim]]) -> Verdict:
-    totals = ctx.base.totals
-    if quantity in BIAS_SENSITIVE and ctx.choice:
-        values = [_computed(ctx, [r], quantity) for r in ctx.base.layers]
-        computed: Any = sum(v for v in values if isinstance(v, int))
-    elif quantity == "units":
-        computed = totals.units
-    else:
-        computed = getattr(totals, quantity)
+def _judge_total(ctx: _Context, p: _Parsed, parsed: list[_Parsed]) -> Verdict:
+    quantity, claim = p.quantity, p.claim
+    computed = _total(ctx, quantity)
     if claim.holds(computed):
         return Verdict("total", quantity, claim.text, computed, True)
-    rows = [r for r in ctx.base.layers if _value(r, quantity) and (quantity != "units" or r.neurons)]
-    terms = [_fmt(_value(r, quantity)) for r in rows[:6]]
-    formula = [f"total {quantity} = sum over {len(rows)} layers = {' + '.join(terms)}"
+    rows = _total_rows(ctx, quantity)
+    terms = [_fmt(_computed(ctx, [r], quantity)) for r in rows[:6]]
+    over = (f"the input and {len(rows) - 1} layers" if quantity == "activation_bytes"
+            else f"{len(rows)} layers")
+    formula = [f"total {quantity} = sum over {over} = {' + '.join(terms)}"
                f"{' + …' if len(rows) > 6 else ''} = {_fmt(computed)}"]
+    totals = ctx.base.totals
     if quantity == "activation_bytes":
         formula.append(f"(input {totals.input_bytes:,} B included; {ctx.base.conventions.dtype}, "
                        f"batch {ctx.base.conventions.batch})")
-    diagnosis = _diagnose(ctx, None, quantity, claim, computed)
-    own = [(c.low, c.high) for _, _, q, c in parsed
-           if q == quantity and isinstance(c.low, Fraction) and isinstance(c.high, Fraction)]
-    if own and not diagnosis:
-        claimed_sum = sum(((low + high) / 2 for low, high in own), Fraction(0))
-        if not claim.holds(int(claimed_sum)) and len(own) > 1:
-            diagnosis = (f"your own rows for {quantity} add up to {_fmt(int(claimed_sum))}, "
-                         "not to this total")
+    diagnosis = _diagnose(ctx, None, quantity, claim, computed) or _own_rows(ctx, p, parsed)
     return Verdict("total", quantity, claim.text, computed, False, tuple(formula), diagnosis)
+
+
+MAX_UNCLAIMED = 2  # rows a total's "your own rows add up to" may fill in with computed values
+
+
+def _own_rows(ctx: _Context, total: _Parsed, parsed: list[_Parsed]) -> str:
+    """"Your own rows add up to …": only when the claimed rows are every row that the total
+    sums (or all but one or two, which are named and filled in with their computed values)."""
+    quantity, claim = total.quantity, total.claim
+    summed = _total_rows(ctx, quantity)
+    names = {r.name for r in summed}
+    covered: set[str] = set()
+    low = high = Fraction(0)
+    for p in parsed:
+        if p.quantity != quantity or not p.rows or not isinstance(p.claim.low, Fraction):
+            continue
+        inside = {r.name for r in p.rows if r.name in names}
+        if not inside:
+            continue  # a row the total does not sum (an activation's units, the input's)
+        if len(inside) != len(p.rows) or inside & covered:
+            return ""  # a sum that mixes rows in and out of the total, or a row claimed twice
+        assert isinstance(p.claim.high, Fraction)
+        covered |= inside
+        low, high = low + p.claim.low, high + p.claim.high
+    missing = [r for r in summed if r.name not in covered]
+    if len(covered) < 2 or len(missing) > min(MAX_UNCLAIMED, len(covered) - 1):
+        return ""
+    extra = sum(v for r in missing if isinstance(v := _computed(ctx, [r], quantity), int))
+    assert isinstance(claim.low, Fraction) and isinstance(claim.high, Fraction)
+    if claim.low <= high + extra and low + extra <= claim.high:
+        return ""  # the total is the sum of the rows (as rounded): a row is what is wrong
+    written = int((low + high) / 2)
+    if not missing:
+        return f"your own rows for {quantity} add up to {_fmt(written)}, not to this total"
+    filled = " and ".join(f"{r.name} ({_fmt(_computed(ctx, [r], quantity))})" for r in missing)
+    return (f"your own rows for {quantity} add up to {_fmt(written)}; with {filled}, which you "
+            f"did not claim, {_fmt(written + extra)} — not this total")
 
 
 def _fmt(value: Any) -> str:
@@ -636,16 +1005,19 @@ _FORMULA_PREFIX = {
 
 def _formula(ctx: _Context, rows: list[LayerStats], quantity: str) -> tuple[str, ...]:
     lines: list[str] = []
-    for row in rows:
+    conv = ctx.base.conventions
+    for base_row in rows:
+        variant = ctx.variant(quantity, base_row)
+        row = base_row if base_row.type == "input" else ctx.rows[variant][base_row.name]
         prefixes = _FORMULA_PREFIX.get(quantity, ())
         lines += [f"{row.name}: {line}" if len(rows) > 1 else line
                   for line in row.explain if line.startswith(prefixes)]
-        conv = ctx.base.conventions
         if quantity == "params":
             lines.append(f"params = weights + biases = {row.weights:,} + {row.biases:,} = "
                          f"{row.params:,}")
         if quantity == "flops":
-            lines.append(f"FLOPs = {conv.flops_per_mac}·MACs + per-element ops = {row.flops:,}")
+            per_mac = ctx.variants[variant].conventions.flops_per_mac
+            lines.append(f"FLOPs = {per_mac}·MACs + per-element ops = {row.flops:,}")
         if quantity == "activation_bytes":
             lines.append(f"memory = units·batch·bytes = {row.units:,}·{conv.batch}·"
                          f"{conv.bytes_per_element} = {row.units * conv.batch * conv.bytes_per_element:,}"
@@ -655,7 +1027,7 @@ def _formula(ctx: _Context, rows: list[LayerStats], quantity: str) -> tuple[str,
             lines.append("r_out = r_in + (F_eff − 1)·j_in, j_out = j_in·S → "
                          f"{_fmt(row.receptive_field)}")
     if len(rows) > 1:
-        lines.append(f"sum = {' + '.join(_fmt(_value(r, quantity)) for r in rows)}")
+        lines.append(f"sum = {' + '.join(_fmt(_computed(ctx, [r], quantity)) for r in rows)}")
     return tuple(lines)
 
 
@@ -695,7 +1067,8 @@ def _macs_vs_flops(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
         return f"this is the MAC count ({_fmt(macs)}); FLOPs = 2·MACs"
     if quantity == "flops" and claim.holds(2 * macs):
         return (f"this is 2·MACs ({_fmt(2 * macs)}) without the per-element ops (bias adds, "
-                "activations, pooling) that cnnsize adds: use --no-elementwise-flops")
+                "activations, pooling) that cnnsize adds; if that is how you count, say so in "
+                "a YAML claims file: conventions: {elementwise_flops: false}")
     return None
 
 
@@ -813,8 +1186,48 @@ def _neighbour(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
     return None
 
 
+def _rounding(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
+              claim: Claim, computed: Any) -> str | None:
+    """A rounded figure that misses by less than one step: cut off instead of rounded."""
+    if not isinstance(computed, int) or claim.step is None or claim.mantissa is None:
+        return None
+    assert isinstance(claim.low, Fraction) and isinstance(claim.high, Fraction)
+    center, step = (claim.low + claim.high) / 2, claim.step
+    if abs(computed - center) > step * 3 / 2 or center <= 0:
+        return None
+    scale = center / claim.mantissa
+    written = _without_approximation(claim.text.strip())
+    suffix = claim.suffix
+
+    def at(value: Fraction, precision: Fraction) -> str:
+        """value in the claim's units, rounded half up to `precision` (a power of ten)."""
+        places = max(0, -round(math.log10(precision)))
+        rounded = math.floor(value / precision + Fraction(1, 2)) * precision
+        return f"{Decimal(rounded.numerator) / Decimal(rounded.denominator):,.{places}f}"
+
+    rounds_to = at(Fraction(computed) / scale, step / scale)
+    finer = step / 10
+    while not claim_holds(f"{at(Fraction(computed) / scale, finer / scale)}{suffix}", quantity,
+                          computed) and finer > 1:
+        finer /= 10
+    better = f"{at(Fraction(computed) / scale, finer / scale)}{suffix}"
+    percent = max(1, math.ceil(abs(computed - center) * 100 / center))
+    core = written.split("±")[0].strip()
+    return (f"{computed:,} rounds to {rounds_to}{suffix}, not {core}: a rounded figure stands "
+            f"for what rounds to it ({at(claim.low / scale, step / scale / 10)}{suffix} to "
+            f"{at(claim.high / scale, step / scale / 10)}{suffix}); write {better}, or "
+            f"{core} ± {percent}%")
+
+
+def claim_holds(text: str, quantity: str, value: int) -> bool:
+    try:
+        return parse_claim(text, quantity).holds(value)
+    except CnnsizeError:
+        return False
+
+
 DIAGNOSES: tuple[Diagnosis, ...] = (_with_bias_toggled, _macs_vs_flops, _input_channels,
-                                    _other_input, _size_rule, _unit_base, _neighbour)
+                                    _other_input, _size_rule, _unit_base, _neighbour, _rounding)
 
 
 def _diagnose(ctx: _Context, rows: list[LayerStats] | None, quantity: str, claim: Claim,

@@ -238,6 +238,246 @@ def test_the_input_row_can_be_claimed():
     assert result.ok                                          # 224 * 224 * 3 = 150,528
 
 
+# ---------------------------------------------------------------- wrong verdicts (issue 13)
+
+
+def test_lecuns_total_is_counted_in_the_convention_of_his_rows():
+    # A student copies C1 from the paper and sums the network as LeCun et al. 1998 count it:
+    # C1 4,704 * (5 * 5 + 1) = 122,304; S2 1,176 * (4 + 1) = 5,880; C3 151,600; S4 400 * 5 = 2,000;
+    # C5 120 * 401 = 48,120; F6 84 * 121 = 10,164; output 840  ->  340,908
+    result = check({"spec": "lenet5_1998", "layers": {"C1": {"connections": 122_304}},
+                    "totals": {"connections": "340,908"}})
+    assert result.ok                                  # was ✗ against a hybrid 339,248
+    total = verdict(result, "total", "connections")
+    assert total.computed == 122_304 + 5_880 + 151_600 + 2_000 + 48_120 + 10_164 + 840 == 340_908
+    assert any("connections: each unit's bias input counted as a connection" in line
+               for line in result.conventions)
+
+
+def test_a_wrong_total_shows_the_sum_in_the_inferred_convention():
+    # C1 as LeCun counts it, a total with F6's bias input forgotten: 340,908 - 84 = 340,824
+    result = check({"spec": "lenet5_1998", "layers": {"C1": {"connections": 122_304}},
+                    "totals": {"connections": "340,824"}})
+    total = verdict(result, "total", "connections")
+    assert not total.ok and total.computed == 340_908
+    assert total.formula[0].startswith("total connections = sum over 7 layers = 122,304 + 5,880 + "
+                                       "151,600 + 2,000 + 48,120 + 10,164 + … = 340,908")
+
+
+def test_conventions_are_inferred_per_quantity():
+    # The CS7015 params column (no biases: 5 * 5 * 1 * 6 = 150) next to LeCun's connections
+    # (122,304): two conventions, one per quantity; before, one of the two was marked wrong.
+    result = check({"spec": "lenet5_1998", "layers": {"C1": {"params": 150, "connections": 122_304},
+                                                      "C3": {"params": 1_500}}})
+    assert result.ok
+    (note,) = [line for line in result.conventions if "one convention for each" in line]
+    assert "params: biases not counted" in note
+    assert "connections: each unit's bias input counted as a connection" in note
+
+
+def test_a_mixed_convention_applies_to_the_total():
+    # lenet_params.yaml's convention (conv without, FC with biases) and its total:
+    # 150 + 2,400 + 48,120 + 10,164 + 850 = 61,684 (with every bias: 61,706)
+    result = check({"spec": "lenet5", "layers": {"C1": {"params": 150}, "F5": {"params": 48_120}},
+                    "totals": {"params": "61,684"}})
+    assert result.ok and verdict(result, "total", "params").computed == 61_684
+
+
+def test_a_total_alone_infers_no_convention():
+    # LeNet-5 without any bias: 61,470 weights. One number matches some convention by chance
+    # (ResNet-152's 60.1M is its no-bias count, and 60,192,808 truncated): no inference.
+    result = check({"spec": "lenet5", "totals": {"params": "61,470"}})
+    v = verdict(result, "total", "params")
+    assert not v.ok and v.computed == 61_706 and "biases left out" in v.diagnosis
+
+
+def test_a_claimed_zero_bias_is_no_convention():
+    # C1 has 6 biases; a 0 alone is a mistake. With the no-bias params next to it, it is the
+    # same convention (biases not counted) and holds.
+    result = check({"spec": "lenet5", "layers": {"C1": {"biases": 0}}})
+    assert not result.ok and "biases left out" in verdict(result, "C1", "biases").diagnosis
+    assert check({"spec": "lenet5", "layers": {"C1": {"biases": 0, "params": 150}}}).ok
+
+
+def test_own_rows_add_up_only_when_they_cover_the_total():
+    # 2 of LeNet-5's 7 rows with connections: S2 4,704 + S4 1,176 = 5,880 says nothing about
+    # a total of 420,000 (the other five rows are not claimed)
+    result = check({"spec": "lenet5", "layers": {"S2": {"connections": 4_704},
+                                                 "S4": {"connections": 1_176}},
+                    "totals": {"connections": 420_000}})
+    assert "add up" not in verdict(result, "total", "connections").diagnosis
+    # all seven rows, right, and a total that is not their sum:
+    # 117,600 + 4,704 + 240,000 + 1,600 + 48,000 + 10,080 + 840 = 422,824
+    rows = {"C1": 117_600, "S2": 4_704, "C3": 240_000, "S4": 1_600, "F5": 48_000, "F6": 10_080,
+            "output": 840}
+    result = check({"spec": "lenet5", "layers": {k: {"connections": v} for k, v in rows.items()},
+                    "totals": {"connections": 420_000}})
+    assert verdict(result, "total", "connections").diagnosis == (
+        "your own rows for connections add up to 422,824, not to this total")
+    # ... and a total that is their sum, with one row wrong: the row is the mistake, not the sum
+    wrong_row = {**rows, "C3": 40_000}               # input channels forgotten: 1,600 * 5 * 5
+    result = check({"spec": "lenet5", "layers": {k: {"connections": v} for k, v in wrong_row.items()},
+                    "totals": {"connections": sum(wrong_row.values())}})
+    assert wrong(result) == {("C3", "connections"), ("total", "connections")}
+    assert "add up" not in verdict(result, "total", "connections").diagnosis
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    # a layer listed twice in a 'layers' list: before, the first entry was dropped silently
+    ("spec: lenet5\nlayers:\n  - {layer: C1, units: 4704, weights: 150}\n  - {layer: S2, units: 1176}\n"
+     "  - {layer: C1, units: 4704}\n",
+     "C1's units is claimed twice, in layers entries 1 and 3"),
+    # the same row in two spellings
+    ("spec: lenet5\nlayers:\n  C1: {units: 4704}\n  c1: {units: 1}\n",
+     "c1's units is claimed twice, at layers.C1.units and at layers.c1.units"),
+    # one quantity under two names
+    ("spec: lenet5\nlayers:\n  C1: {params: 156, parameters: 150}\n",
+     "C1's params is claimed twice, at layers.C1.params and at layers.C1.parameters"),
+    ("spec: lenet5\ntotals: {params: 61706, parameters: 61470}\n",
+     "the total params is claimed twice, at totals.params and at totals.parameters"),
+    # a sum named in another order
+    ("spec: vgg16\nlayers:\n  classifier.0 + classifier.3: {weights: 1}\n"
+     "  classifier.3 + classifier.0: {weights: 2}\n", "is claimed twice"),
+    # YAML's own duplicate key (PyYAML keeps the last value): refused by the loader
+    ("spec: lenet5\ntotals:\n  params: 61706\n  params: 1\n", "the key 'params' is given twice"),
+])
+def test_a_claim_written_twice_is_refused(tmp_path, text, fragment):
+    claims = tmp_path / "twice.yaml"
+    claims.write_text(text, encoding="utf-8")
+    proc = run(str(claims))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert fragment in proc.stderr
+    assert "twice.yaml" in proc.stderr
+
+
+@pytest.mark.parametrize(("name", "text", "fragment"), [
+    ("t.csv", "layer,units\nC1,1\nC1,4704\n", "C1's units is claimed twice, in rows 2 and 3"),
+    ("t.csv", "layer,units\nC1,1\nc1,4704\n", "c1's units is claimed twice, in rows 2 and 3"),
+    ("t.md", "| layer | units |\n|---|---|\n| C1 | 1 |\n| C1 | 4704 |\n", "claimed twice, in rows 2 and 3"),
+    ("t.csv", "layer,params,# params\nC1,156,150\n", "the columns 'params' and '# params' both hold params"),
+    ("t.csv", "layer,params\ntotal,61706\nTotal,61470\n", "the total params is claimed twice, in rows 2 and 3"),
+])
+def test_a_table_row_written_twice_is_refused(tmp_path, name, text, fragment):
+    table = tmp_path / name
+    table.write_text(text, encoding="utf-8")
+    proc = run(str(table), "--spec", "lenet5")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert fragment in proc.stderr
+
+
+def test_the_flops_hint_names_a_convention_check_accepts():
+    # A student writes FLOPs = 2 * MACs for LeNet-5: 2 * 416,520 = 833,040
+    result = check({"spec": "lenet5", "totals": {"flops": "833,040"}})
+    diagnosis = verdict(result, "total", "flops").diagnosis
+    assert "--no-elementwise-flops" not in diagnosis        # check has no such flag
+    assert "conventions: {elementwise_flops: false}" in diagnosis
+    # ... and doing what it says makes the claim hold
+    assert check({"spec": "lenet5", "conventions": yaml.safe_load("{elementwise_flops: false}"),
+                  "totals": {"flops": "833,040"}}).ok
+
+
+def test_a_figure_cut_off_instead_of_rounded_says_the_rule():
+    # CS7015's "~102M" for the first FC layer: 25,088 * 4,096 + 4,096 = 102,764,544, which
+    # rounds to 103M; "~102M" stands for 101.5M to 102.5M
+    result = check({"spec": "vgg16", "layers": {"classifier.0": {"params": "~102M"}}})
+    v = verdict(result, "classifier.0", "params")
+    assert not v.ok
+    assert v.diagnosis == ("102,764,544 rounds to 103M, not 102M: a rounded figure stands for "
+                           "what rounds to it (101.5M to 102.5M); write 102.8M, or 102M ± 1%")
+    for suggestion in ("102.8M", "102M ± 1%"):               # 0.75% off: 1% is enough
+        assert parse_claim(suggestion, "params").holds(102_764_544)
+    # far off is not a rounding slip: 123,642,856 for ~122M (123.6M)
+    result = check({"spec": "vgg16", "layers": {"classifier.0 + classifier.3 + classifier.6":
+                                                {"params": "~122M"}}})
+    assert "rounds to" not in result.verdicts[0].diagnosis
+
+
+# ---------------------------------------------------------------- claims grammar (issue 13)
+
+
+def test_flops_and_macs_units():
+    claim = parse_claim("15.5 GFLOPs", "flops")            # VGG-16's often-quoted figure
+    assert (claim.low, claim.high) == (15_450_000_000, 15_550_000_000) and claim.unit == "G"
+    assert parse_claim("15.5 GMACs", "macs").holds(15_470_264_320)
+    assert parse_claim("850.8 KFLOPs", "flops").holds(850_794)      # LeNet-5
+    assert parse_claim("416.5K MACs", "macs").holds(416_520)
+    assert parse_claim("0.85 MFLOPs", "flops").holds(850_794)
+    assert parse_claim("850794 FLOPs", "flops").low == 850_794       # no multiplier: exact
+    assert parse_claim("138M params", "params").holds(138_357_544)
+    # VGG-16 has 15,470,264,320 MACs, so 15.5G is its MAC count: as FLOPs it is diagnosed
+    result = check({"spec": "vgg16", "totals": {"flops": "15.5 GFLOPs", "macs": "15.5 GMACs"}})
+    assert wrong(result) == {("total", "flops")}
+    assert "the MAC count (15,470,264,320)" in verdict(result, "total", "flops").diagnosis
+
+
+def test_a_unit_that_names_another_quantity_is_refused():
+    with pytest.raises(SpecError, match=re.escape("'15.5 GMACs' counts MACs, but the claim is about flops")):
+        parse_claim("15.5 GMACs", "flops")
+    with pytest.raises(SpecError, match="counts bytes, but the claim is about units"):
+        parse_claim("3.2M bytes", "units")
+
+
+def test_products_with_units():
+    # CS231n: "TOTAL memory: 24M * 4 bytes ~= 96MB / image"; 24M is rounded: 23.5M..24.5M
+    claim = parse_claim("24M * 4 bytes", "activation_bytes")
+    assert (claim.low, claim.high) == (94_000_000, 98_000_000) and claim.approximate
+    assert parse_claim("24M × 4 B", "activation_bytes").low == 94_000_000
+    assert parse_claim("150528 * 4 bytes", "activation_bytes").low == 602_112  # 224 * 224 * 3 * 4
+    claim = parse_claim("3.2M + 3.2M", "units")                                 # 6.3M..6.5M
+    assert claim.holds(2 * 3_211_264)
+    with pytest.raises(SpecError, match="multiplies bytes by bytes"):
+        parse_claim("24MB * 4 bytes", "activation_bytes")
+    with pytest.raises(SpecError, match="cannot read"):
+        parse_claim("24M *", "activation_bytes")
+
+
+def test_a_plain_unit_is_not_a_rounded_figure():
+    # "800 B" is 800 bytes, as "800" is; "800K" is 750K..850K (the last nonzero digit)
+    assert parse_claim("800 B", "activation_bytes").low == parse_claim("800 B", "activation_bytes").high
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("t.csv", "layer,units,weights\nC1,4704,150\nC3,1600,2400\ntotal,8094,61470\n"),
+    ("t.md", "| layer | units | weights |\n|---|---|---|\n| C1 | 4704 | 150 |\n"
+             "| **total** | 8094 | 61470 |\n".replace("**total**", "Total")),
+])
+def test_a_total_row_in_a_table_holds_the_totals(tmp_path, name, text):
+    table = tmp_path / name
+    table.write_text(text, encoding="utf-8")
+    result = check(table, spec="lenet5")
+    # LeNet-5: 4,704 + 1,176 + 1,600 + 400 + 120 + 84 + 10 = 8,094 units;
+    # 150 + 2,400 + 48,000 + 10,080 + 840 = 61,470 weights
+    assert ("total", "units") in {(v.layer, v.quantity) for v in result.verdicts}
+    assert result.ok and verdict(result, "total", "weights").computed == 61_470
+
+
+def test_every_unreadable_cell_is_reported_at_once(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("layer,units,weights\nC1,lots,150\nC3,1600,12 parsecs\nC7,1,1\nS2,1176,\n")
+    proc = run(str(table), "--spec", "lenet5")
+    assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "cnnsize: error: " + str(table) + ": 3 problems in the claims; nothing was checked"
+    assert "  row 2 (C1): units: cannot read 'lots' as a number" in lines
+    assert "  row 3 (C3): weights: unknown unit 'parsecs' in '12 parsecs'" in lines
+    assert "  row 4 (C7): LeNet-5 has no layer 'C7'" in lines
+    # a YAML file says where too
+    claims = tmp_path / "c.yaml"
+    claims.write_text("spec: lenet5\nlayers:\n  C1: {units: lots, weigths: 150}\ntotals: {flops: 2 GMACs}\n")
+    proc = run(str(claims))
+    assert proc.returncode == 2
+    assert "layers.C1: units: cannot read 'lots' as a number" in proc.stderr
+    assert "layers.C1: weigths: unknown quantity 'weigths'" in proc.stderr
+    assert "totals: flops: '2 GMACs' counts MACs, but the claim is about flops" in proc.stderr
+
+
+def test_byte_claims_show_the_unit_of_the_computed_value():
+    result = check({"spec": "vgg16", "totals": {"activation_bytes": "24M * 4 bytes"}})
+    text = result.render()
+    assert "61,050,784 B " in text and "the right value is 61,050,784 B\n" in text
+    assert verdict(result, "total", "activation_bytes").computed == 61_050_784  # JSON: a number
+
+
 # ---------------------------------------------------------------- the lecture examples
 
 
@@ -247,8 +487,10 @@ EXPECTED = {
     "lenet_table.yaml": (19, set()),
     # CS7015 Lecture 11: right, under a mixed convention (conv without, FC with biases).
     "lenet_params.yaml": (14, set()),
-    # CS231n Lecture 9: every row right; 24M is not the column's sum, 96MB = 24M * 4 B.
+    # CS231n Lecture 9: every row right; 24M is not the column's sum, nor 24M * 4 bytes its memory.
     "vgg16_memory.yaml": (45, {("total", "units"), ("total", "activation_bytes")}),
+    # LeCun et al. 1998: bias inputs counted as connections, the total too.
+    "lenet5_lecun.yaml": (12, set()),
     # CS7015 Lecture 11: 1024 classes; ~122M and ~102M wrong.
     "vgg16_fc.yaml": (6, {("classifier.0 + classifier.3 + classifier.6", "weights"),
                           ("classifier.0 + classifier.3 + classifier.6", "params"),
@@ -283,9 +525,9 @@ def test_lenet_params_states_the_mixed_convention_once():
     assert verdict(result, "C1", "params").computed == 150
     assert verdict(result, "F5", "params").computed == 48_120
     text = result.render()
-    assert text.count("your numbers follow one convention throughout") == 1
-    assert ("convolution layers: biases not counted; fully connected layers: biases counted"
-            in text)
+    assert text.count("your numbers follow one convention for each quantity") == 1
+    assert ("params: biases not counted in convolution layers, biases counted in fully "
+            "connected layers" in text)
 
 
 def test_vgg16_memory_numbers():
@@ -295,13 +537,14 @@ def test_vgg16_memory_numbers():
     # + 512·14² + 512·14²·3 + 512·7² (pool) + 512·7² (avgpool) + 4096 + 4096 + 1000
     # = 15,112,168
     assert units.computed == 15_112_168
-    assert "your own rows for units add up to" in units.diagnosis
-    # (15,112,168 + 3 * 224 * 224) * 4 B = 61,050,784 B, not ~96MB
+    # every row is claimed but torchvision's avgpool (512 * 7 * 7 = 25,088), named and filled in
+    assert units.diagnosis == ("your own rows for units add up to 15,034,192; with avgpool "
+                               "(25,088), which you did not claim, 15,059,280 — not this total")
+    # (15,112,168 + 3 * 224 * 224) * 4 B = 61,050,784 B, not 24M * 4 bytes (94M to 98M)
     assert verdict(result, "total", "activation_bytes").computed == (15_112_168 + 3 * 224 * 224) * 4
     # the params column has no biases, so the total is checked without them: 138,344,128
     assert verdict(result, "total", "params").computed == 138_344_128
-    assert any("convolution layers: biases not counted; fully connected layers: biases not counted"
-               in line for line in result.conventions)
+    assert any("params: biases not counted" in line for line in result.conventions)
 
 
 def test_vgg16_fc_numbers():
@@ -454,6 +697,16 @@ def test_tutorial_output_is_a_real_run(command, pasted):
     proc = run(*shlex.split(command)[2:])
     assert proc.returncode in (0, 1), proc.stderr
     assert proc.stdout == pasted
+
+
+def test_the_tutorials_unreadable_table_is_a_real_run(tmp_path):
+    text = TUTORIAL.read_text(encoding="utf-8")
+    table, shown = re.search(r"For this `homework.csv`\n\n```csv\n(.*?)```\n\n"
+                             r"`cnnsize check homework.csv --spec lenet5` prints\n\n```text\n(.*?)```",
+                             text, re.S).groups()
+    (tmp_path / "homework.csv").write_text(table, encoding="utf-8")
+    proc = run("homework.csv", "--spec", "lenet5", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr == shown
 
 
 def test_the_tutorial_claims_snippets_hold():

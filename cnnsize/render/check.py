@@ -8,7 +8,7 @@ from ..errors import CnnsizeError
 from . import json_text, table, value_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..claims import CheckResult
+    from ..claims import CheckResult, Verdict
 
 _TABLEFMT = {"text": "simple", "markdown": "pipe"}
 
@@ -19,7 +19,7 @@ def render_check(result: CheckResult, fmt: str = "text") -> str:
     if fmt not in _TABLEFMT:
         raise CnnsizeError(f"unknown format {fmt!r}", field="format",
                            hint="choose one of text, markdown, json")
-    rows = [[v.layer, v.quantity, v.claimed, value_text(v.computed), "✓" if v.ok else "✗",
+    rows = [[v.layer, v.quantity, v.claimed, _computed_text(v), "✓" if v.ok else "✗",
              v.note or v.diagnosis] for v in result.verdicts]
     body = table(rows, ["layer", "quantity", "claimed", "computed", "", "why"], _TABLEFMT[fmt])
     details = []
@@ -27,7 +27,7 @@ def render_check(result: CheckResult, fmt: str = "text") -> str:
         if v.ok:
             continue
         details.append(f"✗ {v.layer} {v.quantity}: you wrote {v.claimed}, the right value is "
-                       f"{value_text(v.computed)}")
+                       f"{_computed_text(v)}")
         details += [f"    {line}" for line in v.formula]
         if v.diagnosis:
             details.append(f"    likely mistake: {v.diagnosis}")
@@ -38,3 +38,9 @@ def render_check(result: CheckResult, fmt: str = "text") -> str:
     if fmt == "markdown":
         return "\n".join([f"### {lines[0]}", "", body, "", "```", *lines[4:], "```"]) + "\n"
     return "\n".join(lines) + "\n"
+
+
+def _computed_text(v: Verdict) -> str:
+    """The computed value with its unit where it has one: 61,050,784 B."""
+    text = value_text(v.computed)
+    return f"{text} B" if v.quantity == "activation_bytes" and isinstance(v.computed, int) else text
