@@ -471,9 +471,10 @@ def _reports(args: argparse.Namespace) -> int:
     from .reports import write_reports
 
     written = write_reports(args.output, charts=not args.no_charts, progress=sys.stderr.isatty())
-    charts = len([p for p in written if p.suffix == ".svg"])
-    sys.stderr.write(f"wrote {len(written) - charts} Markdown files and {charts} charts to "
-                     f"{args.output}\n")
+    pictures = [p for p in written if p.suffix == ".svg"]
+    diagrams = len([p for p in pictures if p.stem.endswith("_diagram")])
+    sys.stderr.write(f"wrote {len(written) - len(pictures)} Markdown files, {diagrams} diagrams "
+                     f"and {len(pictures) - diagrams} charts to {args.output}\n")
     return 0
 
 

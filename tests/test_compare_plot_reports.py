@@ -193,7 +193,8 @@ def test_a_deep_network_is_rolled_up_to_keep_to_max_bars():
     assert "inception3a" in [t.get_text() for t in ax.get_xticklabels()]
     every = charts.plot_layers("googlenet", max_bars=None).axes[0]
     neurons = [r for r in cnnsize.analyze("googlenet").layers if r.neurons]
-    assert len(every.get_xticks()) == len(neurons) > charts.MAX_BARS
+    # more than MAX_BARS rows: horizontal bars, the layers down the y axis
+    assert len(every.get_yticks()) == len(neurons) > charts.MAX_BARS
     chosen = charts.plot_layers("googlenet", depth=2).axes[0]
     assert "to keep to" not in chosen.get_xlabel()
     memory = charts.plot_memory("resnet152").axes[0]
