@@ -3,10 +3,13 @@
 A claims file names a network and, per layer or for the totals, claimed quantities. Each claim
 is checked; a wrong one gets the worked formula and, when one fits, a diagnosis of the likely
 mistake (biases, MACs vs FLOPs, forgotten input channels, 224 vs 227, stride or padding, the
-+1 of the size formula, K = 1000 vs 1024, a neighbour's value, a figure rounded the wrong way).
-When the claims of one quantity follow a counting convention consistently (biases counted for
-fully connected layers only, as some lecture tables do), that is inferred per quantity, applied
-to that quantity's totals too, and said once. Pure: no torch, no pandas.
++1 of the size formula, K = 1000 vs 1024, a neighbour's value, a figure rounded the wrong way),
+each with a short label (`Mistake`) that a gradebook can count. When the claims of one quantity
+follow a counting convention consistently (biases counted for fully connected layers only, as
+some lecture tables do), that is inferred per quantity, applied to that quantity's totals too,
+and said once; a named convention (`pytorch`, `lecun1998`, ...) or one given by the caller fixes
+it instead. A cell left blank (an empty YAML value, `?`) is listed, not checked. Pure: no torch,
+no pandas.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -49,7 +53,8 @@ ALIASES = {
     "receptive field": "receptive_field", "rf": "receptive_field",
 }
 IGNORED_COLUMNS = ("type", "layer type", "kind", "notes", "note", "comment")
-TOP_KEYS = ("spec", "input", "conventions", "layers", "totals", "title", "source")
+TOP_KEYS = ("spec", "input", "conventions", "layers", "totals", "title", "source", "points")
+BLANKS = ("?",)  # a cell to fill in (a worksheet's); an empty YAML value is blank too
 TOTAL_ROWS = ("total", "totals")  # the name of a table's row of whole-network figures
 BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -69,6 +74,112 @@ _TOKEN = re.compile(r"\s*(?:(?P<num>[0-9][0-9,_]*(?:\.[0-9]+)?|\.[0-9]+)"
                     r"|(?P<op>[-+*×·()xX]))")
 _VALUE_HINT = ("write 117600, 117,600, 35K, ~60M, 60M ± 5%, 4096 × 1024, 15.5 GFLOPs, 96MB or "
                "24M * 4 bytes")
+
+
+class Mistake(str, Enum):
+    """The short name of a diagnosis: what a gradebook counts and sorts by."""
+
+    BIASES_MISSING = "biases missing"
+    BIASES_ADDED = "biases added"
+    BIAS_INPUTS = "bias inputs counted as connections"
+    FLOPS_FOR_MACS = "FLOPs written as MACs"
+    MACS_FOR_FLOPS = "MACs written as FLOPs"
+    NO_ELEMENTWISE = "per-element ops left out of FLOPs"
+    INPUT_CHANNELS = "input channels forgotten"
+    WEIGHTS_FOR_CONNECTIONS = "weights written as connections"
+    CONNECTIONS_FOR_WEIGHTS = "connections written as weights"
+    OTHER_INPUT = "another input size"
+    NO_STRIDE = "stride not applied"
+    NO_PADDING = "padding left out"
+    SAME_PADDING = "'same' padding assumed"
+    OFF_BY_ONE = "off by one (+ 1)"
+    UNIT_BASE = "K = 1000 vs 1024"
+    TIMES_1024 = "1024 for 1000"
+    NEIGHBOUR = "a neighbouring layer's value"
+    ROUNDING = "cut off, not rounded"
+    OWN_ROWS = "total is not the sum of the rows"
+    BLANK = "left blank"
+
+
+# ---------------------------------------------------------------- named conventions
+
+
+@dataclass(frozen=True, slots=True)
+class NamedConventions:
+    """A counting convention an instructor can fix by name (`--convention NAME`)."""
+
+    name: str
+    conventions: Conventions
+    what: str   # who counts this way, with an example
+
+
+NAMED_CONVENTIONS = {c.name: c for c in (
+    NamedConventions("pytorch", Conventions(),
+                     "the sizes of PyTorch's tensors, cnnsize's defaults: biases counted in "
+                     "params and FLOPs, connections without bias inputs, FLOPs = 2·MACs + "
+                     "per-element ops (LeNet-5's C1: 156 params, 117,600 connections)"),
+    NamedConventions("cs231n", Conventions(bias=False),
+                     "CS231n's VGG-16 table: params are the weights alone ((3·3·3)·64 = 1,728), "
+                     "no bias adds in FLOPs; memory in float32 with in-place ReLUs"),
+    NamedConventions("lecun1998", Conventions(bias_connections=True),
+                     "LeCun et al. 1998: biases counted in params, and each unit's bias input "
+                     "counted as a connection (C1: 156 params, 122,304 connections)"),
+    NamedConventions("fvcore", Conventions(flops_per_mac=1, elementwise_flops=False),
+                     "fvcore's FlopCountAnalysis: one FLOP per multiply-add, bias adds and "
+                     "activations not counted (FLOPs = MACs); params with biases"),
+    NamedConventions("flop_counter", Conventions(elementwise_flops=False),
+                     "torch.utils.flop_counter: FLOPs = 2·MACs and nothing else; params with "
+                     "biases"),
+)}
+CONVENTION_FIELDS = ("bias", "bias_connections", "flops_per_mac", "elementwise_flops",
+                     "inplace_activations", "dtype", "batch")
+
+
+@dataclass(frozen=True, slots=True)
+class FixedConventions:
+    """Conventions fixed by whoever checks (an instructor): nothing is inferred."""
+
+    label: str          # "pytorch", or the file they were read from
+    conventions: Conventions
+
+
+def fixed_conventions(value: str | os.PathLike[str] | Mapping[str, Any] | Conventions
+                      | FixedConventions, field: str = "--convention") -> FixedConventions:
+    """A convention NAME (see NAMED_CONVENTIONS), a YAML file of convention fields
+    ({bias: false, flops_per_mac: 1}), a mapping of them, or a Conventions value."""
+    if isinstance(value, FixedConventions):
+        return value
+    if isinstance(value, Conventions):
+        return FixedConventions("given", value)
+    if isinstance(value, Mapping):
+        return FixedConventions(_mapping_label(value), _conventions(value, field))
+    if not isinstance(value, (str, os.PathLike)):
+        raise SpecTypeError(f"conventions are a name, a file or a mapping, not "
+                            f"{type(value).__name__}", field=field)
+    name = os.fspath(value)
+    if name in NAMED_CONVENTIONS:
+        return FixedConventions(name, NAMED_CONVENTIONS[name].conventions)
+    if name.lower() in NAMED_CONVENTIONS:
+        return FixedConventions(name.lower(), NAMED_CONVENTIONS[name.lower()].conventions)
+    if os.path.isfile(name) or name.lower().endswith((".yaml", ".yml")):
+        data = read_yaml(read_text(name, "conventions"), name)
+        if not isinstance(data, Mapping):
+            raise SpecError("a conventions file is a mapping of convention fields, e.g. "
+                            "{bias: false}", source=name,
+                            hint=f"the fields: {', '.join(CONVENTION_FIELDS)}")
+        try:
+            return FixedConventions(name, _conventions(data, None))
+        except CnnsizeError as e:
+            raise e.located(source=name) from None
+    raise SpecError(f"unknown convention {name!r}", field=field,
+                    hint=did_you_mean(name, list(NAMED_CONVENTIONS), "the named conventions")
+                    + "; or a YAML file of convention fields ("
+                    + ", ".join(CONVENTION_FIELDS) + ")")
+
+
+def _mapping_label(given: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}"
+                           for k, v in given.items()) + "}"
 
 
 # ---------------------------------------------------------------- claimed values
@@ -338,35 +449,69 @@ class Verdict:
     formula: tuple[str, ...] = ()
     diagnosis: str = ""
     note: str = ""
+    mistake: Mistake | None = None   # the diagnosis's short name (BLANK: a cell left blank)
+    rows: tuple[str, ...] = ()       # the rows claimed about, as the report names them (): a total
+
+    @property
+    def blank(self) -> bool:
+        """A cell left blank: nothing claimed, nothing computed shown."""
+        return self.mistake is Mistake.BLANK
+
+    @property
+    def key(self) -> tuple[tuple[str, ...], str]:
+        """(rows, quantity), the same however the rows were spelt or ordered."""
+        return tuple(sorted(self.rows)), self.quantity
 
     def to_dict(self) -> dict[str, Any]:
         computed = list(self.computed) if isinstance(self.computed, tuple) else self.computed
         return {"layer": self.layer, "quantity": self.quantity, "claimed": self.claimed,
                 "computed": computed, "ok": self.ok, "formula": list(self.formula),
-                "diagnosis": self.diagnosis, "note": self.note}
+                "diagnosis": self.diagnosis,
+                "mistake": self.mistake.value if self.mistake is not None else None,
+                "note": self.note}
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     network: str
-    verdicts: tuple[Verdict, ...]
+    verdicts: tuple[Verdict, ...]   # the cells left blank too (Verdict.blank)
     conventions: tuple[str, ...]  # what was assumed or inferred, said once
     source: str = ""
+    fixed: str = ""     # the label of conventions fixed by the caller or by name; "": none
+    overridden: tuple[str, ...] = ()  # the file's keys that the caller's arguments replaced
+
+    @property
+    def claims(self) -> tuple[Verdict, ...]:
+        """The verdicts of the cells filled in."""
+        return tuple(v for v in self.verdicts if not v.blank)
+
+    @property
+    def blanks(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.blank)
 
     @property
     def ok(self) -> bool:
+        """Every claim holds, and no cell is left blank."""
         return all(v.ok for v in self.verdicts)
 
     def summary(self) -> str:
-        wrong = sum(not v.ok for v in self.verdicts)
-        n = len(self.verdicts)
-        return (f"{n} claim{'s' if n != 1 else ''} about {self.network}: "
-                f"{len(self.verdicts) - wrong} ✓, {wrong} ✗")
+        claims = self.claims
+        wrong = sum(not v.ok for v in claims)
+        n = len(claims)
+        text = (f"{n} claim{'s' if n != 1 else ''} about {self.network}: "
+                f"{n - wrong} ✓, {wrong} ✗")
+        if self.blanks:
+            b = len(self.blanks)
+            text += f"; {b} cell{'s' if b != 1 else ''} left blank"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"network": self.network, "ok": self.ok, "summary": self.summary(),
-                "conventions": list(self.conventions),
-                "claims": [v.to_dict() for v in self.verdicts]}
+        out = {"network": self.network, "ok": self.ok, "summary": self.summary(),
+               "conventions": list(self.conventions),
+               "claims": [v.to_dict() for v in self.claims]}
+        if self.blanks:
+            out["blank"] = [{"layer": v.layer, "quantity": v.quantity} for v in self.blanks]
+        return out
 
     def render(self, fmt: str = "text") -> str:
         from .render.check import render_check
@@ -465,17 +610,19 @@ def _table_claims(rows: list[list[str]], name: str) -> list[_Written]:
     if len(rows) > MAX_CLAIM_ROWS:
         raise SpecError(f"the table has {len(rows):,} rows; the limit is {MAX_CLAIM_ROWS:,}",
                         source=name)
-    problems = []
+    problems, ragged = [], False
     for number, row in enumerate(rows, start=1):
         if any(len(c) > MAX_CELL for c in row):
             problems.append(f"row {number} has a cell of more than {MAX_CELL:,} characters")
         elif number > 1 and any(c.strip() for c in row) and len(row) != len(rows[0]):
             problems.append(f"row {number} has {len(row)} cells, the header {len(rows[0])}")
+            ragged = True
     if problems:
         raise SpecError("cannot read the table: " + "; ".join(problems[:10])
                         + (f"; and {len(problems) - 10} more" if len(problems) > 10 else ""),
                         source=name, hint="every row needs one cell per column (an empty cell "
-                                          "for a claim you do not make)")
+                                          "for a claim you do not make)" if ragged else
+                        "shorten the cell (a note is for a few words)")
     header = [h.strip() for h in rows[0]]
     lower = [h.lower() for h in header]
     if "layer" not in lower:
@@ -609,35 +756,50 @@ class _Context:
         return _value(self.rows[variant][row.name], quantity)
 
 
-def check(claims: str | os.PathLike[str] | Mapping[str, Any], spec: str | None = None) -> CheckResult:
-    """Check every claim of a claims file (see docs/tutorial-check.md)."""
-    data, source, written = _load(claims, spec)
+ConventionsArg = str | os.PathLike[str] | Mapping[str, Any] | Conventions | FixedConventions
+
+
+def check(claims: str | os.PathLike[str] | Mapping[str, Any],
+          spec: str | Network | None = None, *,
+          conventions: ConventionsArg | None = None) -> CheckResult:
+    """Check every claim of a claims file (see docs/tutorial-check.md).
+
+    `spec` replaces the file's network: a name or spec file, or a parsed Network (then the
+    file's `input` is replaced too: the network is the caller's). `conventions` fixes the
+    counting conventions, replacing the file's: a name (`pytorch`, `lecun1998`, ...), a YAML
+    file of convention fields, a mapping or a Conventions value; nothing is inferred."""
+    fixed = fixed_conventions(conventions) if conventions is not None else None
+    data, source, written = _load(claims, spec if isinstance(spec, str) else None)
     try:
-        return _check(data, source, written)
+        return _check(data, source, written, fixed=fixed,
+                      network=spec if isinstance(spec, Network) else None)
     except CnnsizeError as e:
         raise e.located(source=source) from None
 
 
 @dataclass(frozen=True, slots=True)
 class _Parsed:
-    """A claim read: as written, its rows (empty: a total), its quantity, its value."""
+    """A claim read: as written, its rows (empty: a total), its quantity, its value (a cell
+    left blank has a placeholder claim that nothing reads)."""
 
     written: _Written
     rows: tuple[LayerStats, ...]
     quantity: str
     claim: Claim
+    blank: bool = False
 
     @property
     def name(self) -> str:
         return self.written.layer if self.written.layer is not None else "total"
 
 
-def _check(data: dict[str, Any], source: str, written: list[_Written] | None = None
-           ) -> CheckResult:
-    for key in data:
-        if key not in TOP_KEYS:
-            raise SpecError(f"unknown key {key!r} in the claims file", field=str(key),
-                            hint=did_you_mean(str(key), list(TOP_KEYS), "valid keys"))
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in ("", *BLANKS))
+
+
+def claims_network(data: Mapping[str, Any], source: str) -> Network:
+    """The network a claims mapping names (`spec`, and `input` if given); `source` is the
+    file it came from, against which a relative spec file is found."""
     if "spec" not in data:
         raise SpecError("the claims name no network: add 'spec: NAME_OR_FILE' (or --spec)",
                         field="spec")
@@ -652,11 +814,39 @@ def _check(data: dict[str, Any], source: str, written: list[_Written] | None = N
         raise SpecError("must be a zoo name, a spec file or an inline spec", field="spec")
     if "input" in data:
         network = network.with_input(parse_input(data["input"]))
+    return network
+
+
+def _check(data: dict[str, Any], source: str, written: list[_Written] | None = None, *,
+           fixed: FixedConventions | None = None, network: Network | None = None
+           ) -> CheckResult:
+    for key in data:
+        if key not in TOP_KEYS:
+            raise SpecError(f"unknown key {key!r} in the claims file", field=str(key),
+                            hint=did_you_mean(str(key), list(TOP_KEYS), "valid keys"))
+    overridden: list[str] = []
+    if network is None:
+        network = claims_network(data, source)
+    else:
+        overridden += [k for k in ("spec", "input") if k in data]
     given = data.get("conventions", {}) or {}
-    if not isinstance(given, Mapping):
-        raise SpecError("must be a mapping, e.g. {bias: false}", field="conventions")
-    conv = _conventions(given)
-    explicit_bias = "bias" in given or "bias_connections" in given
+    if isinstance(given, str):           # a named convention: fixed, as --convention NAME is
+        named = fixed_conventions(given, "conventions")
+        if fixed is None:
+            fixed = named
+        elif named.conventions != fixed.conventions:
+            overridden.append("conventions")
+        given = {}
+    elif not isinstance(given, Mapping):
+        raise SpecError("must be a mapping, e.g. {bias: false}, or a name: "
+                        + ", ".join(NAMED_CONVENTIONS), field="conventions")
+    stated = _conventions(given)
+    if fixed is not None:
+        if given and stated != fixed.conventions:
+            overridden.append("conventions")
+        conv, explicit_bias = fixed.conventions, True
+    else:
+        conv, explicit_bias = stated, "bias" in given or "bias_connections" in given
     variants = {"given": analyze(network, conventions=conv)}
     if not explicit_bias:
         variants["no bias"] = analyze(network, conventions=dataclasses.replace(conv, bias=False))
@@ -669,14 +859,34 @@ def _check(data: dict[str, Any], source: str, written: list[_Written] | None = N
     if not written:
         raise SpecError("there is nothing to check: give 'layers' or 'totals'", field="layers")
     parsed = _parse_all(ctx, written)
+    filled = [p for p in parsed if not p.blank]
 
-    notes = _infer_conventions(ctx, parsed)
-    verdicts = [_judge_layer(ctx, p) if p.rows else _judge_total(ctx, p, parsed) for p in parsed]
-    notes.append(f"{'other conventions' if ctx.choice else 'conventions'}: "
-                 f"{ctx.base.conventions.describe()}")
+    notes = _infer_conventions(ctx, filled)
+    verdicts = [_blank(p) if p.blank else _judge_layer(ctx, p) if p.rows
+                else _judge_total(ctx, p, filled) for p in parsed]
+    if fixed is not None:
+        missing = sum(v.mistake is Mistake.BIASES_MISSING for v in verdicts)
+        if missing:
+            notes.append(f"biases missing: {missing} of your claims hold without biases; the "
+                         f"conventions here ({fixed.label}) count them")
+        if "conventions" in overridden:
+            notes.append(f"the file's own conventions are replaced by {fixed.label}")
+        notes.append(f"conventions ({fixed.label}, fixed: nothing inferred): {conv.describe()}")
+    else:
+        notes.append(f"{'other conventions' if ctx.choice else 'conventions'}: "
+                     f"{ctx.base.conventions.describe()}")
     if data.get("title"):
         notes.insert(0, str(data["title"]))
-    return CheckResult(network.name, tuple(verdicts), tuple(notes), source)
+    return CheckResult(network.name, tuple(verdicts), tuple(notes), source,
+                       fixed.label if fixed is not None else "", tuple(overridden))
+
+
+def _blank(p: _Parsed) -> Verdict:
+    return Verdict(p.name, p.quantity, "", None, False, mistake=Mistake.BLANK,
+                   rows=tuple(r.name for r in p.rows))
+
+
+_PLACEHOLDER = Claim("", Fraction(0), Fraction(0))  # the claim of a cell left blank
 
 
 def _parse_all(ctx: _Context, written: list[_Written]) -> list[_Parsed]:
@@ -696,8 +906,9 @@ def _parse_all(ctx: _Context, written: list[_Written]) -> list[_Parsed]:
             quantity = _quantity(w.key, w.where)
             if not rows and quantity == "output_shape":
                 raise SpecError("totals have no output shape", path=w.where, field=w.key)
+            blank = _is_blank(w.value)
             try:
-                claim = parse_claim(w.value, quantity)
+                claim = _PLACEHOLDER if blank else parse_claim(w.value, quantity)
             except SpecError as e:
                 e.path, e.field = w.where, w.key
                 raise e.located() from None
@@ -716,7 +927,7 @@ def _parse_all(ctx: _Context, written: list[_Written]) -> list[_Parsed]:
                                            "mean (a sum of layers is written C1 + C3)"))
             continue
         first[key] = w
-        parsed.append(_Parsed(w, rows, quantity, claim))
+        parsed.append(_Parsed(w, rows, quantity, claim, blank))
     if len(problems) == 1:
         raise problems[0]
     if problems:
@@ -730,23 +941,23 @@ def _parse_all(ctx: _Context, written: list[_Written]) -> list[_Parsed]:
     return parsed
 
 
-def _conventions(given: Mapping[str, Any]) -> Conventions:
+def _conventions(given: Mapping[str, Any], field: str | None = "conventions") -> Conventions:
     allowed = [f.name for f in dataclasses.fields(Conventions)]
     for key, value in given.items():
         if key not in allowed:
-            raise SpecError(f"unknown convention {key!r}", field="conventions",
+            raise SpecError(f"unknown convention {key!r}", field=field,
                             hint=did_you_mean(str(key), allowed, "conventions"))
         if key in ("bias", "bias_connections", "elementwise_flops") and not isinstance(value, bool):
-            raise SpecError(f"{key} must be true or false", field="conventions")
+            raise SpecError(f"{key} must be true or false", field=field)
     if given.get("dtype", "float32") not in list(DTYPE_BYTES):
-        raise SpecError(f"unknown dtype {given.get('dtype')!r}", field="conventions",
+        raise SpecError(f"unknown dtype {given.get('dtype')!r}", field=field,
                         hint=f"one of {', '.join(DTYPE_BYTES)}")
     if given.get("inplace_activations", "all") not in list(INPLACE_MODES):
-        raise SpecError("inplace_activations must be all, spec or none", field="conventions")
+        raise SpecError("inplace_activations must be all, spec or none", field=field)
     try:
         return Conventions(**dict(given))
     except CnnsizeError as e:
-        raise e.located(path="conventions") from None
+        raise e.located(path=field) from None
 
 
 def _quantity(key: str, where: str) -> str:
@@ -924,11 +1135,13 @@ def _judge_layer(ctx: _Context, p: _Parsed) -> Verdict:
     if not ok and quantity == "receptive_field" and isinstance(computed, tuple) and \
             isinstance(claim.low, tuple) and len(claim.low) == 1 and set(computed) == set(claim.low):
         ok = True
+    names = tuple(r.name for r in rows)
     if ok:
-        return Verdict(p.name, quantity, claim.text, computed, True, note=note)
+        return Verdict(p.name, quantity, claim.text, computed, True, note=note, rows=names)
     formula = _formula(ctx, rows, quantity)
-    diagnosis = _diagnose(ctx, rows, quantity, claim, computed)
-    return Verdict(p.name, quantity, claim.text, computed, False, formula, diagnosis)
+    mistake, diagnosis = _diagnose(ctx, rows, quantity, claim, computed)
+    return Verdict(p.name, quantity, claim.text, computed, False, formula, diagnosis,
+                   mistake=mistake, rows=names)
 
 
 def _judge_total(ctx: _Context, p: _Parsed, parsed: list[_Parsed]) -> Verdict:
@@ -936,24 +1149,70 @@ def _judge_total(ctx: _Context, p: _Parsed, parsed: list[_Parsed]) -> Verdict:
     computed = _total(ctx, quantity)
     if claim.holds(computed):
         return Verdict("total", quantity, claim.text, computed, True)
+    mistake, diagnosis = _diagnose(ctx, None, quantity, claim, computed)
+    if mistake is None:
+        mistake, diagnosis = _own_rows(ctx, p, parsed) or (None, "")
+    return Verdict("total", quantity, claim.text, computed, False, _total_formula(ctx, quantity),
+                   diagnosis, mistake=mistake)
+
+
+def _total_formula(ctx: _Context, quantity: str, most: int = 6) -> tuple[str, ...]:
+    """"total units = sum over 7 layers = 4,704 + 1,176 + … = 8,094": the first `most` terms."""
+    computed = _total(ctx, quantity)
     rows = _total_rows(ctx, quantity)
-    terms = [_fmt(_computed(ctx, [r], quantity)) for r in rows[:6]]
+    terms = [_fmt(_computed(ctx, [r], quantity)) for r in rows[:most]]
     over = (f"the input and {len(rows) - 1} layers" if quantity == "activation_bytes"
             else f"{len(rows)} layers")
     formula = [f"total {quantity} = sum over {over} = {' + '.join(terms)}"
-               f"{' + …' if len(rows) > 6 else ''} = {_fmt(computed)}"]
+               f"{' + …' if len(rows) > most else ''} = {_fmt(computed)}"]
     totals = ctx.base.totals
     if quantity == "activation_bytes":
         formula.append(f"(input {totals.input_bytes:,} B included; {ctx.base.conventions.dtype}, "
                        f"batch {ctx.base.conventions.batch})")
-    diagnosis = _diagnose(ctx, None, quantity, claim, computed) or _own_rows(ctx, p, parsed)
-    return Verdict("total", quantity, claim.text, computed, False, tuple(formula), diagnosis)
+    return tuple(formula)
+
+
+# ---------------------------------------------------------------- answer keys
+
+
+ANSWER_TERMS = 24  # terms of a total's sum an answer key writes out
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The right value of one cell, with its worked formula (a worksheet's key)."""
+
+    layer: str                          # a row of the report, or "total"
+    quantity: str
+    value: int | tuple[int, ...] | None
+    formula: tuple[str, ...]
+
+
+def answers(network: Network, conventions: Conventions,
+            cells: list[tuple[str | None, str]]) -> list[Answer]:
+    """The value and formula of each (row name or None for a total, quantity) in `cells`,
+    counted in `conventions`: the lines `cnnsize report --explain` prints, as `check` shows
+    them under a ✗."""
+    ctx = _Context(network, conventions, {"given": analyze(network, conventions=conventions)})
+    out = []
+    for layer, quantity in cells:
+        quantity = _quantity(quantity, "answers")
+        if layer is None:
+            if quantity == "output_shape":
+                raise SpecError("totals have no output shape", field=quantity)
+            out.append(Answer("total", quantity, _total(ctx, quantity),
+                              _total_formula(ctx, quantity, most=ANSWER_TERMS)))
+            continue
+        rows = _rows(ctx.base, layer)
+        out.append(Answer(layer, quantity, _computed(ctx, rows, quantity),
+                          _formula(ctx, rows, quantity)))
+    return out
 
 
 MAX_UNCLAIMED = 2  # rows a total's "your own rows add up to" may fill in with computed values
 
 
-def _own_rows(ctx: _Context, total: _Parsed, parsed: list[_Parsed]) -> str:
+def _own_rows(ctx: _Context, total: _Parsed, parsed: list[_Parsed]) -> Found | None:
     """"Your own rows add up to …": only when the claimed rows are every row that the total
     sums (or all but one or two, which are named and filled in with their computed values)."""
     quantity, claim = total.quantity, total.claim
@@ -968,22 +1227,24 @@ def _own_rows(ctx: _Context, total: _Parsed, parsed: list[_Parsed]) -> str:
         if not inside:
             continue  # a row the total does not sum (an activation's units, the input's)
         if len(inside) != len(p.rows) or inside & covered:
-            return ""  # a sum that mixes rows in and out of the total, or a row claimed twice
+            return None  # a sum that mixes rows in and out of the total, or a row claimed twice
         assert isinstance(p.claim.high, Fraction)
         covered |= inside
         low, high = low + p.claim.low, high + p.claim.high
     missing = [r for r in summed if r.name not in covered]
     if len(covered) < 2 or len(missing) > min(MAX_UNCLAIMED, len(covered) - 1):
-        return ""
+        return None
     extra = sum(v for r in missing if isinstance(v := _computed(ctx, [r], quantity), int))
     assert isinstance(claim.low, Fraction) and isinstance(claim.high, Fraction)
     if claim.low <= high + extra and low + extra <= claim.high:
-        return ""  # the total is the sum of the rows (as rounded): a row is what is wrong
+        return None  # the total is the sum of the rows (as rounded): a row is what is wrong
     written = int((low + high) / 2)
     if not missing:
-        return f"your own rows for {quantity} add up to {_fmt(written)}, not to this total"
+        return (Mistake.OWN_ROWS,
+                f"your own rows for {quantity} add up to {_fmt(written)}, not to this total")
     filled = " and ".join(f"{r.name} ({_fmt(_computed(ctx, [r], quantity))})" for r in missing)
-    return (f"your own rows for {quantity} add up to {_fmt(written)}; with {filled}, which you "
+    return (Mistake.OWN_ROWS,
+            f"your own rows for {quantity} add up to {_fmt(written)}; with {filled}, which you "
             f"did not claim, {_fmt(written + extra)} — not this total")
 
 
@@ -1010,12 +1271,12 @@ def _formula(ctx: _Context, rows: list[LayerStats], quantity: str) -> tuple[str,
         variant = ctx.variant(quantity, base_row)
         row = base_row if base_row.type == "input" else ctx.rows[variant][base_row.name]
         prefixes = _FORMULA_PREFIX.get(quantity, ())
-        lines += [f"{row.name}: {line}" if len(rows) > 1 else line
-                  for line in row.explain if line.startswith(prefixes)]
+        picked = [line for line in row.explain if line.startswith(prefixes)]
+        lines += [f"{row.name}: {line}" if len(rows) > 1 else line for line in picked]
         if quantity == "params":
             lines.append(f"params = weights + biases = {row.weights:,} + {row.biases:,} = "
                          f"{row.params:,}")
-        if quantity == "flops":
+        if quantity == "flops" and not any(line.startswith("FLOPs =") for line in picked):
             per_mac = ctx.variants[variant].conventions.flops_per_mac
             lines.append(f"FLOPs = {per_mac}·MACs + per-element ops = {row.flops:,}")
         if quantity == "activation_bytes":
@@ -1034,46 +1295,51 @@ def _formula(ctx: _Context, rows: list[LayerStats], quantity: str) -> tuple[str,
 # ---------------------------------------------------------------- diagnoses
 
 
-Diagnosis = Callable[[_Context, list[LayerStats] | None, str, Claim, Any], str | None]
+Found = tuple[Mistake, str]  # a diagnosis: its short name and what it says
+Diagnosis = Callable[[_Context, list[LayerStats] | None, str, Claim, Any], Found | None]
 
 
 def _with_bias_toggled(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
-                       claim: Claim, computed: Any) -> str | None:
+                       claim: Claim, computed: Any) -> Found | None:
     if quantity not in BIAS_SENSITIVE:
         return None
     conv = ctx.base.conventions
     other = analyze(ctx.network, conventions=dataclasses.replace(conv, bias=not conv.bias))
     value = _computed(ctx, rows, quantity, other) if rows else getattr(other.totals, quantity)
     if claim.holds(value):
-        return (f"this is the value {'without' if conv.bias else 'with'} biases "
+        return (Mistake.BIASES_MISSING if conv.bias else Mistake.BIASES_ADDED,
+                f"this is the value {'without' if conv.bias else 'with'} biases "
                 f"({_fmt(value)}): biases {'left out' if conv.bias else 'added'}")
     lecun = analyze(ctx.network, conventions=dataclasses.replace(conv, bias_connections=True))
     value = _computed(ctx, rows, quantity, lecun) if rows else getattr(lecun.totals, quantity)
     if quantity == "connections" and claim.holds(value):
-        return f"this counts each unit's bias input as a connection ({_fmt(value)}), as LeCun et al. 1998 do"
+        return (Mistake.BIAS_INPUTS, f"this counts each unit's bias input as a connection "
+                                     f"({_fmt(value)}), as LeCun et al. 1998 do")
     return None
 
 
 def _macs_vs_flops(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
-                   claim: Claim, computed: Any) -> str | None:
+                   claim: Claim, computed: Any) -> Found | None:
     if quantity not in ("macs", "flops") or not isinstance(computed, int):
         return None
     macs = _computed(ctx, rows, "macs") if rows else ctx.base.totals.macs
     if not isinstance(macs, int):
         return None
     if quantity == "macs" and claim.holds(2 * macs):
-        return f"this is 2·MACs = FLOPs ({_fmt(2 * macs)}): one MAC is one multiply and one add"
+        return (Mistake.FLOPS_FOR_MACS,
+                f"this is 2·MACs = FLOPs ({_fmt(2 * macs)}): one MAC is one multiply and one add")
     if quantity == "flops" and claim.holds(macs):
-        return f"this is the MAC count ({_fmt(macs)}); FLOPs = 2·MACs"
+        return Mistake.MACS_FOR_FLOPS, f"this is the MAC count ({_fmt(macs)}); FLOPs = 2·MACs"
     if quantity == "flops" and claim.holds(2 * macs):
-        return (f"this is 2·MACs ({_fmt(2 * macs)}) without the per-element ops (bias adds, "
+        return (Mistake.NO_ELEMENTWISE,
+                f"this is 2·MACs ({_fmt(2 * macs)}) without the per-element ops (bias adds, "
                 "activations, pooling) that cnnsize adds; if that is how you count, say so in "
                 "a YAML claims file: conventions: {elementwise_flops: false}")
     return None
 
 
 def _input_channels(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
-                    claim: Claim, computed: Any) -> str | None:
+                    claim: Claim, computed: Any) -> Found | None:
     if not rows or len(rows) != 1 or quantity not in ("weights", "params", "connections", "macs"):
         return None
     row = rows[0]
@@ -1082,12 +1348,13 @@ def _input_channels(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
     c_in = row.input_shape[0] // dict(row.args).get("groups", 1)
     if (c_in > 1 and claim.holds(computed // c_in)) or (
             quantity == "params" and claim.holds(row.weights // c_in + row.biases)):
-        return f"the input channels were left out: each filter spans C_in = {c_in} channels"
+        return (Mistake.INPUT_CHANNELS,
+                f"the input channels were left out: each filter spans C_in = {c_in} channels")
     return None
 
 
 def _other_input(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
-                 claim: Claim, computed: Any) -> str | None:
+                 claim: Claim, computed: Any) -> Found | None:
     spatial = ctx.network.input_shape[1:]
     swaps = {224: 227, 227: 224}
     if not spatial or any(s not in swaps for s in spatial):
@@ -1102,13 +1369,14 @@ def _other_input(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
             and claim.low == (*value[1:], value[0]):
         value = claim.low
     if claim.holds(value):
-        return (f"this is the value for a {shape[1]}×{shape[1]} input ({_fmt(value)}); the network "
+        return (Mistake.OTHER_INPUT,
+                f"this is the value for a {shape[1]}×{shape[1]} input ({_fmt(value)}); the network "
                 f"here takes {spatial[0]}×{spatial[0]}")
     return None
 
 
 def _size_rule(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
-               claim: Claim, computed: Any) -> str | None:
+               claim: Claim, computed: Any) -> Found | None:
     """Stride or padding misapplied, or the +1 forgotten, in one layer's output size."""
     if not rows or len(rows) != 1 or quantity not in ("output_shape", "units"):
         return None
@@ -1117,15 +1385,18 @@ def _size_rule(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
     if node_kind is None or row.input_shape is None:
         return None
     names = {f.name for f in dataclasses.fields(node_kind)}
-    trials: list[tuple[str, dict[str, Any]]] = []
+    trials: list[tuple[Mistake, str, dict[str, Any]]] = []
     if "stride" in names:
-        trials.append(("the stride was not applied (stride 1)", {"stride": (1,) * node_kind.ndim}))
+        trials.append((Mistake.NO_STRIDE, "the stride was not applied (stride 1)",
+                       {"stride": (1,) * node_kind.ndim}))
     if "padding" in names and not isinstance(node_kind.padding, str):
         kernel = getattr(node_kind, "kernel_size", None)
-        trials.append(("the padding was left out", {"padding": (0,) * node_kind.ndim}))
+        trials.append((Mistake.NO_PADDING, "the padding was left out",
+                       {"padding": (0,) * node_kind.ndim}))
         if kernel:
-            trials.append(("'same' padding was assumed", {"padding": tuple(k // 2 for k in kernel)}))
-    for message, change in trials:
+            trials.append((Mistake.SAME_PADDING, "'same' padding was assumed",
+                           {"padding": tuple(k // 2 for k in kernel)}))
+    for mistake, message, change in trials:
         try:
             alt = dataclasses.replace(node_kind, **change).analyze(row.input_shapes)
         except (CnnsizeError, TypeError, ValueError):
@@ -1133,19 +1404,43 @@ def _size_rule(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
         value = alt.output_shape if quantity == "output_shape" else alt.units
         if claim.holds(value) or (quantity == "output_shape" and isinstance(claim.low, tuple)
                                   and claim.low == (*value[1:], value[0])):
-            return f"{message}: that gives {_fmt(value)}"
+            return mistake, f"{message}: that gives {_fmt(value)}"
     if quantity == "output_shape" and isinstance(computed, tuple) and isinstance(claim.low, tuple):
         claimed = claim.low
         for candidate in (claimed, (claimed[-1], *claimed[:-1])):
             if len(candidate) == len(computed) and candidate[0] == computed[0] and all(
                     abs(a - b) == 1 for a, b in zip(candidate[1:], computed[1:])):
-                return ("off by one: the size formula is (W1 − F + 2P)/S + 1 — check the + 1 "
-                        "and the floor")
+                return (Mistake.OFF_BY_ONE, "off by one: the size formula is (W1 − F + 2P)/S "
+                                            "+ 1 — check the + 1 and the floor")
+    return None
+
+
+_SHARED = ("a weight is shared by every output position of its channel; a connection is "
+           "counted at each position")
+
+
+def _weights_or_connections(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
+                            claim: Claim, computed: Any) -> Found | None:
+    """The weight count written as connections (or MACs), or the connections as weights."""
+    if not rows or not isinstance(computed, int):
+        return None
+    swaps = {"connections": ("weights", "params"), "macs": ("weights", "params"),
+             "weights": ("connections",), "params": ("connections",)}
+    for other in swaps.get(quantity, ()):
+        value = _computed(ctx, rows, other)
+        if isinstance(value, int) and value and value != computed and claim.holds(value):
+            if quantity in ("connections", "macs"):
+                return (Mistake.WEIGHTS_FOR_CONNECTIONS,
+                        f"this is the number of {other} ({_fmt(value)}), not of {quantity}: "
+                        + _SHARED)
+            return (Mistake.CONNECTIONS_FOR_WEIGHTS,
+                    f"this is the number of connections ({_fmt(value)}), not of {quantity}: "
+                    + _SHARED + ", a weight once")
     return None
 
 
 def _unit_base(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
-               claim: Claim, computed: Any) -> str | None:
+               claim: Claim, computed: Any) -> Found | None:
     if not isinstance(computed, int) or not isinstance(claim.low, Fraction):
         return None
     swaps = {"k": "ki", "m": "mi", "g": "gi", "ki": "k", "mi": "m", "gi": "g", "kb": "kib",
@@ -1156,12 +1451,14 @@ def _unit_base(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
         other = swaps[unit]
         if claim.rescaled(Fraction(table[other], table[unit])).holds(computed):
             value = float(Fraction(computed) / table[other])
-            return (f"{claim.text} fits if its {claim.unit} meant {_UNIT_NAMES[other]} "
+            return (Mistake.UNIT_BASE,
+                    f"{claim.text} fits if its {claim.unit} meant {_UNIT_NAMES[other]} "
                     f"({_fmt(computed)} = {value:.4g} {_UNIT_NAMES[other]}): "
                     f"{_UNIT_NAMES[unit]} = {table[unit]:,}, {_UNIT_NAMES[other]} = {table[other]:,}")
     ratio = Fraction(1024, 1000)
     if not claim.approximate and claim.rescaled(1 / ratio).holds(computed):
-        return (f"{claim.text} is 1.024× the right value: 1024 appears where 1000 belongs "
+        return (Mistake.TIMES_1024,
+                f"{claim.text} is 1.024× the right value: 1024 appears where 1000 belongs "
                 "(K = 1024 vs 1000, or 1024 classes for 1000)")
     return None
 
@@ -1171,7 +1468,7 @@ _UNIT_NAMES = {"k": "K", "m": "M", "g": "G", "ki": "Ki", "mi": "Mi", "gi": "Gi",
 
 
 def _neighbour(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
-               claim: Claim, computed: Any) -> str | None:
+               claim: Claim, computed: Any) -> Found | None:
     if not rows or len(rows) != 1:
         return None
     layers = [r for r in ctx.base.layers if r.neurons or r is rows[0]]
@@ -1182,12 +1479,13 @@ def _neighbour(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
         if 0 <= j < len(layers):
             value = _computed(ctx, [layers[j]], quantity)
             if value != computed and claim.holds(value):
-                return f"this is the value of the neighbouring layer {layers[j].name} ({_fmt(value)})"
+                return (Mistake.NEIGHBOUR, f"this is the value of the neighbouring layer "
+                                           f"{layers[j].name} ({_fmt(value)})")
     return None
 
 
 def _rounding(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
-              claim: Claim, computed: Any) -> str | None:
+              claim: Claim, computed: Any) -> Found | None:
     """A rounded figure that misses by less than one step: cut off instead of rounded."""
     if not isinstance(computed, int) or claim.step is None or claim.mantissa is None:
         return None
@@ -1213,7 +1511,8 @@ def _rounding(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
     better = f"{at(Fraction(computed) / scale, finer / scale)}{suffix}"
     percent = max(1, math.ceil(abs(computed - center) * 100 / center))
     core = written.split("±")[0].strip()
-    return (f"{computed:,} rounds to {rounds_to}{suffix}, not {core}: a rounded figure stands "
+    return (Mistake.ROUNDING,
+            f"{computed:,} rounds to {rounds_to}{suffix}, not {core}: a rounded figure stands "
             f"for what rounds to it ({at(claim.low / scale, step / scale / 10)}{suffix} to "
             f"{at(claim.high / scale, step / scale / 10)}{suffix}); write {better}, or "
             f"{core} ± {percent}%")
@@ -1227,16 +1526,17 @@ def claim_holds(text: str, quantity: str, value: int) -> bool:
 
 
 DIAGNOSES: tuple[Diagnosis, ...] = (_with_bias_toggled, _macs_vs_flops, _input_channels,
-                                    _other_input, _size_rule, _unit_base, _neighbour, _rounding)
+                                    _weights_or_connections, _other_input, _size_rule,
+                                    _unit_base, _neighbour, _rounding)
 
 
 def _diagnose(ctx: _Context, rows: list[LayerStats] | None, quantity: str, claim: Claim,
-              computed: Any) -> str:
+              computed: Any) -> tuple[Mistake | None, str]:
     for diagnosis in DIAGNOSES:
         found = diagnosis(ctx, rows, quantity, claim, computed)
         if found:
             return found
-    return ""
+    return None, ""
 
 
 def _kind_at(network: Network, path: str) -> Any:
@@ -1244,4 +1544,6 @@ def _kind_at(network: Network, path: str) -> Any:
     return op.kind if op is not None else None
 
 
-__all__ = ["QUANTITIES", "CheckResult", "Claim", "Verdict", "check", "load_claims", "parse_claim"]
+__all__ = ["NAMED_CONVENTIONS", "QUANTITIES", "Answer", "CheckResult", "Claim", "FixedConventions",
+           "Mistake", "NamedConventions", "Verdict", "answers", "check", "fixed_conventions",
+           "load_claims", "parse_claim"]

@@ -145,15 +145,52 @@ def build_parser() -> argparse.ArgumentParser:
                           "input takes (refused otherwise)")
     imp.add_argument("-o", "--output", metavar="FILE", help="write the YAML to FILE")
 
-    chk2 = sub.add_parser("check", help="check hand-calculated sizes, cell by cell",
+    chk2 = sub.add_parser("check", help="check hand-calculated sizes, cell by cell; grade a class",
                           description="Check a claims file (YAML, or a CSV/Markdown table with a "
                                       "'layer' column) against the computed report. Exit 0 when "
-                                      "every claim holds, 1 when some do not, 2 on bad input.")
-    chk2.add_argument("claims", help="claims file (.yaml/.yml, .csv, .md)")
-    chk2.add_argument("--spec", help="the network the claims are about (overrides the file's "
-                                     "'spec'; needed for CSV/Markdown tables)")
-    chk2.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+                                      "every claim holds, 1 when some do not or a cell is left "
+                                      "blank, 2 on bad input. With --grade, grade every "
+                                      "student's claims file against one spec or answer file "
+                                      "and write a gradebook (exit 0 when grading completed).")
+    chk2.add_argument("claims", nargs="?", help="claims file (.yaml/.yml, .csv, .md)")
+    chk2.add_argument("--spec", metavar="SPEC", help="the network the claims are about "
+                                                     "(overrides the file's 'spec'; needed for "
+                                                     "CSV/Markdown tables); with --grade, a spec "
+                                                     "or an answer file")
+    chk2.add_argument("--convention", metavar="NAME|FILE",
+                      help="fix the counting conventions, inferring nothing: pytorch, cs231n, "
+                           "lecun1998, fvcore, flop_counter, or a YAML file of convention fields "
+                           "(with --grade: pytorch unless the answer file says)")
+    chk2.add_argument("--grade", metavar="DIR|GLOB",
+                      help="grade every claims file in DIR, or matching GLOB (quoted), against "
+                           "--spec: a gradebook per student and per question")
+    chk2.add_argument("--format", choices=["text", "markdown", "json", "csv"],
+                      help="text (default), markdown or json; with --grade also csv (default: "
+                           "from -o's suffix)")
     chk2.add_argument("-o", "--output", metavar="FILE")
+
+    wks = sub.add_parser("worksheet", help="write a table for students to fill in, or its key",
+                         description="Write the table a student fills in for SPEC, one row per "
+                                     "neuron layer: Markdown, CSV or YAML (the file `cnnsize "
+                                     "check` reads back) or a LaTeX tabular; with --answers, "
+                                     "the key with every value and its worked formula.")
+    wks.add_argument("spec", help="a spec file or a built-in name")
+    wks.add_argument("--ask", metavar="Q,...", default="units,weights,connections",
+                     help="the quantities to ask, a column each (units,weights,connections): "
+                          "output_shape, units, weights, biases, params, connections, macs, "
+                          "flops, activation_bytes, receptive_field")
+    wks.add_argument("--layers", metavar="NAME,...|all",
+                     help="the rows (default: the neuron layers: convolutions, pools, fully "
+                          "connected layers)")
+    wks.add_argument("--totals", action="store_true", help="add a row for the whole network")
+    wks.add_argument("--convention", metavar="NAME|FILE", default="pytorch",
+                     help="how the answers count: pytorch (default), cs231n, lecun1998, fvcore, "
+                          "flop_counter, or a YAML file of convention fields")
+    wks.add_argument("--answers", action="store_true",
+                     help="write the key: every value, with its worked formula")
+    wks.add_argument("--format", choices=["md", "csv", "yaml", "latex"],
+                     help="default: from -o's suffix (.md, .csv, .yaml, .tex), else md")
+    wks.add_argument("-o", "--output", metavar="FILE")
 
     cmp = sub.add_parser("compare", help="compare networks side by side",
                          description="One column per network: sizes, costs, memory, the largest "
@@ -374,11 +411,61 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import os
+
     from .claims import check
 
-    result = check(args.claims, spec=args.spec)
-    _write(result.render(args.format), args.output, [args.claims, args.spec])
+    if args.grade is not None:  # grading: a gradebook, exit 0 once every file is graded
+        from .grade import grade, load_rubric
+
+        if args.claims is not None:
+            raise CnnsizeError("give a claims file or --grade DIR, not both", field="--grade")
+        if args.spec is None:
+            raise CnnsizeError("--grade needs --spec: the spec or answer file to grade against",
+                               field="--spec", hint="e.g. --spec lenet5, or --spec answers.yaml "
+                                                    "(cnnsize worksheet SPEC --answers --format "
+                                                    "yaml -o answers.yaml)")
+        suffix = os.path.splitext(args.output or "")[1].lower()
+        fmt = args.format or {".csv": "csv", ".json": "json", ".md": "markdown",
+                              ".markdown": "markdown"}.get(suffix, "text")
+        rubric = load_rubric(args.spec, args.convention)
+        book = grade(args.grade, rubric, progress=sys.stderr.isatty())
+        _write(book.render(fmt), args.output,
+               [*rubric.files, *(s.source for s in book.students), args.convention])
+        if args.output:
+            sys.stderr.write(f"wrote {args.output}: {len(book.graded)} graded"
+                             + (f", {len(book.unreadable)} could not be read"
+                                if book.unreadable else "") + "\n")
+        return 0
+    if args.claims is None:
+        raise CnnsizeError("give a claims file, or --grade DIR --spec SPEC", field="claims")
+    if args.format == "csv":
+        raise CnnsizeError("csv is a gradebook format: use it with --grade", field="--format",
+                           hint="a check prints text, markdown or json")
+    result = check(args.claims, spec=args.spec, conventions=args.convention)
+    _write(result.render(args.format or "text"), args.output,
+           [args.claims, args.spec, args.convention])
     return 0 if result.ok else 1
+
+
+def _worksheet(args: argparse.Namespace) -> int:
+    import os
+
+    from .worksheet import make_worksheet
+
+    suffix = os.path.splitext(args.output or "")[1].lower()
+    fmt = args.format or {".csv": "csv", ".yaml": "yaml", ".yml": "yaml", ".tex": "latex",
+                          ".latex": "latex"}.get(suffix, "md")
+    name = args.spec  # as the worksheet names it: a spec file relative to where it is written
+    if args.output and os.path.isfile(args.spec):
+        name = os.path.relpath(args.spec, os.path.dirname(os.path.abspath(args.output)))
+    layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers else None
+    sheet = make_worksheet(args.spec, args.ask, conventions=args.convention, layers=layers,
+                           totals=args.totals, spec_name=name)
+    text = sheet.render(fmt, answers=args.answers,
+                        filename=os.path.basename(args.output) if args.output else None)
+    _write(text, args.output, [args.spec, args.convention])
+    return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -490,8 +577,8 @@ def _module_file(reference: str) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"report": _report, "zoo": _zoo, "crosscheck": _crosscheck, "import": _import,
-                "check": _check, "compare": _compare, "plot": _plot, "draw": _draw, "reports": _reports,
-                "time": _time}
+                "check": _check, "worksheet": _worksheet, "compare": _compare, "plot": _plot,
+                "draw": _draw, "reports": _reports, "time": _time}
     try:
         return commands[args.command](args)
     except CnnsizeError as e:

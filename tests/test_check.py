@@ -718,3 +718,120 @@ def test_the_tutorial_claims_snippets_hold():
         assert check(snippet).ok, snippet
     joined = next(s for s in snippets if "spec" not in s)      # the '+' example, about vgg16
     assert check({"spec": "vgg16", **joined}).ok
+
+
+# ---------------------------------------------------------------- fixed conventions (issue 13)
+
+
+NO_BIAS_TABLE = ("layer,params\nC1,150\nS2,0\nC3,2400\nS4,0\nF5,48000\nF6,10080\noutput,840\n")
+
+
+def test_a_fixed_convention_fails_a_table_without_biases(tmp_path):
+    # A student leaves out every bias: 5·5·1·6 = 150, ..., 84·10 = 840. By inference that is a
+    # convention ("params: biases not counted") and all 7 hold; an instructor's --convention
+    # pytorch counts them: 156, 2,416, 48,120, 10,164, 850.
+    table = tmp_path / "student.csv"
+    table.write_text(NO_BIAS_TABLE, encoding="utf-8")
+    assert check(table, spec="lenet5").ok
+    result = check(table, spec="lenet5", conventions="pytorch")
+    assert wrong(result) == {("C1", "params"), ("C3", "params"), ("F5", "params"),
+                             ("F6", "params"), ("output", "params")}
+    assert {v.mistake.value for v in result.verdicts if not v.ok} == {"biases missing"}
+    assert verdict(result, "F5", "params").computed == 48_120        # 400 * 120 + 120
+    assert not any("one convention for each quantity" in line for line in result.conventions)
+    proc = run(str(table), "--spec", "lenet5", "--convention", "pytorch")
+    assert proc.returncode == 1
+    assert ("biases missing: 5 of your claims hold without biases; the conventions here "
+            "(pytorch) count them") in proc.stdout
+    assert ("conventions (pytorch, fixed: nothing inferred): biases counted; connections "
+            "exclude bias inputs") in proc.stdout
+    assert proc.stdout.rstrip().endswith("7 claims about LeNet-5: 2 ✓, 5 ✗")
+
+
+def test_named_conventions():
+    # LeCun et al. 1998: C1 has 4,704 * (5 * 5 + 1) = 122,304 connections, 156 parameters
+    lecun = {"spec": "lenet5", "layers": {"C1": {"connections": "122,304", "params": 156}}}
+    assert check(lecun, conventions="lecun1998").ok
+    assert not check(lecun, conventions="pytorch").ok
+    assert check({**lecun, "conventions": "lecun1998"}).ok           # named in the file
+    # CS231n's VGG-16 table: (3 * 3 * 3) * 64 = 1,728 params for the first convolution
+    assert check({"spec": "vgg16", "layers": {"features.0": {"params": 1728}}},
+                 conventions="cs231n").ok
+    # fvcore: FLOPs = MACs = 416,520 for LeNet-5; torch.utils.flop_counter: 2 * 416,520
+    assert check({"spec": "lenet5", "totals": {"flops": "416,520"}}, conventions="fvcore").ok
+    assert check({"spec": "lenet5", "totals": {"flops": "833,040"}}, conventions="flop_counter").ok
+
+
+def test_a_conventions_file(tmp_path):
+    conventions = tmp_path / "course.yaml"
+    conventions.write_text("bias: false\nflops_per_mac: 1\n", encoding="utf-8")
+    result = check({"spec": "lenet5", "layers": {"C1": {"params": 150, "flops": "117,600"}}},
+                   conventions=str(conventions))
+    # C1: 5 * 5 * 1 * 6 = 150 params without biases; FLOPs = 1 * 117,600 MACs + 0 bias adds
+    # (the ReLU's 4,704 FLOPs are its own row's)
+    assert result.ok, result.render()
+    assert result.fixed == str(conventions)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("bias: nope\n", encoding="utf-8")
+    proc = run("docs/examples/lenet_table.yaml", "--convention", str(bad))
+    assert proc.returncode == 2 and "bias must be true or false" in proc.stderr
+    assert str(bad) in proc.stderr
+
+
+def test_an_unknown_convention_is_refused():
+    proc = run("docs/examples/lenet_table.yaml", "--convention", "pytroch")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--convention: unknown convention 'pytroch'" in proc.stderr
+    assert "did you mean 'pytorch'?" in proc.stderr and "a YAML file of convention fields" in proc.stderr
+    proc = run("docs/examples/lenet_table.yaml", "--convention", "nowhere.yaml")
+    assert proc.returncode == 2 and "no such conventions file: nowhere.yaml" in proc.stderr
+
+
+def test_the_files_conventions_are_replaced_and_said_so():
+    result = check({"spec": "lenet5", "conventions": {"bias": False},
+                    "layers": {"C1": {"params": 150}}}, conventions="pytorch")
+    assert not result.ok and result.overridden == ("conventions",)
+    assert "the file's own conventions are replaced by pytorch" in result.conventions
+
+
+def test_weights_written_as_connections():
+    # C1's 150 weights written as its connections (4,704 * 25 = 117,600), and C3's 240,000
+    # connections written as its weights (5 * 5 * 6 * 16 = 2,400)
+    result = check({"spec": "lenet5", "layers": {"C1": {"connections": 150},
+                                                 "C3": {"weights": "240,000"}}})
+    c1, c3 = verdict(result, "C1", "connections"), verdict(result, "C3", "weights")
+    assert c1.mistake.value == "weights written as connections"
+    assert c1.diagnosis.startswith("this is the number of weights (150), not of connections")
+    assert c3.mistake.value == "connections written as weights"
+    assert "this is the number of connections (240,000), not of weights" in c3.diagnosis
+
+
+def test_every_diagnosis_has_a_short_name_in_json():
+    proc = run("docs/examples/vgg16_fc.yaml", "--format", "json")
+    claims = {(c["layer"], c["quantity"]): c for c in json.loads(proc.stdout)["claims"]}
+    # ~102M for 102,764,544; 4096 × 1024 for 4096 × 1000; the two sums: no diagnosis
+    assert claims["classifier.0", "params"]["mistake"] == "cut off, not rounded"
+    assert claims["classifier.6", "weights"]["mistake"] == "1024 for 1000"
+    assert claims["classifier.0 + classifier.3 + classifier.6", "params"]["mistake"] is None
+    assert claims["classifier.3", "weights"]["ok"] and claims["classifier.3", "weights"]["mistake"] is None
+
+
+def test_blank_cells_are_listed_not_checked(tmp_path):
+    claims = tmp_path / "half.yaml"
+    claims.write_text("spec: lenet5\nlayers:\n  C1:\n    units: 4704\n    weights:\n"
+                      "  S2: {units: '?'}\n", encoding="utf-8")
+    result = check(claims)
+    assert [(v.layer, v.quantity) for v in result.blanks] == [("C1", "weights"), ("S2", "units")]
+    assert not result.ok and result.summary() == "1 claim about LeNet-5: 1 ✓, 0 ✗; 2 cells left blank"
+    proc = run(str(claims))
+    assert proc.returncode == 1 and "left blank (2): C1 weights, S2 units" in proc.stdout
+    assert "1,176" not in proc.stdout                          # S2's units are not given away
+    data = json.loads(run(str(claims), "--format", "json").stdout)
+    assert data["blank"] == [{"layer": "C1", "quantity": "weights"},
+                             {"layer": "S2", "quantity": "units"}]
+    # a table: '?' is a blank, an empty cell no claim (as lecture tables leave pool weights)
+    table = tmp_path / "t.csv"
+    table.write_text("layer,units,weights\nC1,?,150\nS2,1176,\n", encoding="utf-8")
+    result = check(table, spec="lenet5")
+    assert [(v.layer, v.quantity) for v in result.blanks] == [("C1", "units")]
+    assert len(result.claims) == 2
