@@ -21,19 +21,20 @@ import operator
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 from .conventions import Conventions
 from .errors import CnnsizeError, ShapeError, SpecTypeError
+from .explain import row_lines
 from .graph import Graph, Op
 from .layers import Cost, Kind, Shape
-from .layers.base import Saved, Window, fmt_shape
+from .layers.base import Mixes, Saved, fmt_shape
 from .pause import collector_paused
 from .report import SUMMED, ContainerStats, LayerStats, Report, Totals
 from .shape import divisible_inputs, divisible_paddings, fmt
-from .spec import load
+from .spec import channels_last, load
 
 SpecLike = str | os.PathLike[str] | Mapping[str, Any] | Graph
 InputShape = Shape | Mapping[str, Shape]  # one input's shape, or shapes of inputs by name
@@ -60,6 +61,7 @@ def analyze(
     `input_shape` replaces the (first) input's shape, or, a mapping, those of inputs by name.
     `net` may be a torch.nn.Module with `input_shape` (channels first, no batch dim): it is
     imported first (cnnsize.from_module), with `allow_data_dependent` as there."""
+    original: Graph | None = None  # the spec as written, where input_shape changed its input
     if is_module(net):
         if input_shape is None:
             raise SpecTypeError(
@@ -73,7 +75,9 @@ def analyze(
     else:
         network = load(net)
         if input_shape is not None:
-            network = with_inputs(network, input_shape)
+            original, network = network, with_inputs(network, input_shape)
+            if original.inputs == network.inputs:
+                original = None
     if conventions is not None and not isinstance(conventions, Conventions):
         raise SpecTypeError(f"conventions must be a cnnsize.Conventions, not "
                             f"{type(conventions).__name__}", field="conventions",
@@ -81,8 +85,9 @@ def analyze(
     if not isinstance(strict, bool):
         raise SpecTypeError(f"strict must be true or false, got {strict!r}", field="strict")
     conv = conventions or Conventions(bias=bias, dtype=dtype, batch=batch)
+    reference = _reference(original, conv) if original is not None else None
     try:
-        return _Pass(network, conv, strict).run()
+        return _Pass(network, conv, strict, reference).run()
     except CnnsizeError as e:
         if isinstance(e, ShapeError) and strict and e.field and e.field.startswith("output") \
                 and "not a whole number" in e.message:
@@ -91,6 +96,8 @@ def analyze(
                 e.hint = (e.hint + "; " if e.hint else "") + (
                     "network inputs that make every layer exact: "
                     + ", ".join(fmt_shape(s) for s in near))
+        else:
+            _input_hints(e, network, original, conv, reference is not None)
         raise e.located(source=network.source) from None
 
 
@@ -186,10 +193,12 @@ def _cost(kind: Kind, shapes: tuple[Shape, ...]) -> Cost:
 
 
 class _Pass:
-    def __init__(self, network: Graph, conv: Conventions, strict: bool) -> None:
+    def __init__(self, network: Graph, conv: Conventions, strict: bool,
+                 reference: _Reference | None = None) -> None:
         self.network = network
         self.conv = conv
         self.strict = strict
+        self.reference = reference  # the rows with the spec's own input, where it was replaced
         # per distinct cost (a network repeats its layers): its memory rules and row notes,
         # by id, with the cost itself so that the id stays its own while the pass runs
         self._rules: dict[int, tuple[Cost, tuple[bool, bool, tuple[Saved, ...],
@@ -213,14 +222,20 @@ class _Pass:
         last_use = g.last_uses()
         shapes: dict[str, Shape] = {}
         fields: dict[str, Field] = {}
+        layouts: dict[str, Layout] = {}      # which spatial dims each tensor's axes carry
+        strides: dict[str, Shape] = {}       # strides, batch dim first, in elements (views)
         grads: dict[str, bool] = {}
         infer, train = _Memory.empty(), _Memory.empty()
         frees: dict[int, set[int]] = {}
         live = input_bytes = 0
+        extents: dict[int, Shape] = {}  # the inputs' spatial sizes (a field global in a dim)
         for name, shape in g.inputs:
             shapes[name] = shape
             spatial = len(shape) - 1
             fields[name] = (((1,) * spatial, (1,) * spatial),)
+            layouts[name] = _standard(len(shape), spatial)
+            strides[name] = contiguous_strides((batch, *shape))
+            extents[spatial] = tuple(map(max, extents.get(spatial, shape[1:]), shape[1:]))
             grads[name] = False
             nbytes = math.prod(shape) * batch * size
             input_bytes += nbytes
@@ -255,12 +270,22 @@ class _Pass:
                         f"it calls the module of {op.shares} again"
                 raise e.located(path=op.name, kind=op.kind.type_name) from None
             shapes[op.name] = cost.output_shape
-            field, rf_note = _apply_rf(cost.rf, [fields[n] for n in op.inputs])
+            field, layouts[op.name], rf_note = _apply_rf(
+                cost, [fields[n] for n in op.inputs], [layouts[n] for n in op.inputs], in_shapes,
+                extents)
+            if cost.spatial_last_note and _last_axis_spatial(layouts[op.inputs[0]]):
+                cost = replace(cost, notes=(*cost.notes, cost.spatial_last_note))
             fields[op.name] = field
             nbytes = cost.units * batch * size
             end = last_use.get(op.name, index)  # an output nobody reads is freed at once
             # inference: a storage of its own, or its first input's
             shares_inference, shares_training, saves, _ = self.rules(cost)
+            view = None
+            if cost.storage in ("reshape", "contiguous"):  # a view if the strides allow
+                view = _view(cost, batch, in_shapes[0], strides[op.inputs[0]])
+                shares_inference = shares_training = view is not None
+            strides[op.name] = _out_strides(cost, batch, in_shapes,
+                                            [strides[n] for n in op.inputs], view, shares_inference)
             stored = not shares_inference
             if stored:
                 sid = infer.new(op.name, nbytes, index, end)
@@ -299,7 +324,7 @@ class _Pass:
                 if infer.last[freed] == index:
                     live -= infer.size[freed]
             rows.append(self._row(op, cost, in_shapes, field, rf_note, nbytes if stored else 0,
-                                  op_live, row_saved))
+                                  op_live, row_saved, [fields[n] for n in op.inputs], stored))
         peak_at = g.ops[peak_index].name if peak_index >= 0 else ""
         return Report(g.name, g.input_shape, conv, tuple(rows),
                       self._totals(rows, input_bytes, peak, peak_at, infer.alive_at(peak_index),
@@ -358,7 +383,7 @@ class _Pass:
 
     def _row(self, op: Op, cost: Cost, in_shapes: tuple[Shape, ...], field: Field,
              rf_note: str | None, activation_bytes: int, live_bytes: int,
-             saved_bytes: int) -> LayerStats:
+             saved_bytes: int, in_fields: list[Field], stored: bool) -> LayerStats:
         conv = self.conv
         shared = op.shares is not None
         weights = 0 if shared else cost.weights
@@ -373,6 +398,8 @@ class _Pass:
                 if cost.weights + cost.biases else ""),)
         if rf_note:
             notes += (rf_note,)
+        if self.reference is not None and not shared:
+            notes += _reinferred(self.reference, op.name, cost, in_shapes)
         rf, jump = _field_summary(field)
         return LayerStats(
             name=op.name,
@@ -398,10 +425,9 @@ class _Pass:
             neurons=cost.neurons,
             kind=op.kind,
             notes=notes,
-            explain=((f"calls the module of {op.shares} again: its weights and biases below are "
-                      "counted there",) if shared and cost.weights + cost.biases else ())
-            + cost.explain + (("biases not counted (--no-bias)",)
-                              if cost.biases and not conv.bias else ()),
+            explain=row_lines(cost, conv, inputs=op.inputs, shares=op.shares, stored=stored,
+                              in_fields=in_fields, field=field, summarize=_field_summary,
+                              field_note=rf_note),
             inputs=op.inputs,
             input_shapes=in_shapes,
             shares=op.shares,
@@ -489,11 +515,84 @@ def _containers(g: Graph, rows: list[LayerStats]) -> tuple[ContainerStats, ...]:
 
 
 def _graph_notes(g: Graph) -> tuple[str, ...]:
+    notes = tuple(f"{'the input' if len(g.inputs) == 1 else name} {fmt_shape(shape)} looks "
+                  f"channels-last (H, W, C, as images and Keras store it): cnnsize, like PyTorch, "
+                  f"reads it as {shape[0]} channels of {fmt_shape(shape[1:])}; did you mean "
+                  f"{list(flipped)}?"
+                  for name, shape in g.inputs if (flipped := channels_last(shape)) is not None)
     reads = g.meta.get("data_dependent") if isinstance(g.meta, Mapping) else None
     if not reads:
+        return notes
+    return (*notes, f"the imported forward reads tensor values ({'; '.join(map(str, reads))}): "
+            "these are the counts of the path one random input took")
+
+
+# ---------------------------------------------------------------- inputs written otherwise
+
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    """What each row gets with the spec's own input, where another one replaced it: its
+    weights, biases and input shapes."""
+
+    inputs: str
+    rows: dict[str, tuple[int, int, tuple[Shape, ...]]]
+
+
+def _reference(original: Graph, conv: Conventions) -> _Reference | None:
+    """The rows of the spec with its own input, or None where that does not work either."""
+    try:
+        rows = _Pass(original, conv, strict=False).run().layers
+    except CnnsizeError:
+        return None
+    return _Reference(_inputs_text(original), {r.name: (r.weights, r.biases, r.input_shapes)
+                                               for r in rows if r.shares is None})
+
+
+def _reinferred(reference: _Reference, name: str, cost: Cost,
+                shapes: tuple[Shape, ...]) -> tuple[str, ...]:
+    """A note where a size the spec leaves to inference (in_features, in_channels) changed
+    with the input, and with it the parameters: a PyTorch module is made for one of them."""
+    known = reference.rows.get(name)
+    if known is None or (known[0], known[1]) == (cost.weights, cost.biases):
         return ()
-    return (f"the imported forward reads tensor values ({'; '.join(map(str, reads))}): these are "
-            "the counts of the path one random input took",)
+    def what(shapes: tuple[Shape, ...]) -> str:
+        return " and ".join(f"{s[0]:,} features" if len(s) == 1 else f"{fmt_shape(s)} input"
+                            for s in shapes)
+
+    return (f"its size is inferred from its input, which changed with it: "
+            f"{cost.weights + cost.biases:,} parameters for the {what(shapes)} it gets here, "
+            f"{known[0] + known[1]:,} for the {what(known[2])} it gets with the spec's own input "
+            f"{reference.inputs}; a PyTorch module is made for one of them and refuses the other "
+            f"(write in_features or in_channels in the spec to make this an error)",)
+
+
+def _input_hints(e: CnnsizeError, network: Graph, original: Graph | None, conv: Conventions,
+                 original_works: bool) -> None:
+    """Say which input would work: the spec's own, where another replaced it; the channels-
+    first one, where the input looks channels-last (instead of, say, a padding hint)."""
+    if original is not None and original_works:
+        e.hint = (f"the spec is written for input {_inputs_text(original)}, with which this "
+                  f"layer gets what it expects; the input {_inputs_text(network)} changes that, "
+                  f"as it would for the PyTorch module" + (f"; {e.hint}" if e.hint else ""))
+        return
+    if len(network.inputs) != 1:
+        return
+    flipped = channels_last(network.input_shape)
+    if flipped is None:
+        return
+    try:
+        _Pass(network.with_input(flipped), conv, strict=False).run()
+    except CnnsizeError:
+        return
+    e.hint = (f"the input {list(network.input_shape)} looks channels-last (H, W, C, as images "
+              f"and Keras store it); cnnsize reads [C, H, W], as PyTorch does: did you mean "
+              f"{list(flipped)}? (with it, the spec works)")
+
+
+def _inputs_text(g: Graph) -> str:
+    if len(g.inputs) == 1:
+        return fmt_shape(g.input_shape)
+    return ", ".join(f"{name} {fmt_shape(shape)}" for name, shape in g.inputs)
 
 
 def _check_shared(cost: Cost, shapes: tuple[Shape, ...], target: str, made: Cost,
@@ -522,36 +621,212 @@ def _inexact_notes(cost: Cost) -> tuple[str, ...]:
     return tuple(notes)
 
 
+# ---------------------------------------------------------------- strides (views and copies)
+
+
+def contiguous_strides(shape: Shape) -> Shape:
+    """The strides, in elements, of a contiguous tensor of this (per-example) shape."""
+    out, step = [], 1
+    for size in reversed(shape):
+        out.append(step)
+        step *= size
+    return tuple(reversed(out))
+
+
+def is_contiguous(shape: Shape, strides: Shape) -> bool:
+    """PyTorch's is_contiguous: strides are the contiguous ones, size-1 dims aside."""
+    return all(st == c for size, st, c in zip(shape, strides, contiguous_strides(shape))
+               if size != 1)
+
+
+def view_strides(old: Shape, strides: Shape, new: Shape) -> Shape | None:
+    """The strides of `old` viewed as `new`, or None where no view exists and reshape copies:
+    PyTorch's computeStride (aten/src/ATen/TensorUtils.cpp). Shapes with the batch dim: a
+    reshape never merges it, but whether a size-1 dim breaks a run depends on the batch."""
+    if math.prod(old) == 0 or not old:
+        return contiguous_strides(new)
+    out = [0] * len(new)
+    view_d = len(new) - 1
+    base = strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(old) - 1, -1, -1):
+        tensor_numel *= old[d]
+        if d == 0 or (old[d - 1] != 1 and strides[d - 1] != tensor_numel * base):
+            while view_d >= 0 and (view_numel < tensor_numel or new[view_d] == 1):
+                out[view_d] = view_numel * base
+                view_numel *= new[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                base, tensor_numel, view_numel = strides[d - 1], 1, 1
+    return tuple(out) if view_d == -1 else None
+
+
+def _view(cost: Cost, batch: int, shape: Shape, strides: Shape) -> Shape | None:
+    """The output's strides where a reshape (or contiguous) is a view of its input, else None
+    (a copy). A piece of a batch (a slice of channels) is not contiguous unless the batch is 1."""
+    if cost.storage == "contiguous":
+        return strides if is_contiguous((batch, *shape), strides) else None
+    return view_strides((batch, *shape), strides, (batch, *cost.output_shape))
+
+
+def _out_strides(cost: Cost, batch: int, shapes: tuple[Shape, ...], strides: list[Shape],
+                 view: Shape | None, shared: bool) -> Shape:
+    """The strides of an op's output, batch dim first: a view's follow its input's
+    (Cost.moves); any other output is contiguous (PyTorch's elementwise ops keep a permuted
+    input's order; cnnsize does not follow that, docs/conventions.md)."""
+    out = cost.output_shape
+    if view is not None:
+        return view
+    if cost.storage == "view" and cost.moves is not None:
+        steps = cost.moves.steps or (1,) * len(out)
+        result = [strides[0][0]]  # the batch dim keeps its stride
+        for size, src, step in zip(out, cost.moves.axes, steps):
+            if len(src) != 1 or (shapes[0][src[0]] == 1 and size != 1):
+                result.append(0)  # a new axis, or one that expand repeats
+            else:
+                result.append(strides[0][src[0] + 1] * step)
+        return tuple(result)
+    if shared and shapes and shapes[0] == out:
+        return strides[0]
+    return contiguous_strides((batch, *out))
+
+
 # ---------------------------------------------------------------- receptive fields
 
 
-def _apply_rf(effect: tuple[Window, ...] | str, inputs: list[Field]) -> tuple[Field, str | None]:
-    """The output's field from the inputs' fields and the op's effect, and a note when paths of
-    different jumps meet."""
+# Which spatial dims of the input each axis of a tensor carries (per example): for each axis,
+# the dims and whether it holds all of them in order (not a slice, a piece of a split or a
+# regrouping); None where that is no longer known. A C×H×W map is ((), (0,), (1,)), all whole.
+Axis = tuple[tuple[int, ...], bool]
+Layout = tuple[Axis, ...] | None
+
+LOST = ("the receptive field is not followed past this row: {why}; it is shown as global, an "
+        "upper bound")
+
+
+def _last_axis_spatial(layout: Layout) -> bool:
+    """Whether a tensor's last axis holds (part of) a spatial dim of the input, or cannot be
+    told; False where it holds channels (a channels-last tensor after a permute)."""
+    return layout is None or bool(layout[-1][0])
+
+
+def _standard(rank: int, n: int) -> Layout:
+    """The layout of a channels-first tensor (C, *spatial) whose n spatial dims are the
+    input's, in order; None for any other rank."""
+    if rank != n + 1:
+        return None
+    return (((), True), *(((d,), True) for d in range(n)))
+
+
+def _apply_rf(cost: Cost, inputs: list[Field], layouts: list[Layout], shapes: tuple[Shape, ...],
+              extents: Mapping[int, Shape]) -> tuple[Field, Layout, str | None]:
+    """The output's field and layout from the inputs' and the op's effect, and a note when paths
+    of different jumps meet or the field cannot be followed (then it is global)."""
+    effect = cost.rf
+    rank = len(cost.output_shape)
     if effect == "global":
-        return None, None
-    if isinstance(effect, tuple):
+        return None, None, None
+    if isinstance(effect, tuple):  # windows over the spatial dims, channels first
         field = inputs[0]
-        if field is None or len(effect) != len(field[0][0]):
-            return None, None
+        if field is None:
+            return None, None, None
+        n = len(field[0][0])
+        if len(effect) != n or layouts[0] != _standard(len(shapes[0]), n):
+            return None, None, LOST.format(
+                why="it slides a window over axes that are not the input's spatial dims in "
+                    "order (an earlier reshape, permute or slice moved them)")
         return tuple((tuple(r + (w.kernel - 1) * j for r, w, j in zip(rs, effect, js)),
-                      tuple(j * w.stride for w, j in zip(effect, js))) for rs, js in field), None
+                      tuple(j * w.stride for w, j in zip(effect, js))) for rs, js in field), \
+            _standard(rank, n), None
+    if isinstance(effect, Mixes):
+        return _mixed(cost, effect, inputs[0], layouts[0], shapes[0], extents)
+    use = list(zip(inputs, layouts, shapes))
     if effect == "gated":  # a global input only rescales the others (squeeze-excite)
-        inputs = [f for f in inputs if f is not None] or [None]
-    if any(f is None for f in inputs):
-        return None, None
-    if len(inputs) == 1:
-        return inputs[0], None
-    pairs = [p for f in inputs if f is not None for p in f]
-    if len({len(rs) for rs, _ in pairs}) > 1:
-        return None, None
-    merged = _pareto(pairs)
+        use = [u for u in use if u[0] is not None] or [(None, None, ())]
+    if any(f is None for f, _, _ in use):
+        return None, None, None
     note = None
-    if len({js for _, js in merged}) > 1:
-        note = ("paths with different jumps meet here (" + ", ".join(
-            _jump_text(js) for js in sorted({js for _, js in merged})) + "): the field is the "
-                "largest over all paths; the jump shown is that of the path with the largest field")
-    return merged, note
+    if len(use) == 1:
+        merged = use[0][0]
+    else:
+        pairs = [p for f, _, _ in use if f is not None for p in f]
+        if len({len(rs) for rs, _ in pairs}) > 1:
+            return None, None, None
+        merged = _pareto(pairs)
+        if len({js for _, js in merged}) > 1:
+            note = ("paths with different jumps meet here (" + ", ".join(
+                _jump_text(js) for js in sorted({js for _, js in merged})) + "): the field is the "
+                    "largest over all paths; the jump shown is that of the path with the largest "
+                    "field")
+    full = [lay for _, lay, s in use if s == cost.output_shape]
+    if len(set(full)) > 1:
+        return None, None, LOST.format(why="its inputs hold the spatial dims on different axes")
+    layout = full[0] if full else use[0][1]
+    if merged is None:
+        return None, None, note
+    if cost.moves is not None:
+        return _moved(cost, merged, layout, shapes[0])
+    if len(shapes[0]) != rank:  # an op that changes the rank without saying how
+        n = len(merged[0][0]) if merged else 0
+        layout = _standard(rank, n) if layout == _standard(len(shapes[0]), n) else None
+    return merged, layout, note
+
+
+def _mixed(cost: Cost, effect: Mixes, field: Field, layout: Layout, shape: Shape,
+           extents: Mapping[int, Shape]) -> tuple[Field, Layout, str | None]:
+    """A reduction or linear map along some axes: the spatial dims those axes carry become
+    whole (the input's extent); channels change nothing."""
+    if field is None:
+        return None, None, None
+    if layout is None:
+        return None, None, LOST.format(why="it reads along axes whose spatial dims an earlier "
+                                           "op made untraceable")
+    axes = {a % len(shape) for a in effect.axes}
+    dims = sorted({d for a in axes for d in layout[a][0]})
+    part = any(layout[a][0] and not layout[a][1] for a in axes)
+    note = LOST.format(why="it reads along an axis that holds only a part of a spatial dim "
+                           "(a slice, or a piece of a split)") if part else None
+    n = len(field[0][0])
+    if part or (len(dims) == n and n):
+        return None, None, note
+    extent = extents.get(n, ())
+    field = _pareto([(tuple(extent[d] if d in dims and d < len(extent) else r
+                            for d, r in enumerate(rs)), js) for rs, js in field])
+    layout = tuple(((), True) if i in axes else ax for i, ax in enumerate(layout))
+    if cost.moves is not None:
+        return _moved(cost, field, layout, shape)
+    return field, layout, None
+
+
+def _moved(cost: Cost, field: tuple[Pair, ...], layout: Layout, shape: Shape
+           ) -> tuple[Field, Layout, str | None]:
+    """A data-movement op: every output element is an input element, so its field is the
+    same; the spatial dims move with their axes (a strided slice multiplies the jump)."""
+    moves = cost.moves
+    assert moves is not None
+    if layout is None:
+        return field, None, None
+    out_shape = cost.output_shape
+    steps = moves.steps or (1,) * len(moves.axes)
+    axes: list[Axis] = []
+    for size, src, step in zip(out_shape, moves.axes, steps):
+        if not src:
+            axes.append(((), True))
+            continue
+        dims = tuple(sorted({d for a in src for d in layout[a][0]}))
+        held = math.prod(shape[a] for a in src)
+        whole = not dims or (all(layout[a][1] for a in src) and -(-held // step) == size)
+        if step != 1 and dims:
+            if len(dims) != 1 or len(src) != 1:
+                return None, None, LOST.format(why="it takes every few elements along an axis "
+                                                   "that holds several spatial dims")
+            d = dims[0]
+            field = tuple((rs, tuple(j * step if i == d else j for i, j in enumerate(js)))
+                          for rs, js in field)
+        axes.append((dims, whole))
+    return field, tuple(axes), None
 
 
 def _pareto(pairs: list[Pair]) -> tuple[Pair, ...]:

@@ -194,6 +194,14 @@ class _Parser:
 
     def network(self) -> Network:
         data = self.data
+        if "input_shape" in data and "input" not in data:
+            given = data["input_shape"]
+            example = (f"{list(given)} is input: {[given[-1], *given[:-1]]}"
+                       if isinstance(given, list) and len(given) >= 2 else
+                       "[32, 32, 1] is input: [1, 32, 32]")
+            raise SpecError("unknown key 'input_shape' in the spec", field="input_shape",
+                            hint=f"did you mean 'input'? Keras's input_shape is the spec's "
+                                 f"input, channels first: {example}")
         _check_keys(data, TOP_KEYS, "the spec")
         name = data.get("name", Path(self.source).stem if self.source != "<dict>" else "network")
         if not isinstance(name, str):
@@ -425,8 +433,8 @@ class _Parser:
                 return self._block(type_name, item, path, env, stack)
             args = {k: _substitute_field(v, env, str(k)) for k, v in item.items()
                     if k not in ITEM_KEYS}
-            kind_cls = lookup(type_name, extra=list(CONTAINERS) + list(self.blocks))
-            return Layer(path, kind_cls.from_args(args, also=ITEM_KEYS))
+            return Layer(path, _kind(item["type"], type_name, args,
+                                     list(CONTAINERS) + list(self.blocks)))
         except CnnsizeError as e:
             raise e.located(path=path, kind=type_name) from None
 
@@ -516,6 +524,32 @@ class _Parser:
             return node
         return Sequential(path, tuple(self._items(layers, path, local, inner_stack, "layers")),
                           label=type_name)
+
+
+def _kind(written: str, type_name: str, args: dict[str, Any], extra: list[str]) -> Kind:
+    """The kind of a layer; Keras's names for kinds and arguments (a spec written from a slide
+    or a Keras tutorial) get a did-you-mean that names cnnsize's."""
+    from . import keras_names
+
+    try:
+        kind_cls = lookup(type_name, extra=extra)
+    except SpecError as e:
+        keras = keras_names.type_hint(written, args)
+        if keras is not None:
+            e.hint = keras
+        raise
+    names = kind_cls.arg_names()
+    keras_arg = keras_names.argument_hint(args, names)
+    if keras_arg is not None:
+        raise SpecError(f"unknown argument {keras_arg[0]!r} for {type_name}", field=keras_arg[0],
+                        hint=keras_arg[1])
+    try:
+        return kind_cls.from_args(args, also=ITEM_KEYS)
+    except SpecError as e:
+        keras = keras_names.padding_hint(args.get("padding")) if e.field == "padding" else None
+        if keras is not None and e.hint is None:
+            e.hint = keras
+        raise
 
 
 def dump_yaml(data: Mapping[str, Any]) -> str:
@@ -747,6 +781,15 @@ def parse_input(value: Any) -> tuple[int, ...]:
     if any(v > MAX_SIZE for v in value):
         raise SpecError(f"sizes above {MAX_SIZE:,} are beyond any real input", field="input")
     return tuple(int(v) for v in value)
+
+
+def channels_last(shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The channels-first shape of an input that looks channels-last: an image as images and
+    Keras store it, [32, 32, 1] or [224, 224, 3] (a 1- or 3-channel last dim after spatial
+    sizes of at least 8), or None."""
+    if len(shape) >= 3 and shape[-1] in (1, 3) and min(shape[:-1]) >= 8:
+        return (shape[-1], *shape[:-1])
+    return None
 
 
 def _condition(value: Any, env: Mapping[str, Any]) -> bool:

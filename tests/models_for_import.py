@@ -89,14 +89,16 @@ class DataDependent(nn.Module):
         return self.fc(self.flat(x))
 
 
-class WithUpsample(nn.Module):
+class WithUnfold(nn.Module):
+    """A module cnnsize has no kind for (nn.Unfold, im2col)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3)
-        self.up = nn.Upsample(scale_factor=2)
+        self.fold = nn.Unfold(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.up(self.conv(x))
+        return self.fold(self.conv(x))
 
 
 def small_net() -> nn.Module:
@@ -322,13 +324,13 @@ class HalfTied(nn.Module):
         return self.second(torch.relu(self.first(x)))
 
 
-class InPlaceSelu(nn.Module):
+class InPlaceRrelu(nn.Module):
     """An in-place op cnnsize has no kind for: refused, not skipped."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3)
-        self.act = nn.SELU(inplace=True)
+        self.act = nn.RReLU(inplace=True)
         self.out = nn.Conv2d(4, 4, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

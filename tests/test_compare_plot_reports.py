@@ -101,10 +101,11 @@ def test_other_charts_structure():
     assert list(line.get_xdata()) == [64, 128, 224]
     assert line.get_ydata()[-1] == report.totals.macs
     # sizes a network cannot run at are named in its legend entry, not dropped silently:
-    # AlexNet at 16 and 32 px: conv1 (11×11, stride 4) then three 3×3/2 pools leave nothing
+    # AlexNet at 16 and 32 px: conv1 (11×11, stride 4) then three 3×3/2 pools leave nothing;
+    # LeNet-5's F5 is made for 16·5·5 = 400 features (1×32×32), as PyTorch's module is
     both = charts.plot_resolution(["lenet5", "alexnet"], sizes=[16, 32, 64]).axes
     assert [t.get_text() for t in both[0].get_legend().get_texts()] == [
-        "LeNet-5", "AlexNet (does not run at 16, 32 px)"]
+        "LeNet-5 (does not run at 16, 64 px)", "AlexNet (does not run at 16, 32 px)"]
     # one tick style on both axes: SI numbers, no powers of ten
     assert {type(a.yaxis.get_major_formatter()).__name__ for a in both} == {"FuncFormatter"}
 
@@ -153,10 +154,11 @@ def test_committed_reports_are_up_to_date():
 
 def test_plot_input_is_stated_on_the_chart_or_refused(tmp_path):
     out = tmp_path / "l.svg"
-    ok = subprocess.run([sys.executable, "-m", "cnnsize", "plot", "lenet5", "--input", "1,64,64",
+    # AlexNet's adaptive pool takes a 128x128 input (LeNet-5's F5 refuses another one)
+    ok = subprocess.run([sys.executable, "-m", "cnnsize", "plot", "alexnet", "--input", "3,128,128",
                          "-o", str(out)], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
-    assert "(input 1×64×64)" in out.read_text()
+    assert "(input 3×128×128)" in out.read_text()
     for kind in ("scatter", "resolution"):
         bad = subprocess.run([sys.executable, "-m", "cnnsize", "plot", "lenet5", "--kind", kind,
                               "--input", "1,64,64", "-o", str(tmp_path / "x.png")],

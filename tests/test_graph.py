@@ -219,19 +219,28 @@ def test_receptive_field_is_the_largest_over_all_paths():
 
 
 def test_paths_with_different_jumps_keep_every_candidate():
+    from cnnsize.analyze import _standard
+    from cnnsize.layers.base import Cost, Window
+
     one, two = Fraction(1), Fraction(2)
     coarse = (((Fraction(5),), (two,)),)     # r 5, jump 2
     fine = (((Fraction(7),), (one,)),)       # r 7, jump 1
-    merged, note = _apply_rf("same", [coarse, fine])
+    shape = (4, 10)
+    flat = _standard(2, 1)
+
+    def apply(cost, fields):
+        merged, _, note = _apply_rf(cost, fields, [flat] * len(fields), (shape,) * len(fields), {})
+        return merged, note
+
+    merge = Cost(output_shape=shape)
+    merged, note = apply(merge, [coarse, fine])
     assert merged is not None and set(merged) == {coarse[0], fine[0]}   # neither beats the other
     assert "different jumps" in (note or "")
     # a 5-wide window after the merge: 5 + 4·2 = 13 on the coarse path, 7 + 4·1 = 11 on the
     # fine one: the path with the smaller field before the merge has the larger one after it
-    from cnnsize.layers.base import Window
-
-    after, _ = _apply_rf((Window(5, one),), [merged])
+    after, _ = apply(Cost(output_shape=shape, rf=(Window(5, one),)), [merged])
     assert after is not None and max(r[0] for r, _ in after) == 5 + 4 * 2   # the coarse path wins
-    dominated, note = _apply_rf("same", [coarse, (((Fraction(3),), (one,)),)])
+    dominated, note = apply(merge, [coarse, (((Fraction(3),), (one,)),)])
     assert dominated == coarse and note is None
 
 

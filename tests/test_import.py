@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 from cnnsize.verify.build import build  # noqa: E402
 from cnnsize.verify.importer import from_module, module_to_spec  # noqa: E402
 
-from .models_for_import import DataDependent, WithUpsample, small_net  # noqa: E402
+from .models_for_import import DataDependent, WithUnfold, small_net  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 
@@ -90,8 +90,8 @@ def test_a_forward_that_reads_tensor_values_is_refused_or_followed():
 
 
 def test_unsupported_layers_are_named():
-    with pytest.raises(CnnsizeError, match=r"up \(Upsample\)"):
-        from_module(WithUpsample(), (3, 8, 8))
+    with pytest.raises(CnnsizeError, match=r"fold \(Unfold\)"):
+        from_module(WithUnfold(), (3, 8, 8))
 
 
 def test_import_command(tmp_path):
@@ -196,9 +196,23 @@ def test_tied_parameters_are_one_module_and_half_tied_ones_are_refused():
         from_module(m.HalfTied(), (4, 6, 6))                                  # 148 + 4 biases
 
 
-def test_a_parameter_used_outside_a_module_is_refused():
-    with pytest.raises(CnnsizeError, match=r"mul in the model \(UsesParameterDirectly\) uses a parameter directly"):
-        from_module(m.UsesParameterDirectly(), (3, 8, 8))
+def test_a_parameter_used_outside_a_module_is_counted_or_refused():
+    """A layer scale (a parameter times a tensor) is a `scale` row that counts the parameter;
+    a use cnnsize has no kind for is refused, naming the parameter and the op."""
+    report = cnnsize.analyze(from_module(m.UsesParameterDirectly(), (3, 8, 8)))
+    assert [(r.name, r.type, r.params) for r in report.layers][-1] == ("scale", "scale", 4)
+    assert report.totals.params == 3 * 4 * 9 + 4 + 4                     # conv + γ (4×1×1)
+
+    class Projects(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(8, 3))
+
+        def forward(self, x):
+            return x @ self.w
+
+    with pytest.raises(CnnsizeError, match=r"matmul in the model \(Projects\) uses the parameter w directly"):
+        from_module(Projects(), (3, 8, 8))
 
 
 def test_the_importer_never_guesses(monkeypatch):
@@ -277,7 +291,7 @@ def test_a_kind_added_in_one_file_imports_as_module_and_as_function():
 
 
 @pytest.mark.parametrize(("model", "message"), [
-    (m.InPlaceSelu, r"selu in act \(SELU\): cnnsize has no kind for this in-place op"),
+    (m.InPlaceRrelu, r"rrelu in act \(RReLU\): cnnsize has no kind for this in-place op"),
     (m.WritesIntoTensor, r"setitem in the model \(WritesIntoTensor\): forward writes into a tensor"),
     (m.StaleView, r"fc reads flatten, a view of a tensor that relu changed in place before"),
     (m.ScaledAdd, r"cnnsize's add has no argument like alpha=-1"),

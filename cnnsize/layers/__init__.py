@@ -1,6 +1,20 @@
 """Layer kinds, one module per family; importing this package registers them all."""
 
-from . import activation, conv, lecun, linear, merge, norm, pool
+from . import (
+           activation,
+           conv,
+           learned,
+           lecun,
+           linear,
+           merge,
+           norm,
+           pad,
+           pool,
+           reduce,
+           resample,
+           shape_ops,
+           stochastic,
+)
 from .base import FUNCTIONS, REGISTRY, Cost, Kind, Shape, Window, lookup, register
 
 __all__ = [
@@ -12,11 +26,17 @@ __all__ = [
            "Window",
            "activation",
            "conv",
+           "learned",
            "lecun",
            "linear",
            "lookup",
            "merge",
            "norm",
+           "pad",
            "pool",
+           "reduce",
            "register",
+           "resample",
+           "shape_ops",
+           "stochastic",
 ]

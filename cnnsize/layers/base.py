@@ -33,12 +33,35 @@ class Window:
 
     kernel: int
     stride: int | Fraction  # a Fraction only where it is not whole (transposed convolutions)
+    dilation: int = 1       # for --explain only: kernel = dilation·(F − 1) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Mixes:
+    """Every output element reads every input element along these axes (per example, 0 is
+    channels): a reduction over them, a linear layer over the last. Over an axis that carries a
+    spatial dim of the input, the field becomes that whole dim; over channels, it stays."""
+
+    axes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Moves:
+    """Where a data-movement op (permute, reshape, slice, ...) puts its first input's axes: for
+    each output axis (per example), the input axes it is made of (() for a new axis; several
+    for merged ones, or where a reshape regroups them), and every `steps`-th element of it (a
+    strided slice; () for all 1). The receptive field follows each spatial dim to its new axis;
+    a view's strides are computed from these (analyze.py)."""
+
+    axes: tuple[tuple[int, ...], ...]
+    steps: tuple[int, ...] = ()
 
 
 # Receptive-field effect of a layer: per-dim windows; "same" (elementwise: the inputs' fields,
 # the largest over all paths); "global" (every output sees the whole input); "gated" (like
-# "same", but a global input only rescales the others: a squeeze-excite gate).
-RFEffect = tuple[Window, ...] | Literal["same", "global", "gated"]
+# "same", but a global input only rescales the others: a squeeze-excite gate); Mixes (whole
+# along some axes).
+RFEffect = tuple[Window, ...] | Literal["same", "global", "gated"] | Mixes
 
 
 # Where a layer's output lives (docs/conventions.md, "Activation memory"):
@@ -47,8 +70,11 @@ RFEffect = tuple[Window, ...] | Literal["same", "global", "gated"]
 #   "activation": an activation PyTorch can run in place (it has an `inplace` argument): the input's
 #                 storage or its own, as the `inplace_activations` convention says;
 #   "eval_noop":  the input itself at inference (dropout), a new tensor in training;
-#   "inplace":    written into its first input (out += identity), always.
-Storage = Literal["new", "view", "activation", "eval_noop", "inplace"]
+#   "inplace":    written into its first input (out += identity), always;
+#   "reshape":    a view where PyTorch's view rule allows it for the input's strides (reshape,
+#                 flatten), else a new contiguous tensor;
+#   "contiguous": the input itself where it is contiguous, else a new contiguous tensor.
+Storage = Literal["new", "view", "activation", "eval_noop", "inplace", "reshape", "contiguous"]
 
 # What autograd keeps of a tensor for the backward pass: one of the op's inputs, its output, or
 # a tensor of its own (max-pool indices, BatchNorm's batch statistics, a dropout mask).
@@ -88,9 +114,13 @@ class Cost:
     inplace: bool = False    # the spec asks for inplace=true
     neurons: bool = False
     rf: RFEffect = "same"
+    moves: Moves | None = None  # a data-movement op: where its input's axes go
     saved: tuple[Saved, ...] = ()
     saved_inplace: tuple[Saved, ...] | None = None  # what it saves when run in place, if different
     notes: tuple[str, ...] = ()
+    # A note that holds only where the last axis of the input carries a spatial dim (a linear
+    # layer over W is not fully connected; over channels, as in ConvNeXt's MLP, it is meant).
+    spatial_last_note: str = ""
     explain: tuple[str, ...] = ()
     inexact: tuple[tuple[str, Any], ...] = ()  # (field, shape.Dim) for non-integer sizes
 
@@ -292,6 +322,11 @@ class Kind:
     # (x.__radd__, x.__iadd__ are add), and their positional arguments after the tensors.
     functions: ClassVar[tuple[str, ...]] = ()
     function_args: ClassVar[tuple[str, ...]] = ()
+    # The torch functions this kind is when one operand is a parameter that forward uses
+    # directly (`self.gamma * x` is `scale`), and classes outside torch.nn that it is, by
+    # module and qualified name (torchvision.ops.stochastic_depth.StochasticDepth).
+    param_functions: ClassVar[tuple[str, ...]] = ()
+    module_classes: ClassVar[tuple[str, ...]] = ()
     # What it stands for in PyTorch, for docs/spec.md (default: the torch.nn class).
     origin: ClassVar[str] = ""
     # Its fields, in order, and their defaults: set by kind_class.
@@ -446,6 +481,13 @@ class Kind:
         return args
 
     @classmethod
+    def call_kind(cls, in_shapes: Sequence[Shape]) -> type[Kind]:
+        """The kind a call of one of `functions` is, given its tensors' shapes (batch dim
+        included): this one, or a sibling where one torch function serves several ranks
+        (F.instance_norm is instancenorm1d, 2d or 3d)."""
+        return cls
+
+    @classmethod
     def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
                   in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
         """Spec arguments from a call of one of `functions` (shapes with the batch dim), or
@@ -458,6 +500,14 @@ class Kind:
         raw = dict(zip(cls.function_args, positional))
         raw.update(keywords)
         return {k: v for k, v in raw.items() if k in names and v is not None}
+
+    @classmethod
+    def from_param_call(cls, parameter: Shape, position: int, positional: Sequence[Any],
+                        keywords: Mapping[str, Any], in_shapes: Sequence[Shape],
+                        out_shape: Shape) -> dict[str, Any]:
+        """Spec arguments of a call of one of `param_functions` whose operand number `position`
+        is a parameter, used with the shape `parameter` (shapes with the batch dim)."""
+        raise SpecError(f"{cls.type_name} has no parameter operand")
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
         """Constructor arguments for the matching torch.nn module, given the input shape."""
@@ -566,6 +616,8 @@ def did_you_mean(word: str, options: list[str], what: str) -> str:
 
 REGISTRY: dict[str, type[Kind]] = {}
 FUNCTIONS: dict[str, str] = {}  # torch function name → kind (see Kind.functions)
+PARAM_FUNCTIONS: dict[str, str] = {}  # the same, with a parameter operand (Kind.param_functions)
+MODULE_CLASSES: dict[str, str] = {}   # "module.QualName" of a class outside torch.nn → kind
 
 
 def register(cls: K) -> K:
@@ -575,11 +627,17 @@ def register(cls: K) -> K:
         raise TypeError(f"{cls.__name__} has no type_name")
     if name in REGISTRY:
         raise KeyError(f"layer kind {name!r} is already registered by {REGISTRY[name].__name__}")
-    for function in cls.functions:
-        if function in FUNCTIONS:
-            raise KeyError(f"torch function {function!r} is already the kind {FUNCTIONS[function]!r}")
+    for table, keys, what in ((FUNCTIONS, cls.functions, "torch function"),
+                              (PARAM_FUNCTIONS, cls.param_functions, "torch function with a "
+                               "parameter operand"),
+                              (MODULE_CLASSES, cls.module_classes, "module class")):
+        for key in keys:
+            if key in table:
+                raise KeyError(f"{what} {key!r} is already the kind {table[key]!r}")
     REGISTRY[name] = cls
     FUNCTIONS.update((function, name) for function in cls.functions)
+    PARAM_FUNCTIONS.update((function, name) for function in cls.param_functions)
+    MODULE_CLASSES.update((qualname, name) for qualname in cls.module_classes)
     return cls
 
 

@@ -97,8 +97,13 @@ class _ConvNd(Kind):
 
     def validate(self) -> None:
         if self.padding == "same" and any(s != 1 for s in self.stride):
+            odd = all(f % 2 for f in self.kernel_size)
+            pads = sorted({(d * (f - 1)) // 2 for f, d in zip(self.kernel_size, self.dilation)})
             raise SpecError("padding='same' is not supported for strided convolutions (PyTorch)",
-                            field="padding", hint="use an explicit padding, e.g. padding: 1")
+                            field="padding",
+                            hint=f"use an explicit padding: padding: {pads[0]} gives Keras's "
+                                 "'same' size, ceil(W/S), for this odd kernel" if odd
+                            and len(pads) == 1 else "use an explicit padding, e.g. padding: 1")
         if self.connections is not None:
             if self.groups != 1:
                 raise SpecError("a connection table replaces groups: leave groups at 1",
@@ -135,7 +140,15 @@ class _ConvNd(Kind):
 
     def analyze_one(self, shape: Shape) -> Cost:
         c_in, spatial = self.expect_spatial(shape)
-        self.check_given("in_channels", self.in_channels, c_in)
+        if self.in_channels is not None and self.in_channels != c_in:
+            weight = [self.out_channels, self.in_channels // self.groups, *self.kernel_size]
+            raise ShapeError(
+                f"is {self.in_channels} but the input to this layer has {c_in}",
+                field="in_channels",
+                detail=f"PyTorch's module refuses it too: Given groups={self.groups}, weight of "
+                       f"size {weight}, expected input{[1, *shape]} to have {self.in_channels} "
+                       f"channels, but got {c_in} channels instead",
+                hint="remove in_channels to let cnnsize infer it, or fix the layer before")
         check_groups(self.groups, c_in, self.out_channels)
         pads = padding_pairs(self.padding, self.kernel_size, self.dilation)
         symbols = SPATIAL_SYMBOLS[self.ndim]
@@ -183,7 +196,7 @@ class _ConvNd(Kind):
             macs=connections,
             bias_adds=units if self.bias else 0,
             neurons=True,
-            rf=tuple(Window(d * (f - 1) + 1, s)
+            rf=tuple(Window(d * (f - 1) + 1, s, d)
                      for f, s, d in zip(self.kernel_size, self.stride, self.dilation)),
             saved=self._saved(c_in, spatial, pads, pairs),
             explain=tuple(explain),
@@ -323,6 +336,7 @@ class _ConvTransposeNd(Kind):
         in_positions = math.prod(spatial)
         macs = c_in * per_group_out * window * in_positions
         explain = op_lines + [d.formula for d in dims] + [
+            f"units = {product_text(list(out))} = {units:,}",
             f"weights = C_in·(C_out/groups)·∏F = {product_text([c_in, per_group_out, *self.kernel_size])}"
             f" = {weights:,}",
             f"biases = C_out = {biases:,}" if self.bias else "biases = 0 (bias=False)",

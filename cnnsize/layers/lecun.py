@@ -66,9 +66,13 @@ class Subsampling2d(Kind):
             # pooled sum for the coefficient's gradient
             saved=(Saved("input", when_grad=0), Saved("new", elements=units, for_weights=True)),
             explain=(*(d.formula for d in dims),
-                     f"weights = C = {channels} (one coefficient per map); biases = {biases}",
+                     f"units = {product_text(list(out))} = {units:,}",
+                     f"weights = C = {channels} (one coefficient per map)",
+                     f"biases = C = {biases}" if self.bias else "biases = 0 (bias=False)",
                      f"connections = units·window = {product_text([units, *self.kernel_size])} = "
-                     f"{units * window:,}"),
+                     f"{units * window:,}",
+                     f"FLOPs = units·window (window − 1 adds and a multiply) = "
+                     f"{units:,}·{window} = {units * window:,}"),
             inexact=inexact,
         )
 
@@ -98,6 +102,8 @@ class RBF(Kind):
                     neurons=True, rf="global",
                     # verify.modules.RBF squares x − c: the difference, N_out·N_in per example
                     saved=(Saved("new", elements=macs),),
-                    explain=(f"centres (fixed, buffers) = N_in·N_out = {n_in}·{self.out_features} = "
+                    explain=(f"units = {product_text(list(out))} = {math.prod(out):,}",
+                             f"centres (fixed, buffers) = N_in·N_out = {n_in}·{self.out_features} = "
                              f"{n_in * self.out_features:,}",
-                             f"connections = MACs = N_in·N_out = {macs:,}"))
+                             f"connections = MACs = N_in·N_out = {macs:,}",
+                             f"FLOPs = MACs (a subtraction before each square) = {macs:,}"))

@@ -12,8 +12,10 @@ from typing import Any
 
 from ..errors import ShapeError
 from .base import (
+    SPATIAL_SYMBOLS,
     Cost,
     Kind,
+    Mixes,
     Saved,
     Shape,
     arg,
@@ -25,6 +27,7 @@ from .base import (
     to_int,
     to_optional,
 )
+from .shape_ops import MAYBE_VIEW, reshape_moves
 
 
 @register
@@ -42,22 +45,40 @@ class Linear(Kind):
 
     def analyze_one(self, shape: Shape) -> Cost:
         n_in = shape[-1]
-        self.check_given("in_features", self.in_features, n_in)
         rows = math.prod(shape[:-1])
+        if self.in_features is not None and self.in_features != n_in:
+            # PyTorch: x @ weight.T with x flattened to (N·rows)×n_in and weight.T in×out
+            raise ShapeError(
+                f"is {self.in_features} but the input to this layer has {n_in}",
+                field="in_features",
+                detail=f"PyTorch's module refuses it too: mat1 and mat2 shapes cannot be "
+                       f"multiplied ({rows}x{n_in} and {self.in_features}x{self.out_features})",
+                hint="remove in_features to let cnnsize infer it, or fix the layer before")
         out = (*shape[:-1], self.out_features)
         units = math.prod(out)
         weights = n_in * self.out_features
         macs = rows * weights
-        row_txt = f"{rows:,}·" if rows != 1 else ""
+        last = SPATIAL_SYMBOLS.get(len(shape) - 1, ("last dim",))[-1]
+        unflattened = (f" (N_in is the last dim, {last} = {n_in:,}: with a flatten before it, "
+                       f"N_in = {math.prod(shape):,})") if len(shape) > 1 else ""
         explain = (
             f"units = N_out = {units:,}" if rows == 1 else f"units = {product_text(list(out))} = {units:,}",
-            f"weights = N_in·N_out = {n_in:,}·{self.out_features:,} = {weights:,}",
+            f"weights = N_in·N_out = {n_in:,}·{self.out_features:,} = {weights:,}{unflattened}",
             f"biases = N_out = {self.out_features:,}" if self.bias else "biases = 0 (bias=False)",
-            f"connections = MACs = {row_txt}N_in·N_out = {macs:,}",
+            f"connections = MACs = N_in·N_out = {n_in:,}·{self.out_features:,} = {macs:,}"
+            if rows == 1 else f"connections = MACs = rows·N_in·N_out = "
+            f"{rows:,}·{n_in:,}·{self.out_features:,} = {macs:,}",
         )
+        note = ""
+        if len(shape) > 1:  # PyTorch applies nn.Linear to the last dim: not fully connected
+            note = (f"applied to the last dim ({last}={n_in:,}) of its {fmt_shape(shape)} "
+                    f"input, as PyTorch does: {rows:,} rows of {n_in:,} → "
+                    f"{self.out_features:,} each, not one fully connected layer; add a flatten "
+                    f"before it if you meant a fully connected layer")
         return Cost(output_shape=out, weights=weights, biases=self.out_features if self.bias else 0,
                     connections=macs, bias_connections=units if self.bias else 0, macs=macs,
-                    bias_adds=units if self.bias else 0, neurons=True, rf="global",
+                    bias_adds=units if self.bias else 0, neurons=True,
+                    rf=Mixes((len(shape) - 1,)), spatial_last_note=note,
                     saved=(Saved("input", for_weights=True),), explain=explain)
 
 
@@ -69,22 +90,16 @@ class Flatten(Kind):
 
     type_name, torch_name, family = "flatten", "Flatten", "reshape"
     examples = (({}, (16, 5, 5)), ({"start_dim": 2}, (3, 4, 5)))
-    functions = ("flatten", "view", "reshape")
+    functions, function_args = ("flatten",), ("start_dim", "end_dim")
 
     @classmethod
     def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
                   in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
-        """torch.flatten, x.view(n, -1), x.reshape(…): a flatten of consecutive dims after the
-        batch dim, read off the shapes; any other reshape is not this kind."""
-        shape_in = tuple(in_shapes[0])
-        if tuple(out_shape) == shape_in:
-            return {"start_dim": 1, "end_dim": 1}
-        for start in range(1, len(shape_in)):
-            for end in range(start, len(shape_in)):
-                flat = (*shape_in[:start], math.prod(shape_in[start:end + 1]), *shape_in[end + 1:])
-                if flat == tuple(out_shape):
-                    return {"start_dim": start, "end_dim": -1 if end == len(shape_in) - 1 else end}
-        return None
+        """torch.flatten(x, start_dim=0, ...): torch's default flattens the batch too (refused)."""
+        args = super().from_call(positional, keywords, in_shapes, out_shape)
+        if args is not None:
+            args.setdefault("start_dim", 0)
+        return args
 
     def analyze_one(self, shape: Shape) -> Cost:
         # PyTorch's dims count the batch dim; the spec's shapes do not.
@@ -97,6 +112,6 @@ class Flatten(Kind):
                              f"N×{fmt_shape(shape)}", field="start_dim",
                              hint="dims count the batch dim as 0, as in PyTorch")
         out = (*full[1:start], math.prod(full[start:end + 1]), *full[end + 1:])
-        return Cost(output_shape=tuple(out), storage="view",
+        return Cost(output_shape=tuple(out), storage="reshape", moves=reshape_moves(shape, out),
                     explain=(f"output = {fmt_shape(shape)} flattened = {fmt_shape(tuple(out))} "
-                             f"(a view: no new memory)",))
+                             f"({MAYBE_VIEW})",))

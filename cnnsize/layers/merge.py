@@ -95,6 +95,7 @@ class _Elementwise(Kind):
                     explain=(f"{self.what} of {len(inputs)} inputs: "
                              + f" {self.symbol} ".join(fmt_shape(s) for s in inputs)
                              + f" → {fmt_shape(shape)}",
+                             f"units = {product_text(list(shape))} = {units:,}",
                              f"FLOPs = (inputs − 1)·units = {len(inputs) - 1}·{units:,} = {flops:,}"))
 
     def torch_module(self, shape: Shape) -> Any:
@@ -215,7 +216,8 @@ class Cat(_Join):
         shape = (*first[:d], size, *first[d + 1:])
         label = "channels" if d == 0 else f"dim {self.dim}"
         return Cost(output_shape=shape, explain=(
-            f"{label} = " + " + ".join(f"{s[d]:,}" for s in inputs) + f" = {size:,}",))
+            f"{label} = " + " + ".join(f"{s[d]:,}" for s in inputs) + f" = {size:,}",
+            f"output = {fmt_shape(shape)} (its inputs copied side by side: no FLOPs)"))
 
 
 @register
@@ -275,7 +277,8 @@ class MatMul(Kind):
                       for i, s in ((1, b), (0, a)))
         return Cost(output_shape=shape, macs=macs, connections=macs, rf="global", saved=saved,
                     explain=(f"output = {fmt_shape(shape)}",
-                             f"MACs = ∏batch·n·k·m = {product_text([batch, n, k, m])} = {macs:,}"))
+                             f"connections = MACs = ∏batch·n·k·m = "
+                             f"{product_text([batch, n, k, m])} = {macs:,}"))
 
     def torch_module(self, shape: Shape) -> Any:
         import torch

@@ -97,7 +97,7 @@ class _PoolNd(Kind):
         return Cost(
             output_shape=out, connections=connections, elementwise_flops=units * per_output,
             neurons=True,
-            rf=tuple(Window(d * (f - 1) + 1, s)
+            rf=tuple(Window(d * (f - 1) + 1, s, d)
                      for f, s, d in zip(kernel, self._stride(), self._dilation())),
             saved=_saved(self.is_max, units),
             explain=tuple(explain),

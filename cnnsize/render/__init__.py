@@ -76,7 +76,7 @@ def shape_text(shape: tuple[int, ...] | None, sep: str = "×") -> str:
     return sep.join(str(s) for s in shape) if shape else "—"
 
 
-def _rf_text(row: LayerStats) -> str:
+def _rf_text(row: LayerStats | ContainerStats) -> str:
     if row.receptive_field is None:
         return "global"
     rf = "×".join(str(r) for r in row.receptive_field)
@@ -85,7 +85,7 @@ def _rf_text(row: LayerStats) -> str:
     return rf
 
 
-def _jump_text(jump: tuple[Fraction, ...] | None) -> str:
+def _jump_text(jump: tuple[int | Fraction, ...] | None) -> str:
     if jump is None:
         return "—"
     parts = [str(j) for j in jump]
@@ -249,19 +249,30 @@ def _explain(report: Report, view: _View) -> list[str]:
     return lines
 
 
+# What a rolled-up container adds up in --explain: (ContainerStats field, label, unit).
+_ROLLED_UP = (("units", "units", ""), ("weights", "weights", ""), ("biases", "biases", ""),
+              ("params", "params", ""), ("connections", "connections", ""), ("macs", "MACs", ""),
+              ("flops", "FLOPs", ""), ("activation_bytes", "memory", " B"))
+
+
 def _rolled_up(report: Report, c: ContainerStats, most: int = 12) -> list[str]:
-    """'params = 36,864 + 128 + … = 147,968' over the rows a container holds."""
+    """'params = 36,864 + 128 + … = 147,968' over the rows a container holds, for each count
+    of the table (units: neuron rows only, as in the totals), then its output's field."""
     members = report.layers[c.first:c.last + 1]
     out = [f"{c.name} ({c.type}, {c.rows} rows rolled up; --depth shows them)"]
-    for key, label in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs")):
-        terms = [getattr(r, key) for r in members if getattr(r, key)]
+    for key, label, unit in _ROLLED_UP:
+        terms = [getattr(r, key) for r in members
+                 if getattr(r, key) and (key != "units" or r.neurons)]
         if not terms:
             continue
         text = " + ".join(f"{v:,}" for v in terms[:most])
         if len(terms) > most:
             text += f" + {len(terms) - most} more rows {sum(terms[most:]):,}"
-        out.append(f"  {label} = {text} = {getattr(c, key):,}" if len(terms) > 1
-                   else f"  {label} = {getattr(c, key):,} (one row)")
+        out.append(f"  {label} = {text} = {getattr(c, key):,}{unit}" if len(terms) > 1
+                   else f"  {label} = {getattr(c, key):,}{unit} (one row)")
+    out.append(f"  receptive field = {_rf_text(c)}" + (
+        f"; jump = {_jump_text(c.jump)} (of its output)" if c.jump is not None else
+        " (of its output)"))
     return out
 
 

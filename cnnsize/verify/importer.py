@@ -5,7 +5,11 @@ global module hooks. A call of a module that cnnsize has a kind for (nn.Conv2d, 
 subclass that keeps its base's forward too) becomes one op with the module's constructor
 arguments; inside other modules every torch function that makes a tensor (F.relu, torch.cat,
 `+`, x.view(…), …) becomes one op, and a function cnnsize cannot express stops the import with
-its name and the module it was called in. Dataflow follows tensor identity, so any graph
+its name and the module it was called in. A call that returns several tensors (chunk, split,
+unbind) is one row per piece that forward reads; `x[...]` is one row per indexed dim (slice,
+select, unsqueeze); a parameter that forward uses directly (`self.gamma * x`, `x + self.pos`,
+`torch.cat` with `self.class_token.expand(...)`) is counted by the row that uses it
+(layers/learned.py), named after it. Dataflow follows tensor identity, so any graph
 imports: skips across levels, DenseNet's growing torch.cat lists, lists of tensors passed
 between blocks, several inputs and outputs. A module called twice is one module: its second
 call `shares` the first (parameters counted once). Python control flow runs as it runs for
@@ -22,7 +26,7 @@ import dataclasses
 import inspect
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,12 +37,20 @@ from torch.overrides import TorchFunctionMode
 from ..errors import CnnsizeError, SpecError
 from ..graph import DEFAULT_INPUT, Graph
 from ..layers import FUNCTIONS, REGISTRY
+from ..layers.base import MODULE_CLASSES, PARAM_FUNCTIONS
 from ..spec import parse
 
 _BY_TORCH_NAME = {cls.torch_name: name for name, cls in REGISTRY.items() if cls.torch_name}
 SUPPORTED = ("supported: the layer kinds of docs/spec.md as modules or as torch functions (F.relu, "
-             "F.max_pool2d, torch.flatten, +, *, torch.cat, …)")
-_PASSTHROUGH = {"contiguous"}
+             "F.max_pool2d, torch.flatten, x.view, x.permute, x.chunk, x[:, :c], x.mean(dim), +, "
+             "*, torch.cat, …)")
+# Calls that return their input itself where there is nothing to do (x.contiguous() of a
+# contiguous x, x.float() of a float x): no op then; otherwise a kind's (contiguous) or none.
+_SAME_TENSOR = {"contiguous", "to", "type", "float", "double", "half", "bfloat16", "cpu", "cuda"}
+# Calls of a parameter alone whose result holds the parameter's values (a view of it, or it
+# broadcast over the batch): the op that then uses it counts the parameter.
+_PARAMETER_VIEWS = {"expand", "broadcast_to", "view", "reshape", "unsqueeze", "squeeze",
+                    "permute", "transpose", "flatten", "unflatten", "t", "getitem"}
 # Keywords of torch functions that change nothing cnnsize counts.
 _IGNORED_KEYWORDS = {"_stacklevel", "training", "out"}
 _WRITES = {"setitem", "copy", "index_put", "masked_fill", "scatter", "index_copy", "fill"}
@@ -121,9 +133,12 @@ def _kind_for_module(module: nn.Module) -> str | None:
         kind: str = own()[0]
         return kind
     for cls in type(module).__mro__:
-        if cls.__module__.startswith("torch.nn.modules") and cls.__name__ in _BY_TORCH_NAME:
+        known = MODULE_CLASSES.get(f"{cls.__module__}.{cls.__qualname__}")
+        if known is None and cls.__module__.startswith("torch.nn.modules"):
+            known = _BY_TORCH_NAME.get(cls.__name__)
+        if known is not None:
             same = getattr(cls, "forward", None) is getattr(type(module), "forward", None)
-            return _BY_TORCH_NAME[cls.__name__] if same else None
+            return known if same else None
     return None
 
 
@@ -135,7 +150,7 @@ def _module_args(module: nn.Module, kind: str) -> dict[str, Any]:
     return _shown(_raw_args(module, kind), kind)
 
 
-_INFERRED = {"in_channels", "in_features", "num_features", "connections"}
+_INFERRED = {"in_channels", "in_features", "num_features", "num_channels", "connections"}
 
 
 def _raw_args(module: nn.Module, kind: str) -> dict[str, Any]:
@@ -194,6 +209,13 @@ class _Tracer(TorchFunctionMode):
         self.opaque: dict[int, str] = {}     # id(tensor) → the call without a kind that made it
         self.sharing: dict[int, set[str]] = {}  # storage → names of the tensors in it
         self.rewritten: list[tuple[int, str, set[str]]] = []  # in-place ops and stale views
+        self.parameters: dict[int, tuple[str, nn.Parameter]] = {
+            id(p): (name, p) for name, p in model.named_parameters()}
+        # id(tensor) → (the parameter it holds, its shape as it is used): a view of one, or
+        # one broadcast over the batch (ViT's class_token.expand(n, -1, -1))
+        self.aliases: dict[int, tuple[nn.Parameter, tuple[int, ...]]] = {}
+        self.param_rows: dict[int, str] = {}  # id(parameter) → the row that counts it
+        self.pieces: set[str] = set()         # rows for the pieces of chunk, split, unbind
 
     # ---- naming
     def unique(self, name: str) -> str:
@@ -212,13 +234,23 @@ class _Tracer(TorchFunctionMode):
         return path, f"{path or 'the model'} ({type(module).__name__})"
 
     # ---- tensors
+    def parameter(self, tensor: torch.Tensor) -> tuple[nn.Parameter, tuple[int, ...]] | None:
+        """The model's parameter a tensor is (or holds, see `aliases`), with its shape as used."""
+        if id(tensor) in self.parameters:
+            return self.parameters[id(tensor)][1], tuple(tensor.shape)
+        return self.aliases.get(id(tensor))
+
     def name_of(self, tensor: torch.Tensor, what: str) -> str | None:
         name = self.producer.get(id(tensor))
         if name is not None:
             return name
-        if isinstance(tensor, nn.Parameter) or any(tensor is p for p in self.model.parameters()):
-            self.errors.append(f"{what} uses a parameter directly (outside a module cnnsize "
-                               "knows), which cnnsize cannot count yet")
+        held = self.parameter(tensor)
+        if held is not None or isinstance(tensor, nn.Parameter):
+            label = self.parameters[id(held[0])][0] if held is not None else "a parameter"
+            self.errors.append(
+                f"{what} uses the parameter {label} directly (outside a module cnnsize knows): "
+                "cnnsize counts a parameter that forward uses only as a learned scale (γ * x), "
+                "shift (x + β) or token (torch.cat with x)")
         elif id(tensor) in self.opaque:
             self.errors.append(f"{what} uses the result of {self.opaque[id(tensor)]}")
         elif id(tensor) in self.constants:
@@ -338,39 +370,57 @@ class _Tracer(TorchFunctionMode):
                 self.keep.append(t)
             return out
         if not traced:
+            held = [self.parameter(t) for t in tensors]
+            if len(held) == 1 and held[0] is not None and base in _PARAMETER_VIEWS \
+                    and len(out_tensors) == 1:
+                self.alias(held[0], out_tensors[0])
+                return out
             if not tensors or all(id(t) not in self.producer for t in tensors):
                 for t in out_tensors:  # made inside forward (torch.zeros, a parameter's view, …)
                     self.constants.setdefault(id(t), f"{base} at {_user_frame()}")
             return out
-        if base in _PASSTHROUGH and len(out_tensors) == 1 and len(traced) == 1:
-            self.produce(out, self.producer[id(traced[0])])
+        if base in _SAME_TENSOR and len(out_tensors) == 1 and out_tensors[0] is traced[0]:
+            return out  # the input itself (x.contiguous() of a contiguous x): no op
+        if base == "getitem" and len(traced) == 1 and len(out_tensors) == 1:
+            self.getitem(args, out_tensors[0], what, path, where)
+            return out
+        if any(self.parameter(t) is not None for t in tensors) and (
+                base in PARAM_FUNCTIONS or base not in FUNCTIONS):
+            self.with_parameter(base, inplace, swapped, args, kwargs, out_tensors, what, where)
             return out
         mapped = self.map_function(base, inplace, swapped, args, kwargs, out_tensors, what)
         if mapped is None:
             if writes:  # an in-place op without a kind would change a tensor behind our back
                 self.errors.append(f"{what}: cnnsize has no kind for this in-place op")
             return out
-        kind, spec_args, inputs = mapped
-        name = self.unique(f"{path}.{base}" if path else base)
-        self.ops.append(TracedOp(name, kind, spec_args, inputs, tuple(out_tensors[0].shape[1:]),
-                                 where=where))
-        self.produce(out, name)
+        for kind, spec_args, inputs, tensor in mapped:
+            name = self.unique(f"{path}.{base}" if path else base)
+            self.ops.append(TracedOp(name, kind, spec_args, inputs, tuple(tensor.shape[1:]),
+                                     where=where))
+            self.produce(tensor, name)
+            if len(mapped) > 1:
+                self.pieces.add(name)
         return out
 
-    def map_function(self, base: str, inplace: bool, swapped: bool, args: Sequence[Any],
-                     kwargs: dict[str, Any], outs: list[torch.Tensor], what: str
-                     ) -> tuple[str, dict[str, Any], list[str]] | None:
-        """The kind, spec arguments and input names of a torch function call, or None (then
-        its result is opaque: an error if anything uses it)."""
-        kind = FUNCTIONS.get(base)
-        if kind is None or len(outs) != 1:
-            for t in outs:
-                self.opaque[id(t)] = (f"torch's {what}, for which cnnsize has no kind"
-                                      if kind is None else f"{what}, which returns "
-                                      f"{len(outs)} tensors (not supported yet)")
-                self.keep.append(t)
-            return None
-        cls = REGISTRY[kind]
+    def alias(self, held: tuple[nn.Parameter, tuple[int, ...]], out: torch.Tensor) -> None:
+        """A view of a parameter, or the parameter broadcast over the batch dim."""
+        param, shape = held
+        if out.numel() == param.numel():
+            self.aliases[id(out)] = (param, tuple(out.shape))
+        elif len(shape) == out.dim() and shape[0] == 1 and tuple(out.shape[1:]) == shape[1:]:
+            self.aliases[id(out)] = (param, shape)  # expand(n, -1, -1): one per example
+        else:
+            self.constants[id(out)] = (f"a part of the parameter {self.parameters[id(param)][0]} "
+                                       f"taken at {_user_frame()}")
+            self.keep.append(out)
+            return
+        self.keep.append(out)
+
+    def operands(self, args: Sequence[Any], kwargs: dict[str, Any], swapped: bool
+                 ) -> tuple[list[torch.Tensor], list[Any]]:
+        """The tensors a call works on, in order (leading positional ones, lists of them as
+        torch.cat takes, `input`/`tensors`/`other` by keyword: popped from kwargs), and the
+        positional arguments after them."""
         tensors: list[torch.Tensor] = []
         rest = list(args)
         while rest and (isinstance(rest[0], torch.Tensor) or (
@@ -382,6 +432,131 @@ class _Tracer(TorchFunctionMode):
                 tensors += _flat_tensors(kwargs.pop(key))
         if swapped:
             tensors.reverse()
+        return tensors, rest
+
+    def with_parameter(self, base: str, inplace: bool, swapped: bool, args: Sequence[Any],
+                       kwargs: dict[str, Any], outs: list[torch.Tensor], what: str,
+                       where: str) -> None:
+        """A call with a parameter operand: the kind of PARAM_FUNCTIONS that counts it, named
+        after the parameter; a second use of the parameter calls the first row's module."""
+        kwargs = dict(kwargs)
+        every = _flat_tensors(list(args) + list(kwargs.values()))
+        tensors, rest = self.operands(args, kwargs, swapped)
+        held = [(i, h) for i, t in enumerate(tensors) if (h := self.parameter(t)) is not None]
+        kind = PARAM_FUNCTIONS.get(base)
+        named = [self.parameters[id(h[0])][0] for t in every if (h := self.parameter(t))]
+        label = ", ".join(dict.fromkeys(named))
+        if kind is None or len(held) != 1 or len(tensors) != 2 or len(outs) != 1:
+            self.errors.append(
+                f"{what} uses the parameter {label} directly (outside a module cnnsize knows): "
+                "cnnsize counts a parameter that forward uses only as a learned scale (γ * x), "
+                "shift (x + β) or token (torch.cat with x), one parameter and one tensor")
+            return
+        position, (param, shape) = held[0]
+        other = tensors[1 - position]
+        source = self.name_of(other, what)
+        if source is None:
+            return
+        keywords = {k: v for k, v in kwargs.items() if k not in _IGNORED_KEYWORDS}
+        try:
+            spec_args = REGISTRY[kind].from_param_call(
+                shape, position, rest, keywords, [tuple(t.shape) for t in tensors],
+                tuple(outs[0].shape))
+        except SpecError as e:
+            self.errors.append(f"{what}: {e.message}")
+            return
+        if inplace and "inplace" not in REGISTRY[kind].arg_names():
+            self.errors.append(f"{what}: cnnsize has no kind for this in-place op")
+            return
+        if inplace:
+            spec_args["inplace"] = True
+        spec_args = _shown(spec_args, kind)
+        first = self.param_rows.get(id(param))
+        if first is not None:
+            made = next(op for op in self.ops if op.name == first)
+            if (made.kind, made.args) != (kind, spec_args):
+                self.errors.append(f"{what} uses the parameter {label} again, but not as "
+                                   f"{first} does: cnnsize counts a parameter once, in one kind")
+                return
+        name = self.unique(label if first is None else first)
+        if first is None:
+            self.param_rows[id(param)] = name
+        self.ops.append(TracedOp(name, kind, spec_args, [source], tuple(outs[0].shape[1:]),
+                                 shares=first, where=where, trainable=param.requires_grad))
+        self.produce(outs[0], name)
+
+    def getitem(self, args: Sequence[Any], out: torch.Tensor, what: str, path: str,
+                where: str) -> None:
+        """x[...] with ints, slices, None and `...`: one select, slice or unsqueeze row per
+        indexed dim, in order; a tensor or list index (advanced indexing) is refused."""
+        x, index = args[0], args[1]
+        entries = list(index) if isinstance(index, tuple) else [index]
+        ok = all(e is None or e is Ellipsis or type(e) is int or (
+            isinstance(e, slice) and all(v is None or type(v) is int
+                                         for v in (e.start, e.stop, e.step))) for e in entries)
+        if not ok or sum(e is Ellipsis for e in entries) > 1:
+            self.errors.append(f"{what}: x[{index!r}] indexes with tensors, lists or bools "
+                               "(advanced indexing), which cnnsize cannot follow; slices, ints, "
+                               "None and ... are followed")
+            return
+        real = sum(e is not None and e is not Ellipsis for e in entries)
+        full: list[Any] = []
+        for e in entries:
+            full += [slice(None)] * (x.dim() - real) if e is Ellipsis else [e]
+        steps: list[tuple[str, dict[str, Any]]] = []
+        d = 0
+        for e in full:
+            if e is None:
+                steps.append(("unsqueeze", {"dim": d}))
+                d += 1
+            elif isinstance(e, slice):
+                if e != slice(None):
+                    steps.append(("slice", {"dim": d, "start": e.start, "end": e.stop,
+                                            "step": 1 if e.step is None else e.step}))
+                d += 1
+            else:
+                steps.append(("select", {"dim": d, "index": e}))
+        if any(a["dim"] == 0 for _, a in steps):
+            self.errors.append(f"{what}: x[{index!r}] indexes the batch dim (dim 0), which a "
+                               "count per example cannot follow")
+            return
+        name = self.producer[id(x)]
+        if not steps:
+            self.produce(out, name)  # x[:] or x[...]: the same elements
+            return
+        t = x
+        for i, (kind, spec_args) in enumerate(steps):
+            a = spec_args
+            t = (t.unsqueeze(a["dim"]) if kind == "unsqueeze" else t.select(a["dim"], a["index"])
+                 if kind == "select" else t[(slice(None),) * a["dim"] + (
+                     slice(a["start"], a["end"], a["step"]),)])
+            row = self.unique(f"{path}.getitem" if path else "getitem")
+            self.ops.append(TracedOp(row, kind, _shown(spec_args, kind), [name],
+                                     tuple(t.shape[1:]), where=where))
+            self.produce(out if i == len(steps) - 1 else t, row)
+            name = row
+
+    def map_function(self, base: str, inplace: bool, swapped: bool, args: Sequence[Any],
+                     kwargs: dict[str, Any], outs: list[torch.Tensor], what: str
+                     ) -> list[tuple[str, dict[str, Any], list[str], torch.Tensor]] | None:
+        """The kind, spec arguments, input names and output of each row of a torch function
+        call (one, or one per piece), or None (then its result is opaque: an error if anything
+        uses it)."""
+        kind = FUNCTIONS.get(base)
+        # a call that returns several tensors (chunk, split, unbind) is one row per piece, of
+        # a kind that takes the piece's `index`
+        pieces = kind is not None and len(outs) > 1 and "index" in REGISTRY[kind].arg_names()
+        if kind is None or (len(outs) != 1 and not pieces):
+            for t in outs:
+                self.opaque[id(t)] = (f"torch's {what}, for which cnnsize has no kind"
+                                      if kind is None else f"{what}, which returns "
+                                      f"{len(outs)} tensors (not supported yet)")
+                self.keep.append(t)
+            return None
+        cls = REGISTRY[kind]
+        tensors, rest = self.operands(args, kwargs, swapped)
+        cls = cls.call_kind([tuple(t.shape) for t in tensors])  # F.instance_norm: 1d, 2d or 3d
+        kind = cls.type_name
         fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         if len(tensors) < cls.min_inputs or (cls.max_inputs is not None
                                              and len(tensors) > cls.max_inputs):
@@ -389,22 +564,29 @@ class _Tracer(TorchFunctionMode):
                                "as an operand is not supported yet)")
             return None
         keywords = {k: v for k, v in kwargs.items() if k not in _IGNORED_KEYWORDS}
-        try:
-            spec_args = cls.from_call(rest, keywords, [tuple(t.shape) for t in tensors],
-                                      tuple(outs[0].shape))
-        except SpecError as e:
-            self.errors.append(f"{what}: {e.message}")
-            return None
-        if spec_args is None:
-            self.errors.append(f"{what}: this {base} ({[list(t.shape) for t in tensors]} → "
-                               f"{list(outs[0].shape)}) is not a {kind} (not supported yet)")
-            return None
-        if inplace and "inplace" in fields:
-            spec_args["inplace"] = True
+        made = []
+        for i, out in enumerate(outs):
+            try:
+                spec_args = cls.from_call(rest, {**keywords, "index": i} if pieces else keywords,
+                                          [tuple(t.shape) for t in tensors], tuple(out.shape))
+                refused = None if spec_args is not None else (
+                    f"this {base} ({[list(t.shape) for t in tensors]} → {list(out.shape)}) is "
+                    f"not a {kind} (not supported yet)")
+            except SpecError as e:
+                spec_args, refused = None, e.message
+            if spec_args is None:  # an error where anything uses it (x.sum() > 0 reads a value)
+                for t in outs:
+                    self.opaque[id(t)] = f"{what}: {refused}"
+                    self.keep.append(t)
+                return None
+            if inplace and "inplace" in fields:
+                spec_args["inplace"] = True
+            made.append((_shown(spec_args, kind), out))
         names = [self.name_of(t, what) for t in tensors]
         if any(n is None for n in names):
             return None
-        return kind, _shown(spec_args, kind), [n for n in names if n is not None]
+        inputs = [n for n in names if n is not None]
+        return [(kind, spec_args, inputs, out) for spec_args, out in made]
 
 
 def _input_names(module: nn.Module, count: int) -> list[str]:
@@ -587,14 +769,18 @@ def _trace(module: nn.Module, model: nn.Module, input_shape: InputShapes,
         raise CnnsizeError("forward returns no tensor")
     if not tracer.ops:
         raise CnnsizeError("forward returns its input unchanged: there is no layer to count")
-    return Trace(shapes, tracer.ops, list(dict.fromkeys(outputs)), _uncalled(model, tracer.called),
-                 tracer.data_reads, {path: type(sub).__name__ for path, sub in model.named_modules()})
+    read = {name for op in tracer.ops for name in op.inputs} | set(outputs)
+    ops = [op for op in tracer.ops if op.name not in tracer.pieces or op.name in read]
+    return Trace(shapes, ops, list(dict.fromkeys(outputs)),
+                 _uncalled(model, tracer.called, set(tracer.param_rows)), tracer.data_reads,
+                 {path: type(sub).__name__ for path, sub in model.named_modules()})
 
 
-def _uncalled(model: nn.Module, called: set[int]) -> list[tuple[str, int, int, int]]:
+def _uncalled(model: nn.Module, called: set[int], free: Iterable[int] = ()
+              ) -> list[tuple[str, int, int, int]]:
     """The outermost modules that forward never called, none of whose parameters or buffers
-    it used, with their parameter and buffer counts."""
-    used: set[int] = set()
+    it used (as a module's, or directly: `free`), with their parameter and buffer counts."""
+    used: set[int] = set(free)
     for sub in model.modules():
         if id(sub) in called:
             used.update(id(t) for t in (*sub.parameters(recurse=False), *sub.buffers(recurse=False)))

@@ -92,3 +92,69 @@ class RBF(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ((x.unsqueeze(-2) - self.centres) ** 2).sum(-1)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """nn.LayerNorm over the channels of an N×C×H×W map, at each position (ConvNeXt), as
+    torchvision's `convnext.LayerNorm2d` computes it: channels last, layer_norm, and back."""
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        return "layernorm2d", {"eps": self.eps, "elementwise_affine": self.elementwise_affine,
+                               "bias": self.bias is not None}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight,
+                                     self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+class Learned(nn.Module):
+    """A parameter that forward uses directly (cnnsize's scale, shift and token): x * weight,
+    x.mul_(weight), x + weight, or cat([weight broadcast to the batch, x], dim)."""
+
+    def __init__(self, kind: str, shape: Sequence[int], op: str,
+                 kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(tuple(shape)))
+        self._kind, self._op, self._kwargs = kind, op, dict(kwargs or {})
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        extra = {"inplace": True} if self._op == "imul" else self._kwargs
+        return self._kind, {"shape": list(self.weight.shape), **extra}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._op == "mul":
+            return self.weight * x
+        if self._op == "imul":
+            return x.mul_(self.weight)
+        if self._op == "add":
+            return x + self.weight
+        rank = x.dim() - 1
+        shape = tuple(self.weight.shape)
+        mine = shape[len(shape) - rank:] if len(shape) > rank else (1,) * (rank - len(shape)) + shape
+        token = self.weight.reshape(1, *mine).expand(x.shape[0], *mine)
+        pair = [token, x] if self._kwargs.get("first", True) else [x, token]
+        return torch.cat(pair, dim=self._kwargs.get("dim", 1))
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth (drop path), as torchvision computes it: the input at
+    inference; in training x · noise, noise ~ Bernoulli(1 − p) / (1 − p) per example ("row")
+    or per batch ("batch")."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        return "stochasticdepth", {"p": self.p, "mode": self.mode}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
