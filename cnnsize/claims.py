@@ -1,10 +1,13 @@
 """Validate hand calculations: a table of claimed numbers against the computed report.
 
 A claims file names a network and, per layer or for the totals, claimed quantities. Each claim
-is checked; a wrong one gets the worked formula and, when one fits, a diagnosis of the likely
-mistake (biases, MACs vs FLOPs, forgotten input channels, 224 vs 227, stride or padding, the
-+1 of the size formula, K = 1000 vs 1024, a neighbour's value, a figure rounded the wrong way),
-each with a short label (`Mistake`) that a gradebook can count. When the claims of one quantity
+is checked; a wrong one gets the worked formula — the row's own `--explain` lines for that
+quantity (cnnsize/explain.py), never written again here — and, when one fits, a diagnosis of
+the likely mistake (biases left out, folded into the weights, one per layer or counted as MACs,
+MACs vs FLOPs, forgotten input channels, weights vs connections, elements vs bytes, 224 vs 227,
+stride or padding, the +1 of the size formula, a field without the strides, K = 1000 vs 1024,
+a neighbour's value, a figure rounded the wrong way; two at once where both fit), each with a
+short label (`Mistake`) that a gradebook can count. When the claims of one quantity
 follow a counting convention consistently (biases counted for fully connected layers only, as
 some lecture tables do), that is inferred per quantity, applied to that quantity's totals too,
 and said once; a named convention (`pytorch`, `lecun1998`, ...) or one given by the caller fixes
@@ -34,7 +37,7 @@ from .conventions import DTYPE_BYTES, INPLACE_MODES, Conventions
 from .errors import CnnsizeError, SpecError, SpecTypeError
 from .files import read_text
 from .layers import REGISTRY
-from .layers.base import did_you_mean, is_int
+from .layers.base import Cost, did_you_mean, is_int
 from .report import LayerStats, Report
 from .spec import Network, load, parse, parse_input, read_yaml
 
@@ -54,6 +57,8 @@ ALIASES = {
 }
 IGNORED_COLUMNS = ("type", "layer type", "kind", "notes", "note", "comment")
 TOP_KEYS = ("spec", "input", "conventions", "layers", "totals", "title", "source", "points")
+GLOBAL_FIELDS = ("global", "whole input", "the whole input", "whole image", "the whole image",
+                 "all", "entire input")  # a receptive field that covers the whole input
 BLANKS = ("?",)  # a cell to fill in (a worksheet's); an empty YAML value is blank too
 TOTAL_ROWS = ("total", "totals")  # the name of a table's row of whole-network figures
 BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -98,6 +103,16 @@ class Mistake(str, Enum):
     NEIGHBOUR = "a neighbouring layer's value"
     ROUNDING = "cut off, not rounded"
     OWN_ROWS = "total is not the sum of the rows"
+    BIASES_IN_WEIGHTS = "biases counted in weights"
+    ONE_BIAS = "one bias for the whole layer"
+    BIAS_PER_UNIT = "a bias per unit"
+    BIAS_IN_MACS = "biases counted in MACs"
+    ELEMENTS_FOR_BYTES = "element count written as bytes"
+    BYTES_FOR_ELEMENTS = "bytes written as element count"
+    OTHER_DTYPE = "another bytes per element"
+    NO_JUMP = "strides left out of the receptive field"
+    OWN_KERNEL = "the layer's kernel as its field"
+    SHARED_TWICE = "shared weights counted twice"
     BLANK = "left blank"
 
 
@@ -199,8 +214,8 @@ class Claim:
     suffix: str = ""     # what follows the number, as written (" GFLOPs", "M")
 
     def holds(self, value: int | tuple[int, ...] | None) -> bool:
-        if value is None:
-            return False
+        if value is None or self.low == ():  # () is a global field claimed: "global"
+            return value is None and self.low == ()
         if isinstance(self.low, tuple):
             return value == self.low
         assert isinstance(self.high, Fraction) and not isinstance(value, tuple)
@@ -240,6 +255,11 @@ def _parse_claim(value: Any, quantity: str) -> Claim:
             return Claim(text, shape, shape)
         if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
             return Claim(text, (int(value),), (int(value),))
+        if quantity == "receptive_field" and isinstance(value, str) and \
+                value.strip().lower() in GLOBAL_FIELDS:
+            return Claim(text, (), ())
+        if quantity == "receptive_field":
+            raise SpecError(f"expected a receptive field like 14, 14x14 or global, got {value!r}")
         raise SpecError(f"expected a shape like [6, 28, 28] or '55x55x96', got {value!r}")
     if isinstance(value, bool) or value is None:
         raise SpecError(f"expected a number, got {value!r}")
@@ -332,6 +352,11 @@ def _unit(unit: str, quantity: str, written: str) -> tuple[int, str]:
         return COUNT_UNITS[prefix], original
     if key in COUNT_UNITS and not (quantity == "activation_bytes" and key.endswith("b")):
         return COUNT_UNITS[key], unit
+    if key in BYTE_UNITS:  # 12.8MB as units: bytes where a count belongs
+        raise SpecError(f"{written!r} is in bytes, but the claim is about {quantity}",
+                        hint="memory is claimed as memory (activation_bytes); a count of "
+                             f"elements is written without the B: {written[:-1].strip()} "
+                             "(bytes = elements × bytes per element)")
     raise SpecError(f"unknown unit {unit!r} in {written!r}",
                     hint="counts take K, M, G (1000) or Ki, Mi, Gi (1024), and may name what "
                          "they count (15.5 GFLOPs, 7.7 GMACs, 138M params); memory B, KB, MB "
@@ -734,6 +759,9 @@ class _Context:
     variants: dict[str, Report]           # name → report under an alternative convention
     choice: Choice = field(default_factory=dict)
     rows: dict[str, dict[str, LayerStats]] = field(default_factory=dict)  # variant → name → row
+    claims: list[_Parsed] = field(default_factory=list)  # every claim filled in, for evidence
+    other_inputs: dict[tuple[int, ...], Report | None] = field(default_factory=dict)
+    others: dict[Conventions, Report] = field(default_factory=dict)  # see report()
 
     def __post_init__(self) -> None:
         self.rows = {v: {r.name: r for r in rep.layers} for v, rep in self.variants.items()}
@@ -748,6 +776,15 @@ class _Context:
             return "given"
         return (self.choice if choice is None else choice).get(
             (_group(quantity), _family(row)), "given")
+
+    def report(self, conventions: Conventions) -> Report:
+        """The network analysed in other conventions (a variant's report where it is one)."""
+        for report in self.variants.values():
+            if report.conventions == conventions:
+                return report
+        if conventions not in self.others:
+            self.others[conventions] = analyze(self.network, conventions=conventions)
+        return self.others[conventions]
 
     def value(self, row: LayerStats, quantity: str, variant: str = "given"
               ) -> int | tuple[int, ...] | None:
@@ -862,6 +899,7 @@ def _check(data: dict[str, Any], source: str, written: list[_Written] | None = N
     filled = [p for p in parsed if not p.blank]
 
     notes = _infer_conventions(ctx, filled)
+    ctx.claims = filled
     verdicts = [_blank(p) if p.blank else _judge_layer(ctx, p) if p.rows
                 else _judge_total(ctx, p, filled) for p in parsed]
     if fixed is not None:
@@ -1132,6 +1170,16 @@ def _judge_layer(ctx: _Context, p: _Parsed) -> Verdict:
             isinstance(claim.low, tuple) and len(computed) >= 2 and \
             claim.low == (*computed[1:], computed[0]):
         ok, note = True, "written channels last (H×W×C); cnnsize writes C×H×W"
+    if not ok and quantity == "output_shape":
+        note = _same_values(claim, computed)
+        ok = bool(note)
+    if not ok and quantity == "receptive_field" and computed is None and \
+            isinstance(claim.low, tuple) and claim.low:
+        spatial = ctx.network.input_shape[1:]
+        sizes = claim.low * len(spatial) if len(claim.low) == 1 else claim.low
+        if spatial and len(sizes) == len(spatial) and all(c >= n for c, n in zip(sizes, spatial)):
+            ok, note = True, (f"global: each output reads the whole {_fmt(spatial)} input, "
+                              "which your field covers")
     if not ok and quantity == "receptive_field" and isinstance(computed, tuple) and \
             isinstance(claim.low, tuple) and len(claim.low) == 1 and set(computed) == set(claim.low):
         ok = True
@@ -1142,6 +1190,29 @@ def _judge_layer(ctx: _Context, p: _Parsed) -> Verdict:
     mistake, diagnosis = _diagnose(ctx, rows, quantity, claim, computed)
     return Verdict(p.name, quantity, claim.text, computed, False, formula, diagnosis,
                    mistake=mistake, rows=names)
+
+
+def _without_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    while len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape
+
+
+def _same_values(claim: Claim, computed: Any) -> str:
+    """A shape that differs from the output only by trailing 1s: a global pool's 512 for
+    512×1×1 (or 1×1×512, channels last), a linear layer's 1000×1×1 for 1000. The same values:
+    accepted, with a note ("" where it is not that)."""
+    if not isinstance(computed, tuple) or not isinstance(claim.low, tuple):
+        return ""
+    written = claim.low
+    candidates = [written] + ([(written[-1], *written[:-1])] if len(written) > 1 else [])
+    for candidate in candidates:
+        if candidate != computed and _without_ones(candidate) == _without_ones(computed):
+            ones = "×1" * abs(len(computed) - len(candidate))
+            return (f"the same {math.prod(computed):,} values as {_fmt(computed)}, written "
+                    + (f"without its {ones}" if len(candidate) < len(computed)
+                       else f"with {ones} more"))
+    return ""
 
 
 def _judge_total(ctx: _Context, p: _Parsed, parsed: list[_Parsed]) -> Verdict:
@@ -1249,6 +1320,8 @@ def _own_rows(ctx: _Context, total: _Parsed, parsed: list[_Parsed]) -> Found | N
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "global"  # a receptive field that covers the whole input
     if isinstance(value, tuple):
         return "×".join(map(str, value))
     if isinstance(value, int):
@@ -1256,39 +1329,139 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-_FORMULA_PREFIX = {
-    "output_shape": ("H2 =", "W2 =", "L2 =", "T2 =", "output ="), "units": ("units =",),
-    "weights": ("weights =", "centres"), "biases": ("biases =", "weights = γ"),
-    "params": ("weights =", "biases ="), "connections": ("connections =",),
-    "macs": ("MACs =", "connections ="), "flops": ("FLOPs =", "MACs ="),
+# What each quantity's explain lines state, by the name a line starts with ("weights = …",
+# "receptive field H = …", "receptive field: none …"): the lines `cnnsize report --explain`
+# prints (cnnsize/explain.py and the kinds' formulas), picked, never written again here.
+_STATES = {
+    "units": ("units",), "weights": ("weights", "centres (fixed, buffers)"),
+    "biases": ("biases",), "params": ("weights", "biases", "params"),
+    "connections": ("connections",), "macs": ("MACs",),
+    "flops": ("MACs", "per-element FLOPs", "FLOPs"), "activation_bytes": ("memory",),
+    "receptive_field": ("receptive field", "jump"),
 }
+_SHAPE_HEAD = re.compile(r"^(?:output_size )?[A-Z]2$|^output$|^C2$|^channels$|^dim -?\d+"
+                         r"|^(?:sum|difference|product|quotient) of \d+ inputs$")
+_CALLS_AGAIN = "calls the module of "
+_NAMES = {"macs": "MACs", "flops": "FLOPs", "activation_bytes": "memory"}
+FIELD_PATH = 3  # earlier layers whose field lines a receptive field's formula shows
+
+
+def _statements(line: str) -> list[list[str]]:
+    """The names each statement of an explain line gives its value: 'connections = MACs =
+    N_in·N_out = 400·120 = 48,000' → [['connections', 'MACs', 'N_in·N_out', '400·120']];
+    statements are split at '; ' outside parentheses, 'name: …' is one name."""
+    parts, depth, begin = [], 0, 0
+    for i, c in enumerate(line):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0 and line.startswith("; ", i):
+            parts.append(line[begin:i])
+            begin = i + 2
+    parts.append(line[begin:])
+    out = []
+    for part in parts:
+        colon, equals = part.find(": "), part.find(" = ")
+        if colon >= 0 and (equals < 0 or colon < equals):
+            out.append([part[:colon]])
+        else:
+            out.append(part.split(" = ")[:-1] if equals >= 0 else [part])
+    return out
+
+
+def _states(line: str, quantity: str) -> bool:
+    """Whether an explain line states `quantity` (the first name of one of its statements;
+    a line that names MACs second, 'connections = MACs = …', states MACs too)."""
+    for names in _statements(line):
+        head = names[0]
+        if quantity == "output_shape":
+            if _SHAPE_HEAD.match(head):
+                return True
+            continue
+        if quantity in ("params", "weights", "biases") and head.startswith(_CALLS_AGAIN):
+            return True
+        wanted = _STATES.get(quantity, ())
+        if any(head == w or head.startswith(w + " ") for w in wanted):
+            return True
+        if quantity in ("macs", "flops") and names[1:2] == ["MACs"]:
+            return True
+    return False
+
+
+def quantity_lines(explain: tuple[str, ...] | list[str], quantity: str) -> tuple[str, ...]:
+    """The lines of a row's `--explain` that work out `quantity`, in their order; for MACs and
+    FLOPs also the connections line that a `… = connections = N` line refers to."""
+    picked = [i for i, line in enumerate(explain) if _states(line, quantity)]
+    if quantity in ("macs", "flops") and any(
+            "connections" in names[1:2] for i in picked for names in _statements(explain[i])):
+        first = next((i for i, line in enumerate(explain)
+                      if _statements(line)[0][0] == "connections"), None)
+        if first is not None and first not in picked:
+            picked = sorted([first, *picked])
+    return tuple(explain[i] for i in picked)
+
+
+def _input_lines(ctx: _Context, row: LayerStats, quantity: str) -> tuple[str, ...]:
+    """The input pseudo-row (which `--explain` does not list): its shape, units and memory."""
+    conv = ctx.base.conventions
+    shape = row.output_shape
+    if quantity == "output_shape":
+        return (f"input = {_fmt(shape)} (the network's input, per example)",)
+    if quantity == "units":
+        return (f"units = {'·'.join(map(str, shape))} = {row.units:,}",)
+    if quantity == "activation_bytes":
+        return (f"memory = units·bytes/element·batch = {row.units:,}·{conv.bytes_per_element}·"
+                f"{conv.batch} = {row.activation_bytes:,} B",)
+    return ()
+
+
+def _field_path(ctx: _Context, variant: str, row: LayerStats) -> list[LayerStats]:
+    """The rows before `row` on the path that sets its receptive field (at a merge, the input
+    with the largest field), in order: each one that changes the field or the jump."""
+    rows = ctx.rows[variant]
+    chain: list[LayerStats] = []
+    current, seen = row, {row.name}
+    while True:
+        inputs = [rows[n] for n in current.inputs if n in rows and n not in seen]
+        inputs = [r for r in inputs if r.receptive_field]
+        if not inputs:
+            break
+        current = max(inputs, key=lambda r: sum(r.receptive_field or ()))
+        seen.add(current.name)
+        chain.append(current)
+    chain.reverse()
+    path, before = [], None
+    for r in chain:
+        now = (r.receptive_field, r.jump)
+        if now != before and (before is not None or any(f != 1 for f in r.receptive_field or ())
+                              or any(j != 1 for j in r.jump or ())):
+            path.append(r)
+        before = now
+    return path
 
 
 def _formula(ctx: _Context, rows: list[LayerStats], quantity: str) -> tuple[str, ...]:
+    """Each row's `--explain` lines for `quantity` (counted as the claims are), named where
+    there are several rows, and their sum; a receptive field also shows the earlier layers
+    that set it."""
     lines: list[str] = []
-    conv = ctx.base.conventions
     for base_row in rows:
         variant = ctx.variant(quantity, base_row)
         row = base_row if base_row.type == "input" else ctx.rows[variant][base_row.name]
-        prefixes = _FORMULA_PREFIX.get(quantity, ())
-        picked = [line for line in row.explain if line.startswith(prefixes)]
-        lines += [f"{row.name}: {line}" if len(rows) > 1 else line for line in picked]
-        if quantity == "params":
-            lines.append(f"params = weights + biases = {row.weights:,} + {row.biases:,} = "
-                         f"{row.params:,}")
-        if quantity == "flops" and not any(line.startswith("FLOPs =") for line in picked):
-            per_mac = ctx.variants[variant].conventions.flops_per_mac
-            lines.append(f"FLOPs = {per_mac}·MACs + per-element ops = {row.flops:,}")
-        if quantity == "activation_bytes":
-            lines.append(f"memory = units·batch·bytes = {row.units:,}·{conv.batch}·"
-                         f"{conv.bytes_per_element} = {row.units * conv.batch * conv.bytes_per_element:,}"
-                         + (" (counted as 0: it shares its input's memory)"
-                            if not row.activation_bytes else ""))
-        if quantity == "receptive_field" and row.receptive_field:
-            lines.append("r_out = r_in + (F_eff − 1)·j_in, j_out = j_in·S → "
-                         f"{_fmt(row.receptive_field)}")
+        own = (_input_lines(ctx, row, quantity) if row.type == "input"
+               else quantity_lines(row.explain, quantity))
+        if not own and _value(row, quantity) == 0:  # nothing to work out: say why it is 0
+            own = (f"{_NAMES.get(quantity, quantity)} = 0 (a {row.type} has none)",)
+        if quantity == "receptive_field" and len(rows) == 1 and row.type != "input" \
+                and row.receptive_field:
+            path = _field_path(ctx, variant, row)
+            if len(path) > FIELD_PATH:
+                lines.append(f"({len(path) - FIELD_PATH} earlier layers that set the field "
+                             "not shown: cnnsize report --explain lists them)")
+            lines += [f"{r.name}: {line}" for r in path[-FIELD_PATH:]
+                      for line in quantity_lines(r.explain, "receptive_field")]
+        lines += [f"{row.name}: {line}" if len(rows) > 1 else line for line in own]
     if len(rows) > 1:
-        lines.append(f"sum = {' + '.join(_fmt(_computed(ctx, [r], quantity)) for r in rows)}")
+        lines.append(f"sum = {' + '.join(_fmt(_computed(ctx, [r], quantity)) for r in rows)}"
+                     f" = {_fmt(_computed(ctx, rows, quantity))}")
     return tuple(lines)
 
 
@@ -1304,13 +1477,13 @@ def _with_bias_toggled(ctx: _Context, rows: list[LayerStats] | None, quantity: s
     if quantity not in BIAS_SENSITIVE:
         return None
     conv = ctx.base.conventions
-    other = analyze(ctx.network, conventions=dataclasses.replace(conv, bias=not conv.bias))
+    other = ctx.report(dataclasses.replace(conv, bias=not conv.bias))
     value = _computed(ctx, rows, quantity, other) if rows else getattr(other.totals, quantity)
     if claim.holds(value):
         return (Mistake.BIASES_MISSING if conv.bias else Mistake.BIASES_ADDED,
                 f"this is the value {'without' if conv.bias else 'with'} biases "
                 f"({_fmt(value)}): biases {'left out' if conv.bias else 'added'}")
-    lecun = analyze(ctx.network, conventions=dataclasses.replace(conv, bias_connections=True))
+    lecun = ctx.report(dataclasses.replace(conv, bias_connections=True))
     value = _computed(ctx, rows, quantity, lecun) if rows else getattr(lecun.totals, quantity)
     if quantity == "connections" and claim.holds(value):
         return (Mistake.BIAS_INPUTS, f"this counts each unit's bias input as a connection "
@@ -1353,26 +1526,72 @@ def _input_channels(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
     return None
 
 
-def _other_input(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
-                 claim: Claim, computed: Any) -> Found | None:
+def _swapped_input(ctx: _Context) -> tuple[tuple[int, ...], Report | None] | None:
+    """The input of the other common size (224 ↔ 227), and the network analysed at it (None
+    where it does not work out there)."""
     spatial = ctx.network.input_shape[1:]
     swaps = {224: 227, 227: 224}
     if not spatial or any(s not in swaps for s in spatial):
         return None
     shape = (ctx.network.input_shape[0], *(swaps[s] for s in spatial))
-    try:
-        other = analyze(ctx.network, conventions=ctx.base.conventions, input_shape=shape)
-    except CnnsizeError:
+    if shape not in ctx.other_inputs:
+        try:
+            ctx.other_inputs[shape] = analyze(ctx.network, conventions=ctx.base.conventions,
+                                              input_shape=shape)
+        except CnnsizeError:
+            ctx.other_inputs[shape] = None
+    return shape, ctx.other_inputs[shape]
+
+
+def _holds_shape(claim: Claim, value: Any) -> bool:
+    """A claim holds `value`, a shape also written channels last."""
+    if isinstance(value, tuple) and isinstance(claim.low, tuple) and len(value) >= 2 \
+            and claim.low == (*value[1:], value[0]):
+        return True
+    return claim.holds(value)
+
+
+def _other_input(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
+                 claim: Claim, computed: Any) -> Found | None:
+    swapped = _swapped_input(ctx)
+    if swapped is None:
+        return None
+    shape, other = swapped
+    if other is None:
         return None
     value = _computed(ctx, rows, quantity, other) if rows else getattr(other.totals, quantity)
-    if quantity == "output_shape" and isinstance(value, tuple) and isinstance(claim.low, tuple) \
-            and claim.low == (*value[1:], value[0]):
-        value = claim.low
-    if claim.holds(value):
+    if value != computed and _holds_shape(claim, value):
+        value = claim.low if isinstance(value, tuple) else value  # as written: 55×55×96
         return (Mistake.OTHER_INPUT,
                 f"this is the value for a {shape[1]}×{shape[1]} input ({_fmt(value)}); the network "
-                f"here takes {spatial[0]}×{spatial[0]}")
+                f"here takes {ctx.network.input_shape[1]}×{ctx.network.input_shape[1]}")
     return None
+
+
+def _input_evidence(ctx: _Context, rows: list[LayerStats] | None, quantity: str
+                    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The student's other claims that fit another input size and not this one (support for
+    'another input'), and those right here that would be wrong there (against it)."""
+    swapped = _swapped_input(ctx)
+    if swapped is None or swapped[1] is None:
+        return [], []
+    other = swapped[1]
+    support: list[tuple[str, str]] = []
+    against: list[tuple[str, str]] = []
+    for p in ctx.claims:
+        if not p.rows or (p.quantity == quantity and list(p.rows) == list(rows or ())):
+            continue
+        here = _computed(ctx, p.rows, p.quantity)
+        there = _computed(ctx, p.rows, p.quantity, other)
+        if here == there:
+            continue  # a claim the input size does not change says nothing about it
+        fits_here, fits_there = _holds_shape(p.claim, here), _holds_shape(p.claim, there)
+        label = (p.name, p.quantity)
+        if fits_there and not fits_here:
+            support.append(label)
+        elif fits_here and not fits_there:
+            against.append(label)
+    return support, against
 
 
 def _size_rule(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
@@ -1410,6 +1629,9 @@ def _size_rule(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
         for candidate in (claimed, (claimed[-1], *claimed[:-1])):
             if len(candidate) == len(computed) and candidate[0] == computed[0] and all(
                     abs(a - b) == 1 for a, b in zip(candidate[1:], computed[1:])):
+                if all(a < b for a, b in zip(candidate[1:], computed[1:])):
+                    return (Mistake.OFF_BY_ONE, "off by one: the + 1 of the size formula "
+                                                "(W1 − F + 2P)/S + 1 left out")
                 return (Mistake.OFF_BY_ONE, "off by one: the size formula is (W1 − F + 2P)/S "
                                             "+ 1 — check the + 1 and the floor")
     return None
@@ -1421,21 +1643,209 @@ _SHARED = ("a weight is shared by every output position of its channel; a connec
 
 def _weights_or_connections(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
                             claim: Claim, computed: Any) -> Found | None:
-    """The weight count written as connections (or MACs), or the connections as weights."""
-    if not rows or not isinstance(computed, int):
+    """The weight count written as connections (or MACs), or the connections as weights; of a
+    row, a sum of rows or the network."""
+    if not isinstance(computed, int):
         return None
     swaps = {"connections": ("weights", "params"), "macs": ("weights", "params"),
              "weights": ("connections",), "params": ("connections",)}
     for other in swaps.get(quantity, ()):
-        value = _computed(ctx, rows, other)
-        if isinstance(value, int) and value and value != computed and claim.holds(value):
-            if quantity in ("connections", "macs"):
-                return (Mistake.WEIGHTS_FOR_CONNECTIONS,
-                        f"this is the number of {other} ({_fmt(value)}), not of {quantity}: "
-                        + _SHARED)
+        value = _computed(ctx, rows, other) if rows else _total(ctx, other)
+        if not (isinstance(value, int) and value and value != computed and claim.holds(value)):
+            continue
+        if quantity in ("connections", "macs"):
+            return (Mistake.WEIGHTS_FOR_CONNECTIONS,
+                    f"this is the number of {other} ({_fmt(value)}), not of {quantity}: "
+                    + _SHARED)
+        if computed == 0 and rows:
             return (Mistake.CONNECTIONS_FOR_WEIGHTS,
-                    f"this is the number of connections ({_fmt(value)}), not of {quantity}: "
-                    + _SHARED + ", a weight once")
+                    f"this is the number of connections ({_fmt(value)}): "
+                    f"{' and '.join(r.name for r in rows)} "
+                    f"{'has' if len(rows) == 1 else 'have'} no {quantity}; a pool compares or "
+                    "averages the inputs of its window")
+        return (Mistake.CONNECTIONS_FOR_WEIGHTS,
+                f"this is the number of connections ({_fmt(value)}), not of {quantity}: "
+                + _SHARED + ", a weight once")
+    return None
+
+
+def _shared_twice(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
+                  claim: Claim, computed: Any) -> Found | None:
+    """A row that calls another's module again, claimed with that module's parameters."""
+    if not rows or len(rows) != 1 or quantity not in ("weights", "biases", "params"):
+        return None
+    row = rows[0]
+    if row.shares is None:
+        return None
+    owner = ctx.rows["given"].get(row.shares)
+    value = ctx.value(owner, quantity, ctx.variant(quantity, owner)) if owner else None
+    if isinstance(value, int) and value and claim.holds(value):
+        return (Mistake.SHARED_TWICE,
+                f"{row.name} calls the module of {row.shares} again: its {value:,} {quantity} are "
+                f"{row.shares}'s, counted there once")
+    return None
+
+
+def _cost(row: LayerStats) -> Cost | None:
+    """A row's raw per-example costs (before any convention), from its kind."""
+    if row.kind is None or row.type == "input":
+        return None
+    try:
+        cost: Cost = row.kind.analyze(row.input_shapes)
+    except (CnnsizeError, TypeError, ValueError):
+        return None
+    return cost
+
+
+def _bias_slips(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
+                claim: Claim, computed: Any) -> Found | None:
+    """The biases folded into the weights (156 = 150 + 6), one bias for a whole layer (151), a
+    bias per unit instead of per channel, or bias adds counted as MACs."""
+    if quantity not in ("weights", "params", "biases", "macs", "flops") or \
+            not isinstance(computed, int):
+        return None
+    members = rows if rows else ctx.base.layers
+    batch = ctx.base.conventions.batch
+    weights = biases = layers = units = macs = adds = 0
+    for row in members:
+        cost = _cost(row)
+        if cost is None:
+            continue
+        macs += row.macs
+        adds += cost.bias_adds * batch
+        if row.shares is None:
+            weights += row.weights
+            biases += cost.biases
+            layers += bool(cost.biases)
+            units += row.units if cost.biases else 0
+    if not biases:
+        return None
+    one = len(members) == 1
+    per = ("one per output unit" if one and _family(members[0]) == "linear" else
+           "one per output channel" if one else "one per output channel or unit")
+    layer = "the whole layer" if one else "each layer"
+    if quantity == "weights" and claim.holds(weights + biases):
+        return (Mistake.BIASES_IN_WEIGHTS,
+                f"this is weights + biases ({weights:,} + {biases:,} = {weights + biases:,}), the "
+                f"params; weights counts the {weights:,} weights alone")
+    counted = biases if quantity == "biases" else weights + biases
+    if quantity in ("params", "biases") and computed == counted:
+        base = 0 if quantity == "biases" else weights
+
+        def sum_text(extra: int) -> str:
+            return "" if quantity == "biases" else f" ({weights:,} + {extra:,} = {weights + extra:,})"
+
+        if layers != biases and claim.holds(base + layers):
+            return (Mistake.ONE_BIAS,
+                    f"this counts one bias for {layer}{sum_text(layers)}; there is {per}: "
+                    f"{biases:,} biases")
+        if units != biases and claim.holds(base + units):
+            return (Mistake.BIAS_PER_UNIT,
+                    f"this counts a bias for every output unit{sum_text(units)}; a convolution "
+                    f"shares one bias per output channel across the positions: {biases:,} "
+                    "biases")
+    if quantity == "macs" and adds and claim.holds(macs + adds):
+        return (Mistake.BIAS_IN_MACS,
+                f"this counts each output's bias add as a MAC ({macs:,} + {adds:,} = "
+                f"{macs + adds:,}); a bias add is no multiply: FLOPs count it, MACs do not")
+    if quantity == "macs" and claim.holds(macs + biases):
+        return (Mistake.BIAS_IN_MACS,
+                f"this adds the {biases:,} biases to the MACs ({macs:,} + {biases:,} = "
+                f"{macs + biases:,}); a bias is no multiply: its adds, one per output "
+                f"({adds:,}), are counted in FLOPs")
+    conv = ctx.base.conventions
+    if quantity == "flops" and adds and conv.flops_per_mac == 2 and conv.elementwise_flops \
+            and claim.holds(computed + adds):
+        return (Mistake.BIAS_IN_MACS,
+                f"this counts each bias add as a MAC, 2 FLOPs (2·({macs:,} + {adds:,}) = "
+                f"{2 * (macs + adds):,}); a bias add is one FLOP: 2·{macs:,} + {adds:,}")
+    return None
+
+
+def _elements_or_bytes(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
+                       claim: Claim, computed: Any) -> Found | None:
+    """An element count claimed as memory (CS231n's "memory: 224·224·64 = 3.2M"), or memory at
+    another number of bytes per element."""
+    from .render import human_bytes
+
+    if not isinstance(computed, int) or not computed:
+        return None
+    conv = ctx.base.conventions
+    size, dtype = conv.bytes_per_element, conv.dtype
+    if quantity == "activation_bytes":
+        elements = computed // size
+        if claim.holds(elements):
+            return (Mistake.ELEMENTS_FOR_BYTES,
+                    f"this is the element count ({elements:,}); memory is in bytes: ×{size} B "
+                    f"per {dtype} = {computed:,} B ({human_bytes(computed, si=True)})")
+        if rows is None and claim.holds(ctx.base.totals.units * conv.batch):
+            count = ctx.base.totals.units * conv.batch
+            return (Mistake.ELEMENTS_FOR_BYTES,
+                    f"this is the layers' element count ({count:,} units, without the input); "
+                    f"memory is in bytes, ×{size} B per {dtype}, and includes the input: "
+                    f"{computed:,} B ({human_bytes(computed, si=True)})")
+        for other, name in ((2, "float16"), (8, "float64")):
+            if other != size and claim.holds(elements * other):
+                return (Mistake.OTHER_DTYPE,
+                        f"this is the memory at {other} B per element ({name}: {elements:,}·"
+                        f"{other} = {elements * other:,} B); the conventions here count {dtype}, "
+                        f"{size} B per element")
+    return None
+
+
+def _bytes_for_elements(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
+                        claim: Claim, computed: Any) -> Found | None:
+    """Bytes claimed as an element count (after _neighbour: a 2×2 pool's 4·units is also the
+    layer before's units)."""
+    if quantity != "units" or not isinstance(computed, int) or not computed:
+        return None
+    conv = ctx.base.conventions
+    memory = computed * conv.bytes_per_element
+    if claim.holds(memory):
+        return (Mistake.BYTES_FOR_ELEMENTS,
+                f"this is the memory in bytes ({computed:,}·{conv.bytes_per_element} B per "
+                f"{conv.dtype} = {memory:,} B); units counts the output's elements: "
+                f"{computed:,}")
+    return None
+
+
+def _field_slips(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
+                 claim: Claim, computed: Any) -> Found | None:
+    """A receptive field added up without the jumps (1 + Σ(F − 1), strides left out), or the
+    layer's own kernel given as its field."""
+    if quantity != "receptive_field" or not rows or len(rows) != 1 or \
+            not isinstance(computed, tuple) or not computed or not isinstance(claim.low, tuple):
+        return None
+    row = rows[0]
+    windows = []
+    for r in [*_field_path(ctx, "given", row), row]:
+        cost = _cost(r)
+        if cost is None or not isinstance(cost.rf, tuple):
+            continue
+        if any(not isinstance(w.stride, int) for w in cost.rf):
+            return None  # a transposed convolution or an upsampling: no simple sum
+        windows.append(cost.rf)
+    if not windows or any(len(w) != len(computed) for w in windows):
+        return None
+
+    def fits(value: tuple[int, ...]) -> bool:
+        assert isinstance(claim.low, tuple)
+        return claim.low == value or (len(claim.low) == 1 and set(value) == set(claim.low))
+
+    sums = tuple(1 + sum(w[d].kernel - 1 for w in windows) for d in range(len(computed)))
+    if sums != computed and fits(sums):
+        terms = " + ".join(str(w[0].kernel - 1) for w in windows)
+        total = str(sums[0]) if len(set(sums)) == 1 else _fmt(sums)
+        return (Mistake.NO_JUMP,
+                f"this adds up the kernels without the strides (1 + {terms} = {total}): each "
+                "F − 1 counts steps of j_in input pixels, the product of the strides before it")
+    own = cost.rf if (cost := _cost(row)) is not None and isinstance(cost.rf, tuple) else None
+    if own is not None and len(windows) > 1:
+        kernel = tuple(w.kernel for w in own)
+        if kernel != computed and fits(kernel):
+            return (Mistake.OWN_KERNEL,
+                    f"this is {row.name}'s own kernel ({_fmt(kernel)}): the receptive field is "
+                    "measured in input pixels, through every layer before it")
     return None
 
 
@@ -1525,18 +1935,55 @@ def claim_holds(text: str, quantity: str, value: int) -> bool:
         return False
 
 
-DIAGNOSES: tuple[Diagnosis, ...] = (_with_bias_toggled, _macs_vs_flops, _input_channels,
-                                    _weights_or_connections, _other_input, _size_rule,
-                                    _unit_base, _neighbour, _rounding)
+# In order: the first that explains a claim is said (see _diagnose for two that both do).
+DIAGNOSES: tuple[Diagnosis, ...] = (
+    _shared_twice, _with_bias_toggled, _macs_vs_flops, _bias_slips, _elements_or_bytes,
+    _input_channels, _weights_or_connections, _other_input, _size_rule, _field_slips,
+    _unit_base, _neighbour, _bytes_for_elements, _rounding)
 
 
 def _diagnose(ctx: _Context, rows: list[LayerStats] | None, quantity: str, claim: Claim,
               computed: Any) -> tuple[Mistake | None, str]:
-    for diagnosis in DIAGNOSES:
+    """The first diagnosis that explains the claim; where another input size does and a later
+    one does too (a forgotten + 1 gives pool2 of a 227 AlexNet the 224 value), both."""
+    for i, diagnosis in enumerate(DIAGNOSES):
         found = diagnosis(ctx, rows, quantity, claim, computed)
-        if found:
-            return found
+        if not found:
+            continue
+        if diagnosis is _other_input:
+            rest = next((f for later in DIAGNOSES[i + 1:]
+                         if (f := later(ctx, rows, quantity, claim, computed))), None)
+            if rest is not None:
+                return _either(ctx, rows, quantity, found, rest)
+        return found
     return None, ""
+
+
+def _claims_text(claims: list[tuple[str, str]], most: int = 4) -> str:
+    """"conv1 and pool1 output_shape, conv2 units": (row, quantity) pairs, by quantity."""
+    by_quantity: dict[str, list[str]] = {}
+    for name, quantity in claims[:most]:
+        by_quantity.setdefault(quantity, []).append(name)
+    parts = [f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+             for names in by_quantity.values()]
+    text = ", ".join(f"{p} {q}" for p, q in zip(parts, by_quantity))
+    return text + (f" and {len(claims) - most} more" if len(claims) > most else "")
+
+
+def _either(ctx: _Context, rows: list[LayerStats] | None, quantity: str, other_input: Found,
+            rest: Found) -> Found:
+    """Another input size and another slip both give the claimed value: the input alone where
+    the student's other claims fit it too; both otherwise, the slip first where the claims
+    that hold here rule the input out."""
+    support, against = _input_evidence(ctx, rows, quantity)
+    if support and not against:
+        return other_input
+    if against:
+        size = ctx.network.input_shape[1]
+        shown = _claims_text(against)
+        return (rest[0], f"{rest[1]}; or {other_input[1].split(';')[0]}, but your {shown} "
+                         f"{'is' if len(against) == 1 else 'are'} right for {size}×{size}")
+    return other_input[0], f"two slips give this value: {other_input[1]}; or {rest[1]}"
 
 
 def _kind_at(network: Network, path: str) -> Any:

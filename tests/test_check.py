@@ -90,7 +90,7 @@ def test_bytes_si_and_binary():
     assert mib.holds(96 * 2**20) and not mb.holds(96 * 2**20)    # 100,663,296 B
     ki = parse_claim("2Ki", "params")
     assert (ki.low, ki.high) == (1_536, 2_560)                   # 2·1024 ± 512
-    with pytest.raises(SpecError, match="unknown unit 'MB'"):
+    with pytest.raises(SpecError, match="'96MB' is in bytes, but the claim is about params"):
         parse_claim("96MB", "params")                            # bytes are for memory only
 
 
@@ -500,6 +500,18 @@ EXPECTED = {
     # CS231n Lecture 9: 55 and 27 are the sizes for 227, not 224.
     "alexnet_227_vs_224.yaml": (5, {("conv1", "output_shape"), ("pool1", "output_shape")}),
     "alexnet_227.yaml": (5, set()),
+    # The common mistakes (tutorial-check.md): each claim a slip, each diagnosed.
+    "mistakes_lenet5.yaml": (8, {("C1", "weights"), ("C1", "params"), ("C1", "macs"),
+                                 ("S2", "weights"), ("C3", "connections"), ("C3", "biases"),
+                                 ("C3", "receptive_field"), ("F5", "macs")}),
+    # CS231n Lecture 9: its memory column counts elements, not bytes.
+    "vgg16_memory_bytes.yaml": (4, {("input", "activation_bytes"),
+                                    ("features.0", "activation_bytes"),
+                                    ("features.2", "activation_bytes")}),
+    # CS231n Lecture 9's AlexNet carried on to pool2 with the + 1 forgotten.
+    "alexnet_pool2.yaml": (4, {("pool2", "output_shape")}),
+    # ResNet-18's head: 512 for 512×1×1 and 1000x1x1 for 1000 are the same values.
+    "resnet18_head.yaml": (5, set()),
 }
 
 

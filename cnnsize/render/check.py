@@ -45,6 +45,8 @@ def render_check(result: CheckResult, fmt: str = "text") -> str:
 
 def _computed_text(v: Verdict) -> str:
     """The computed value with its unit where it has one: 61,050,784 B."""
+    if v.quantity == "receptive_field" and v.computed is None:
+        return "global"  # each output reads the whole input
     text = value_text(v.computed)
     return f"{text} B" if v.quantity == "activation_bytes" and isinstance(v.computed, int) else text
 
