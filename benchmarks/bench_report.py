@@ -6,14 +6,17 @@ one of each per round, so that a machine getting busier or quieter shifts them a
 figure is the median over the rounds of the process's CPU time (user + system, from wait4) and
 of its wall time; the ratios are to the floor's CPU time.
 
-- the floors: `python -c pass` (interpreter start-up) and a minimal script that reads the same
-  zoo YAML with libyaml's loader and prints a tabulate table of its items: what any tool must
-  at least pay to answer from a spec;
+- the floors: `python -c pass` (interpreter start-up), a minimal script that reads the same
+  zoo YAML with libyaml's loader and prints a tabulate table of its items (what any tool must
+  at least pay to answer from a spec), and the import of the standard modules cnnsize's JSON
+  report cannot do without (argparse, dataclasses, fractions, json, typing);
 - cnnsize: `report vgg16` (text and JSON) and `report resnet152` (515 rows);
 - the peers, where installed: torchinfo's summary, fvcore's FlopCountAnalysis and ptflops on
   the same VGG-16 in plain torch.nn (each imports torch, builds the model and runs it once);
 - in-process: `cnnsize.analyze` of VGG-16 and ResNet-152, spec parsing included: the first
-  call (every cache of the process emptied: parsed zoo specs, kinds, costs) and a repeated one.
+  call (every cache of the process emptied: parsed zoo specs, kinds, costs; the zoo's file
+  cache on disk is read, as by a new process) and a repeated one. The `--explain` lines are
+  made when read (LayerStats.explain), so neither call makes them.
 
     python benchmarks/bench_report.py [--repeat 5] [--no-peers] [--peers-python PATH]
 
@@ -68,6 +71,10 @@ rows = [[item.get("name", i), item.get("type")] for i, item in enumerate(data["l
 print(tabulate.tabulate(rows, headers=["layer", "type"]))
 """
 
+# The standard modules the JSON report needs (argparse: the command line; dataclasses: its data;
+# fractions: exact sizes; json: the output), imported and nothing done.
+STDLIB = "import argparse, dataclasses, fractions, json, typing"
+
 
 def cpu_and_wall(cmd: list[str]) -> tuple[float, float]:
     """(user + system CPU seconds, wall seconds) of one whole process."""
@@ -121,6 +128,7 @@ def in_process(name: str, calls: int, cold: bool) -> float:
             spec_module._ZOO_PARSED.clear()
             base._KINDS.clear()
             analyze_module._COSTS.clear()
+            analyze_module._CONTIGUOUS.clear()
         start = time.perf_counter()
         cnnsize.analyze(name)
         runs.append(time.perf_counter() - start)
@@ -140,6 +148,7 @@ def main() -> None:
     commands = {
         "python -c pass": [py, "-c", "pass"],
         "minimal: libyaml + tabulate": [py, "-c", MINIMAL, vgg_yaml],
+        "stdlib: argparse, dataclasses, json": [py, "-c", STDLIB],
         "cnnsize report vgg16": [py, "-m", "cnnsize", "report", "vgg16"],
         "cnnsize report vgg16 --format json": [py, "-m", "cnnsize", "report", "vgg16", "--format",
                                                "json"],

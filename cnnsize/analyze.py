@@ -23,15 +23,16 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 from .conventions import Conventions
 from .errors import CnnsizeError, ShapeError, SpecTypeError
-from .explain import row_lines
 from .graph import Graph, Op
 from .layers import Cost, Kind, Shape
 from .layers.base import Mixes, Saved, fmt_shape
 from .pause import collector_paused
+from .record import record
 from .report import SUMMED, ContainerStats, LayerStats, Report, Totals
 from .shape import divisible_inputs, divisible_paddings, fmt
 from .spec import channels_last, load
@@ -137,7 +138,7 @@ def _exact_inputs(network: Graph, conv: Conventions, span: int = 16) -> list[Sha
     return found
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, repr=False)  # compared and shown nowhere
 class _Memory:
     """Tensor storages while the ops run: who shares whose, how big, when each is made and
     when the last op that reads it runs (after which it is freed)."""
@@ -153,12 +154,12 @@ class _Memory:
         return cls({}, [], [], [], [])
 
     def new(self, tensor: str, nbytes: int, born: int, last: int) -> int:
-        self.storage[tensor] = len(self.size)
+        sid = self.storage[tensor] = len(self.size)
         self.size.append(nbytes)
         self.owner.append(tensor)
         self.born.append(born)
         self.last.append(last)
-        return len(self.size) - 1
+        return sid
 
     def share(self, tensor: str, of: str, last: int) -> int:
         sid = self.storage[of]
@@ -203,6 +204,8 @@ class _Pass:
         # by id, with the cost itself so that the id stays its own while the pass runs
         self._rules: dict[int, tuple[Cost, tuple[bool, bool, tuple[Saved, ...],
                                                  tuple[str, ...]]]] = {}
+        # per distinct cost and whether the row calls a module again: the counts of its row
+        self._counts: dict[tuple[int, bool], tuple[Cost, tuple[int, ...]]] = {}
 
     def rules(self, cost: Cost) -> tuple[bool, bool, tuple[Saved, ...], tuple[str, ...]]:
         """(shares its input's storage at inference, in training, what it saves, its notes)."""
@@ -246,17 +249,24 @@ class _Pass:
         # Autograd keeps what an op saves only while the op leads to an output.
         leads: set[str] = set(g.outputs)
         for op in reversed(g.ops):
-            if op.name in leads:
+            if op.name in leads and not op.kind.stops_gradient:  # (quantize: no gradient)
                 leads.update(op.inputs)
         made: dict[str, tuple[Cost, tuple[Shape, ...]]] = {}  # first calls of each module
         saved_storages: set[int] = set()
         saved_bytes = 0
         rows: list[LayerStats] = []
+        # this pass's costs by kind (the graph holds its kinds, so an id stays theirs): a kind
+        # is hashed by its arguments, which takes longer than looking it up by id
+        costs: dict[tuple[int, tuple[Shape, ...]], Cost] = {}
         for index, op in enumerate(g.ops):
-            in_shapes = tuple(shapes[n] for n in op.inputs)
+            name, inputs = op.name, op.inputs
+            in_shapes = tuple([shapes[n] for n in inputs])
             try:
-                cost = _cost(op.kind, in_shapes)
-                self._check_exact(cost)
+                cost = costs.get((id(op.kind), in_shapes))
+                if cost is None:
+                    cost = costs[id(op.kind), in_shapes] = _cost(op.kind, in_shapes)
+                if self.strict:
+                    self._check_exact(cost)
                 if op.shares is None:
                     made[op.name] = (cost, in_shapes)
                 else:
@@ -269,42 +279,48 @@ class _Pass:
                     e.detail = (f"{e.detail}; " if e.detail else "") + \
                         f"it calls the module of {op.shares} again"
                 raise e.located(path=op.name, kind=op.kind.type_name) from None
-            shapes[op.name] = cost.output_shape
-            field, layouts[op.name], rf_note = _apply_rf(
-                cost, [fields[n] for n in op.inputs], [layouts[n] for n in op.inputs], in_shapes,
-                extents)
-            if cost.spatial_last_note and _last_axis_spatial(layouts[op.inputs[0]]):
+            shapes[name] = cost.output_shape
+            in_fields = [fields[n] for n in inputs]
+            field, layouts[name], rf_note = _apply_rf(
+                cost, in_fields, [layouts[n] for n in inputs], in_shapes, extents)
+            if cost.spatial_last_note and _last_axis_spatial(layouts[inputs[0]]):
                 cost = replace(cost, notes=(*cost.notes, cost.spatial_last_note))
-            fields[op.name] = field
-            nbytes = cost.units * batch * size
-            end = last_use.get(op.name, index)  # an output nobody reads is freed at once
+            fields[name] = field
+            units = cost.units
+            nbytes = units * batch * size
+            end = last_use.get(name, index)  # an output nobody reads is freed at once
             # inference: a storage of its own, or its first input's
-            shares_inference, shares_training, saves, _ = self.rules(cost)
+            rules = self.rules(cost)
+            shares_inference, shares_training, saves, _ = rules
             view = None
             if cost.storage in ("reshape", "contiguous"):  # a view if the strides allow
-                view = _view(cost, batch, in_shapes[0], strides[op.inputs[0]])
+                view = _view(cost, batch, in_shapes[0], strides[inputs[0]])
                 shares_inference = shares_training = view is not None
-            strides[op.name] = _out_strides(cost, batch, in_shapes,
-                                            [strides[n] for n in op.inputs], view, shares_inference)
+            strides[name] = _out_strides(cost, batch, in_shapes, [strides[n] for n in inputs],
+                                         view, shares_inference)
             stored = not shares_inference
             if stored:
-                sid = infer.new(op.name, nbytes, index, end)
+                sid = infer.new(name, nbytes, index, end)
                 live += nbytes
             else:
-                sid = infer.share(op.name, op.inputs[0], end)
-            frees.setdefault(infer.last[sid], set()).add(sid)
+                sid = infer.share(name, inputs[0], end)
+            freed_then = frees.get(infer.last[sid])
+            if freed_then is None:
+                frees[infer.last[sid]] = {sid}
+            else:
+                freed_then.add(sid)
             if live > peak:
                 peak, peak_index = live, index
             op_live = live
             # training: what autograd saves for backward
             # (a second call of a module has its kind's parameters in `cost` too)
             trainable = cost.weights + cost.biases > 0 and op.trainable
-            needs_grad = (trainable or any(grads[n] for n in op.inputs)) and op.name in leads
-            grads[op.name] = needs_grad
+            needs_grad = (trainable or any([grads[n] for n in inputs])) and name in leads
+            grads[name] = needs_grad
             if shares_training:
-                train.share(op.name, op.inputs[0], end)
+                train.share(name, inputs[0], end)
             else:
-                train.new(op.name, nbytes, index, end)
+                train.new(name, nbytes, index, end)
             row_saved = 0
             for item in saves if needs_grad else ():
                 if (item.when_grad is not None and not grads[op.inputs[item.when_grad]]) \
@@ -323,8 +339,8 @@ class _Pass:
             for freed in frees.pop(index, ()):
                 if infer.last[freed] == index:
                     live -= infer.size[freed]
-            rows.append(self._row(op, cost, in_shapes, field, rf_note, nbytes if stored else 0,
-                                  op_live, row_saved, [fields[n] for n in op.inputs], stored))
+            rows.append(self._row(op, cost, units, rules[3], in_shapes, field, rf_note,
+                                  nbytes if stored else 0, op_live, row_saved, in_fields, stored))
         peak_at = g.ops[peak_index].name if peak_index >= 0 else ""
         return Report(g.name, g.input_shape, conv, tuple(rows),
                       self._totals(rows, input_bytes, peak, peak_at, infer.alive_at(peak_index),
@@ -381,17 +397,16 @@ class _Pass:
         raise ShapeError(f"{fmt(dim.exact)} is not a whole number (--strict)", field=field,
                          formula=dim.formula, hint=hint)
 
-    def _row(self, op: Op, cost: Cost, in_shapes: tuple[Shape, ...], field: Field,
-             rf_note: str | None, activation_bytes: int, live_bytes: int,
-             saved_bytes: int, in_fields: list[Field], stored: bool) -> LayerStats:
+    def _row(self, op: Op, cost: Cost, units: int, notes: tuple[str, ...],
+             in_shapes: tuple[Shape, ...], field: Field, rf_note: str | None,
+             activation_bytes: int, live_bytes: int, saved_bytes: int, in_fields: list[Field],
+             stored: bool) -> LayerStats:
         conv = self.conv
         shared = op.shares is not None
-        weights = 0 if shared else cost.weights
-        biases = 0 if shared or not conv.bias else cost.biases
-        flops = conv.flops_per_mac * cost.macs
-        if conv.elementwise_flops:
-            flops += cost.elementwise_flops + (cost.bias_adds if conv.bias else 0)
-        notes = self.rules(cost)[3]
+        known = self._counts.get((id(cost), shared))
+        if known is None:
+            known = self._counts[id(cost), shared] = (cost, self._row_counts(cost, shared))
+        weights, biases, buffers, buffer_bytes, connections, macs, flops = known[1]
         if shared:
             notes += (f"calls the module of {op.shares} again" + (
                 f": its {cost.weights + cost.biases:,} parameters are counted there"
@@ -405,29 +420,29 @@ class _Pass:
             name=op.name,
             type=op.kind.type_name,
             output_shape=cost.output_shape,
-            units=cost.units,
+            units=units,
             weights=weights,
             biases=biases,
             params=weights + biases,
-            buffers=0 if shared else cost.buffers,
-            buffer_bytes=0 if shared else (cost.buffers - cost.long_buffers) * conv.bytes_per_element
-            + 8 * cost.long_buffers,
-            connections=cost.connections + (cost.bias_connections
-                                            if conv.bias and conv.bias_connections else 0),
-            macs=cost.macs * conv.batch,
-            flops=flops * conv.batch,
-            activation_bytes=activation_bytes,
+            buffers=buffers,
+            buffer_bytes=buffer_bytes,
+            connections=connections,
+            macs=macs,
+            flops=flops,
+            # an op without formulas (opaque): its memory is not counted (its output is a new
+            # tensor for the inference peak only)
+            activation_bytes=activation_bytes if cost.counted else 0,
+            counted=cost.counted,
             receptive_field=rf,
             jump=jump,
-            depth=op.depth,
+            depth=len(op.scope),
             scope=op.scope,
             trainable_params=weights + biases if op.trainable else 0,
             neurons=cost.neurons,
             kind=op.kind,
             notes=notes,
-            explain=row_lines(cost, conv, inputs=op.inputs, shares=op.shares, stored=stored,
-                              in_fields=in_fields, field=field, summarize=_field_summary,
-                              field_note=rf_note),
+            _explain=partial(_explain_lines, cost, conv, op.inputs, op.shares, stored,
+                             in_fields, field, rf_note),
             inputs=op.inputs,
             input_shapes=in_shapes,
             shares=op.shares,
@@ -435,17 +450,38 @@ class _Pass:
             saved_bytes=saved_bytes,
         )
 
+    def _row_counts(self, cost: Cost, shared: bool) -> tuple[int, ...]:
+        """(weights, biases, buffers, buffer bytes, connections, MACs, FLOPs) of a row, for
+        the batch, as the conventions count them; a module's second call counts no
+        parameters or buffers."""
+        conv = self.conv
+        flops = conv.flops_per_mac * cost.macs
+        if conv.elementwise_flops:
+            flops += cost.elementwise_flops + (cost.bias_adds if conv.bias else 0)
+        return (0 if shared else cost.weights,
+                0 if shared or not conv.bias else cost.biases,
+                0 if shared else cost.buffers,
+                0 if shared else (cost.buffers - cost.long_buffers) * conv.bytes_per_element
+                + 8 * cost.long_buffers,
+                cost.connections + (cost.bias_connections
+                                    if conv.bias and conv.bias_connections else 0),
+                cost.macs * conv.batch,
+                flops * conv.batch)
+
     def _totals(self, rows: list[LayerStats], input_bytes: int, peak: int, peak_at: str,
                 peak_live: tuple[tuple[str, int], ...], saved: int,
                 outputs: list[Field]) -> Totals:
         conv = self.conv
         size = conv.bytes_per_element
-        params = sum(r.params for r in rows)
-        buffers = sum(r.buffers for r in rows)
-        activations = input_bytes + sum(r.activation_bytes for r in rows)
+        columns = operator.attrgetter(*_TOTALLED)
+        total = dict(zip(_TOTALLED, map(sum, zip(*map(columns, rows))))) if rows else \
+            dict.fromkeys(_TOTALLED, 0)
+        params = total["params"]
+        buffers = total["buffers"]
+        activations = input_bytes + total["activation_bytes"]
         param_bytes = params * size
-        trainable = sum(r.trainable_params for r in rows)
-        buffer_bytes = sum(r.buffer_bytes for r in rows)
+        trainable = total["trainable_params"]
+        buffer_bytes = total["buffer_bytes"]
         state = saved + buffer_bytes
         rf: tuple[int, ...] | None = None
         for field in outputs:
@@ -457,13 +493,13 @@ class _Pass:
         uncalled = self.network.uncalled
         return Totals(
             units=sum(r.units for r in rows if r.neurons),
-            weights=sum(r.weights for r in rows),
-            biases=sum(r.biases for r in rows),
+            weights=total["weights"],
+            biases=total["biases"],
             params=params,
             buffers=buffers,
-            connections=sum(r.connections for r in rows),
-            macs=sum(r.macs for r in rows),
-            flops=sum(r.flops for r in rows),
+            connections=total["connections"],
+            macs=total["macs"],
+            flops=total["flops"],
             activation_bytes=activations,
             receptive_field=rf,
             input_bytes=input_bytes,
@@ -481,25 +517,55 @@ class _Pass:
         )
 
 
+# The row counts that the totals add up (units apart: neuron rows only).
+_TOTALLED = ("weights", "biases", "params", "trainable_params", "buffers", "buffer_bytes",
+             "connections", "macs", "flops", "activation_bytes")
+
+
 def _containers(g: Graph, rows: list[LayerStats]) -> tuple[ContainerStats, ...]:
-    """Every container's subtotals: each row adds its counts to all the containers around it."""
+    """Every container's subtotals: each row adds its counts to the innermost container around
+    it, and each container adds its own to its parent's (scopes come parents first)."""
     if not g.scopes:
         return ()
-    sums = {s.path: [0] * len(SUMMED) for s in g.scopes}
+    width = len(SUMMED)
+    sums: dict[str, list[int]] = {s.path: [0] * width for s in g.scopes}
     span: dict[str, list[int]] = {}
     flagged: dict[str, int] = dict.fromkeys(sums, 0)
     counts = operator.attrgetter(*SUMMED)
+    members: dict[str, list[tuple[int, ...]]] = {}  # each container's own rows' counts
     for index, row in enumerate(rows):
         if not row.scope:
             continue
+        path = row.scope[-1]
         values = counts(row)
         if not row.neurons:
             values = (0, *values[1:])  # units: neuron rows only, as in the totals
-        for path in row.scope:
-            sums[path] = list(map(operator.add, sums[path], values))
-            span.setdefault(path, [index, index])[1] = index
-            flagged[path] += bool(row.notes)
+        own = members.get(path)
+        if own is None:
+            members[path] = [values]
+            span[path] = [index, index]
+        else:
+            own.append(values)
+            span[path][1] = index
+        if row.notes:
+            flagged[path] += 1
+    for path, own in members.items():
+        sums[path] = list(map(sum, zip(*own)))
+    for s in reversed(g.scopes):  # members before their parents
+        if s.parent is None:
+            continue
+        inner, outer = sums[s.path], sums[s.parent]
+        for i in range(width):
+            outer[i] += inner[i]
+        flagged[s.parent] += flagged[s.path]
+        first, last = span[s.path]
+        known = span.get(s.parent)
+        if known is None:
+            span[s.parent] = [first, last]
+        else:
+            known[0], known[1] = min(known[0], first), max(known[1], last)
     by_name = {row.name: row for row in rows}
+    live = [row.live_bytes for row in rows]
     depth = {s.path: 0 for s in g.scopes}
     out = []
     for s in g.scopes:
@@ -507,10 +573,10 @@ def _containers(g: Graph, rows: list[LayerStats]) -> tuple[ContainerStats, ...]:
             depth[s.path] = depth[s.parent] + 1
         first, last = span[s.path]
         made = by_name.get(s.output, rows[last])
+        totals = dict(zip(SUMMED, sums[s.path]), live_bytes=max(live[first:last + 1]))
         out.append(ContainerStats(s.path, s.type, s.parent, depth[s.path], first, last,
                                   made.output_shape, made.receptive_field, made.jump,
-                                  flagged[s.path], **dict(zip(SUMMED, sums[s.path])),
-                                  live_bytes=max(r.live_bytes for r in rows[first:last + 1])))
+                                  flagged[s.path], **totals))
     return tuple(out)
 
 
@@ -520,6 +586,9 @@ def _graph_notes(g: Graph) -> tuple[str, ...]:
                   f"reads it as {shape[0]} channels of {fmt_shape(shape[1:])}; did you mean "
                   f"{list(flipped)}?"
                   for name, shape in g.inputs if (flipped := channels_last(shape)) is not None)
+    imported = g.meta.get("import_notes") if isinstance(g.meta, Mapping) else None
+    if isinstance(imported, list):  # what an import decided (opaque rows, prepared weights)
+        notes = (*notes, *map(str, imported))
     reads = g.meta.get("data_dependent") if isinstance(g.meta, Mapping) else None
     if not reads:
         return notes
@@ -529,7 +598,7 @@ def _graph_notes(g: Graph) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------- inputs written otherwise
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Reference:
     """What each row gets with the spec's own input, where another one replaced it: its
     weights, biases and input shapes."""
@@ -546,6 +615,17 @@ def _reference(original: Graph, conv: Conventions) -> _Reference | None:
         return None
     return _Reference(_inputs_text(original), {r.name: (r.weights, r.biases, r.input_shapes)
                                                for r in rows if r.shares is None})
+
+
+def _explain_lines(cost: Cost, conv: Conventions, inputs: tuple[str, ...], shares: str | None,
+                   stored: bool, in_fields: list[Field], field: Field, field_note: str | None
+                   ) -> tuple[str, ...]:
+    """A row's --explain lines (LayerStats.explain), made when first read."""
+    from .explain import row_lines
+
+    return row_lines(cost, conv, inputs=inputs, shares=shares, stored=stored,
+                     in_fields=in_fields, field=field, summarize=_field_summary,
+                     field_note=field_note)
 
 
 def _reinferred(reference: _Reference, name: str, cost: Cost,
@@ -626,11 +706,20 @@ def _inexact_notes(cost: Cost) -> tuple[str, ...]:
 
 def contiguous_strides(shape: Shape) -> Shape:
     """The strides, in elements, of a contiguous tensor of this (per-example) shape."""
+    known = _CONTIGUOUS.get(shape)
+    if known is not None:
+        return known
     out, step = [], 1
     for size in reversed(shape):
         out.append(step)
         step *= size
-    return tuple(reversed(out))
+    if len(_CONTIGUOUS) >= _COSTS_MAX:
+        _CONTIGUOUS.clear()
+    strides = _CONTIGUOUS[shape] = tuple(reversed(out))
+    return strides
+
+
+_CONTIGUOUS: dict[Shape, Shape] = {}  # by shape: a network makes the same few again and again
 
 
 def is_contiguous(shape: Shape, strides: Shape) -> bool:
@@ -717,7 +806,13 @@ def _standard(rank: int, n: int) -> Layout:
     input's, in order; None for any other rank."""
     if rank != n + 1:
         return None
-    return (((), True), *(((d,), True) for d in range(n)))
+    layout = _STANDARD.get(n)
+    if layout is None:
+        layout = _STANDARD[n] = (((), True), *(((d,), True) for d in range(n)))
+    return layout
+
+
+_STANDARD: dict[int, Layout] = {}
 
 
 def _apply_rf(cost: Cost, inputs: list[Field], layouts: list[Layout], shapes: tuple[Shape, ...],
@@ -728,6 +823,16 @@ def _apply_rf(cost: Cost, inputs: list[Field], layouts: list[Layout], shapes: tu
     rank = len(cost.output_shape)
     if effect == "global":
         return None, None, None
+    if (effect == "same" or effect == "gated") and len(inputs) == 1 and cost.moves is None:
+        # one input, each output reading one position of it (the general case below, short)
+        field = inputs[0]
+        if field is None:
+            return None, None, None
+        layout = layouts[0]
+        if len(shapes[0]) != rank:  # an op that changes the rank without saying how
+            n = len(field[0][0])
+            layout = _standard(rank, n) if layout == _standard(len(shapes[0]), n) else None
+        return field, layout, None
     if isinstance(effect, tuple):  # windows over the spatial dims, channels first
         field = inputs[0]
         if field is None:
@@ -846,7 +951,7 @@ def _field_summary(field: Field) -> tuple[tuple[int, ...] | None, tuple[Number, 
         return None, None
     if len(field) == 1:
         rs, js = field[0]
-        return tuple(r if isinstance(r, int) else math.ceil(r) for r in rs), js
+        return tuple(map(math.ceil, rs)), js  # ints as they are
     best = max(field, key=lambda p: (sum(p[0]), p[1]))
     rf = tuple(math.ceil(max(rs[d] for rs, _ in field)) for d in range(len(best[0])))
     return rf, best[1]

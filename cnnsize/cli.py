@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from . import __version__
 from .analyze import analyze
@@ -78,13 +79,25 @@ def conventions_from(args: argparse.Namespace) -> Conventions:
                        inplace_activations=args.inplace, dtype=args.dtype, batch=args.batch)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or, with `command`, of that one only: main() parses one
+    command, and declaring all eleven took as long as analysing VGG-16 (argparse makes a parser
+    and formatters for each, and looks up translations for their texts)."""
     parser = _Parser(prog="cnnsize", description="Exact size and cost of a CNN, layer by layer.")
     parser.add_argument("--debug", action="store_true",
                         help="show Python's traceback where cnnsize would report an internal error")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # with one command, its name stands for all of them in usage lines, as when all are there
+    names = "{" + ",".join(_DECLARE) + "}"
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                **({"metavar": names} if command in _DECLARE else {}))
+    for name, declare in _DECLARE.items():
+        if command in (None, name):
+            declare(sub)
+    return parser
 
+
+def _declare_report(sub: Any) -> None:
     rep = sub.add_parser("report", help="per-layer table of a spec or built-in network",
                          description="Per-layer shapes, units, weights, connections, MACs, FLOPs, "
                                      "memory and receptive field.")
@@ -100,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--si", action="store_true", help="memory in kB/MB (1000) instead of KiB/MiB (1024)")
     rep.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
+
+def _declare_crosscheck(sub: Any) -> None:
     chk = sub.add_parser("crosscheck", help="build the network in PyTorch, run it, compare per layer",
                          description="Build the spec as a torch model, run a forward pass, and "
                                      "compare shapes, params, buffers, MACs (fvcore), FLOPs "
@@ -113,10 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "JSON object: '{\"num_classes\": 10}'")
     chk.add_argument("--input", metavar="[NAME=]C,H,W", action="append",
                      help="override the spec's input shape (required for a factory; repeat it "
-                          "for several inputs)")
+                          "for several inputs, by name or in forward's order)")
     chk.add_argument("--allow-data-dependent", action="store_true",
                      help="a factory's forward may branch on tensor values: count the path "
                           "this random input takes")
+    chk.add_argument("--submodule", metavar="PATH", help=_PART_HELP)
+    chk.add_argument("--opaque", action="store_true", help=_OPAQUE_HELP)
     chk.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     chk.add_argument("--batch", type=_positive, default=1)
     chk.add_argument("--dtype", choices=["float32", "float16", "bfloat16", "float64"],
@@ -124,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     chk.add_argument("-o", "--output", metavar="FILE")
 
+
+def _declare_import(sub: Any) -> None:
     imp = sub.add_parser("import", help="turn a PyTorch model into a spec (YAML)",
                          description="Run a torch.nn.Module made by a factory once and write "
                                      "every op its forward runs as a cnnsize spec, checked "
@@ -138,13 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="batch size of the traced forward pass (1); the written spec has none")
     imp.add_argument("--input", metavar="[NAME=]C,H,W", required=True, action="append",
                      help="input shape, e.g. 3,224,224; repeat it for a model with several "
-                          "inputs (image=3,224,224 --input mask=1,224,224)")
+                          "inputs, by name (image=3,224,224 --input mask=1,224,224) or in "
+                          "forward's order")
+    imp.add_argument("--submodule", metavar="PATH", help=_PART_HELP)
+    imp.add_argument("--opaque", action="store_true", help=_OPAQUE_HELP)
     imp.add_argument("--name", help="the spec's name (default: the module's class name)")
     imp.add_argument("--allow-data-dependent", action="store_true",
                      help="forward may branch on tensor values: write the path this random "
                           "input takes (refused otherwise)")
     imp.add_argument("-o", "--output", metavar="FILE", help="write the YAML to FILE")
 
+
+def _declare_check(sub: Any) -> None:
     chk2 = sub.add_parser("check", help="check hand-calculated sizes, cell by cell; grade a class",
                           description="Check a claims file (YAML, or a CSV/Markdown table with a "
                                       "'layer' column) against the computed report. Exit 0 when "
@@ -169,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "from -o's suffix)")
     chk2.add_argument("-o", "--output", metavar="FILE")
 
+
+def _declare_worksheet(sub: Any) -> None:
     wks = sub.add_parser("worksheet", help="write a table for students to fill in, or its key",
                          description="Write the table a student fills in for SPEC, one row per "
                                      "neuron layer: Markdown, CSV or YAML (the file `cnnsize "
@@ -192,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="default: from -o's suffix (.md, .csv, .yaml, .tex), else md")
     wks.add_argument("-o", "--output", metavar="FILE")
 
+
+def _declare_compare(sub: Any) -> None:
     cmp = sub.add_parser("compare", help="compare networks side by side",
                          description="One column per network: sizes, costs, memory, the largest "
                                      "layers, and where parameters and connections live.")
@@ -204,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--si", action="store_true", help="memory in kB/MB instead of KiB/MiB")
     cmp.add_argument("-o", "--output", metavar="FILE")
 
+
+def _declare_plot(sub: Any) -> None:
     plt = sub.add_parser("plot", help="draw a chart (PNG, SVG or PDF)",
                          description="layers: per-layer units, weights and connections of one "
                                      "network; totals: totals of several; scatter: MACs vs "
@@ -227,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(1: the top-level stages and layers)")
     add_convention_flags(plt)
 
+
+def _declare_draw(sub: Any) -> None:
     drw = sub.add_parser("draw", help="draw an architecture diagram (SVG, PDF or PNG)",
                          description="lenet: feature maps as stacks of planes with kernel windows "
                                      "(LeCun et al. 1998); alexnet: 3-D boxes with kernel cubes "
@@ -246,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "memory in each box")
     add_convention_flags(drw)
 
+
+def _declare_time(sub: Any) -> None:
     tim = sub.add_parser("time", help="measure per-layer latency (GPU or CPU) against a roofline",
                          description="Time every layer and the whole network (CUDA events on "
                                      "GPU, perf_counter on CPU), compare each layer with its "
@@ -273,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     tim.add_argument("--chart", metavar="FILE.png|svg|pdf",
                      help="share of time vs share of FLOPs per layer, or throughput vs batch")
 
+
+def _declare_reports(sub: Any) -> None:
     reps = sub.add_parser("reports", help="regenerate the reports/ folder",
                           description="Regenerate the committed reports: one Markdown page (table "
                                       "and SVG charts) per built-in network and the comparison "
@@ -281,16 +317,24 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder to write (default reports/)")
     reps.add_argument("--no-charts", action="store_true", help="Markdown only")
 
+
+def _declare_zoo(sub: Any) -> None:
     zoo = sub.add_parser("zoo", help="list the built-in networks")
     zoo.add_argument("--format", choices=("text", "markdown"), default="text")
-    return parser
-
 
 def _write(text: str, output: str | None, inputs: Sequence[str | None] = ()) -> None:
     """The command's result, to stdout or atomically to FILE, never over one of its inputs."""
     from .files import write_text
 
     write_text(text, output, [i for i in inputs if i])
+
+
+# Every command's declaration, in the order --help lists them.
+_DECLARE: dict[str, Callable[[Any], None]] = {
+    "report": _declare_report, "crosscheck": _declare_crosscheck, "import": _declare_import,
+    "check": _declare_check, "worksheet": _declare_worksheet, "compare": _declare_compare,
+    "plot": _declare_plot, "draw": _declare_draw, "time": _declare_time,
+    "reports": _declare_reports, "zoo": _declare_zoo}
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -329,6 +373,21 @@ def _input_shapes(values: list[str]) -> Any:
     return {name: parse_input(shape) for name, _, shape in named}
 
 
+_PART_HELP = ("import model.get_submodule(PATH) instead of the whole model (a detection model's "
+              "backbone: --submodule backbone)")
+_OPAQUE_HELP = ("keep an op cnnsize has no formulas for as an 'opaque' row: its output shape "
+                "traced, its MACs, FLOPs, connections and memory 'not counted' (n/c) in every "
+                "table; without it the import stops, naming the op")
+
+
+def _factory_shapes(values: list[str]) -> Any:
+    """--input values for a torch model: as _input_shapes, or several unnamed ones, bound to
+    forward's inputs in order."""
+    if len(values) > 1 and not any("=" in v for v in values):
+        return [parse_input(v) for v in values]
+    return _input_shapes(values)
+
+
 def _kwargs(text: str | None) -> dict[str, Any]:
     """--kwargs: a JSON object (duplicate keys and NaN refused, as in specs)."""
     if text is None:
@@ -342,8 +401,9 @@ def _kwargs(text: str | None) -> dict[str, Any]:
     return value
 
 
-def _factory_module(reference: str, kwargs_text: str | None = None) -> Any:
-    from .verify.importer import load_factory
+def _factory_module(reference: str, kwargs_text: str | None = None,
+                    submodule: str | None = None) -> Any:
+    from .verify.importer import load_factory, submodule_of
 
     kwargs = _kwargs(kwargs_text)
     factory = load_factory(reference)
@@ -357,7 +417,7 @@ def _factory_module(reference: str, kwargs_text: str | None = None) -> Any:
     if not isinstance(module, torch.nn.Module):
         raise CnnsizeError(f"{call[:300]} returned {type(module).__name__}, not a "
                            "torch.nn.Module")
-    return module
+    return submodule_of(module, submodule) if submodule else module
 
 
 def _is_factory(spec: str) -> bool:
@@ -370,20 +430,23 @@ def _is_factory(spec: str) -> bool:
 def _crosscheck(args: argparse.Namespace) -> int:
     from .verify.crosscheck import crosscheck
 
-    shapes = _input_shapes(args.input) if args.input else None
-    if _is_factory(args.spec):
+    factory = _is_factory(args.spec)
+    shapes = (_factory_shapes if factory else _input_shapes)(args.input) if args.input else None
+    if factory:
         if shapes is None:
             raise CnnsizeError("a torch model needs --input (channels first, no batch dim)",
                                field="--input")
-        net: Any = _factory_module(args.spec, args.kwargs)
+        net: Any = _factory_module(args.spec, args.kwargs, args.submodule)
     else:
-        if args.kwargs is not None:
-            raise CnnsizeError("--kwargs are for a factory (PKG.MOD:FACTORY or FILE.py:FACTORY), "
-                               "not a spec", field="--kwargs")
+        for flag, given in (("--kwargs", args.kwargs is not None),
+                            ("--submodule", args.submodule is not None), ("--opaque", args.opaque)):
+            if given:
+                raise CnnsizeError(f"{flag} is for a factory (PKG.MOD:FACTORY or "
+                                   "FILE.py:FACTORY), not a spec", field=flag)
         net = args.spec
     result = crosscheck(net, device=args.device, batch=args.batch, dtype=args.dtype,
                         input_shape=shapes, progress=sys.stderr.isatty(),
-                        allow_data_dependent=args.allow_data_dependent)
+                        allow_data_dependent=args.allow_data_dependent, opaque=args.opaque)
     _write(result.render(args.format), args.output, [args.spec])
     if args.output:
         sys.stderr.write(result.summary() + "\n")
@@ -394,19 +457,25 @@ def _import(args: argparse.Namespace) -> int:
     from .spec import dump_yaml
     from .verify.importer import example_inputs, module_to_spec
 
-    module = _factory_module(args.factory, args.kwargs)
-    shapes = _input_shapes(args.input)
+    module = _factory_module(args.factory, args.kwargs, args.submodule)
+    shapes = _factory_shapes(args.input)
     example = example_inputs(module, shapes, args.batch)
     spec, _, method = module_to_spec(module, shapes, args.name,
                                      allow_data_dependent=args.allow_data_dependent,
-                                     example=example)
+                                     example=example, opaque=args.opaque)
     report = analyze(spec)
     _write(dump_yaml(spec), args.output, [_module_file(args.factory)])
     uncalled = (f" (+ {report.totals.uncalled_params:,} in modules forward never calls: "
                 + ", ".join(p for p, _, _ in report.uncalled) + ")") if report.uncalled else ""
     traced = f" (batch {args.batch})" if args.batch > 1 else ""
-    sys.stderr.write(f"imported {args.factory} with {method}{traced}: {len(report.layers)} rows, "
-                     f"{report.totals.params:,} params{uncalled}, {report.totals.macs:,} MACs\n")
+    opaque = [row.name for row in report.layers if not row.counted]
+    kept = (f"; {len(opaque)} opaque row{'s' if len(opaque) != 1 else ''} not counted "
+            f"({', '.join(opaque[:4])}{', …' if len(opaque) > 4 else ''}): the MACs are a lower "
+            "bound") if opaque else ""
+    part = f" (its {args.submodule})" if args.submodule else ""
+    sys.stderr.write(f"imported {args.factory}{part} with {method}{traced}: "
+                     f"{len(report.layers)} rows, {report.totals.params:,} params{uncalled}, "
+                     f"{report.totals.macs:,} MACs{kept}\n")
     return 0
 
 
@@ -575,10 +644,13 @@ def _module_file(reference: str) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     commands = {"report": _report, "zoo": _zoo, "crosscheck": _crosscheck, "import": _import,
                 "check": _check, "worksheet": _worksheet, "compare": _compare, "plot": _plot,
                 "draw": _draw, "reports": _reports, "time": _time}
+    # the command: the first word that is no option (the top-level options take no values)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command if command in commands else None).parse_args(argv)
     try:
         return commands[args.command](args)
     except CnnsizeError as e:
@@ -601,6 +673,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def run() -> NoReturn:
+    """The program (`cnnsize`, `python -m cnnsize`): main() on the process's arguments, then
+    exit with its status. What is left is not collected on the way out (gc.freeze): the process
+    ends anyway, and the collections Python makes over every object at exit took an eighth of
+    the CPU of a small report. (A __del__ of an object in a cycle may not run then; nothing in
+    cnnsize has one, and Python does not promise them at exit.)"""
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 def _say(text: str) -> None:
     try:
         sys.stderr.write(text)
@@ -620,4 +703,4 @@ def _quiet_stdout() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

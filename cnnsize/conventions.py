@@ -5,9 +5,8 @@ See docs/conventions.md for what each switch means and which paper or tool uses 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .errors import SpecError
+from .record import record
 
 # Bytes per element of each supported dtype.
 INPLACE_MODES = ("all", "spec", "none")
@@ -15,7 +14,7 @@ INPLACE_MODES = ("all", "spec", "none")
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Conventions:
     """How counts are made. Defaults: biases counted, FLOPs = 2·MACs + per-element costs."""
 

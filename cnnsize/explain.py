@@ -43,6 +43,8 @@ def row_lines(cost: Cost, conv: Conventions, *, inputs: Sequence[str], shares: s
     """Every line of a row: the kind's formulas, then params, FLOPs, memory and the field
     (`summarize`: a field's (size, jump) as the table shows them; `field_note`: the row's note
     on its field, if it has one)."""
+    if not cost.counted:  # an op without formulas (opaque): what is known; the rest is not counted
+        return cost.explain
     if shares is None:
         counts, memory = _counts(cost, conv)
     else:

@@ -10,7 +10,6 @@ over one of the command's own inputs.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -101,6 +100,68 @@ def read_yaml(text: str, source: str) -> Any:
     return data
 
 
+# The data of a package's YAML file (the zoo's specs), kept beside it as Python keeps bytecode:
+# __pycache__/NAME.yaml.TAG.marshal holds (CACHE_FORMAT, the file's bytes, their data), and is
+# used only while the file holds exactly those bytes, so it cannot serve stale data; it spares
+# importing PyYAML and parsing. Bump CACHE_FORMAT when read_yaml would read the same bytes
+# otherwise. (PyYAML's version is not part of the key: the zoo's files hold plain scalars,
+# lists and mappings, which every PyYAML 6 reads alike; tests/test_speed_paths.py compares.)
+CACHE_FORMAT = 1
+
+
+def cache_path(path: str | os.PathLike[str]) -> str | None:
+    """Where the cache of a package's YAML file lives (None: this Python keeps no caches)."""
+    tag = sys.implementation.cache_tag
+    if tag is None:
+        return None
+    folder, name = os.path.split(os.path.abspath(path))
+    if sys.pycache_prefix:  # PYTHONPYCACHEPREFIX: a tree of its own, as for bytecode
+        folder = os.path.join(sys.pycache_prefix, folder.lstrip(os.sep))
+    else:
+        folder = os.path.join(folder, "__pycache__")
+    return os.path.join(folder, f"{name}.{tag}.marshal")
+
+
+def read_yaml_cached(path: str | os.PathLike[str], source: str) -> Any:
+    """read_yaml of a package's file (a zoo spec), through its cache (cache_path): written,
+    atomically, where it is missing or out of date and Python writes bytecode; where the
+    folder is read-only, the file is parsed each time."""
+    import marshal
+
+    raw = Path(path).read_bytes()
+    cache = cache_path(path)
+    if cache is not None:
+        try:
+            with open(cache, "rb") as fh:
+                fmt, text, data = marshal.load(fh)
+            if fmt == CACHE_FORMAT and text == raw:
+                return data
+        except (OSError, EOFError, ValueError, TypeError):  # none yet, or not one of ours
+            pass
+    data = read_yaml(raw.decode("utf-8"), source)
+    if cache is not None and not sys.dont_write_bytecode:
+        _write_cache(cache, marshal, (CACHE_FORMAT, raw, data))
+    return data
+
+
+def _write_cache(cache: str, marshal: Any, entry: tuple[int, bytes, Any]) -> None:
+    """The cache file, replaced atomically (a reader sees the old one or the new one); nothing
+    where it cannot be written (a read-only install) or the data has no marshal form."""
+    try:
+        blob = marshal.dumps(entry)
+    except ValueError:  # a value marshal cannot hold (a date): no cache
+        return
+    temp = f"{cache}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        with open(temp, "wb") as fh:
+            fh.write(blob)
+        os.replace(temp, cache)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+
+
 def read_json(text: str, source: str) -> Any:
     """JSON, duplicate keys and NaN/Infinity refused, checked by check_data."""
     import json
@@ -170,7 +231,8 @@ def check_data(data: Any, source: str) -> None:
 
 def plain(value: Any, where: str = "meta") -> Any:
     """Data from a YAML file as JSON can hold it: dates become ISO strings; binary is refused."""
-    if isinstance(value, (datetime.date, datetime.datetime)):
+    datetime = sys.modules.get("datetime")  # none can be one before it is imported
+    if datetime is not None and isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
     if isinstance(value, (bytes, bytearray)):
         raise SpecError("binary data (!!binary) has no place in a spec", field=where)
@@ -260,6 +322,6 @@ def write_text(text: str, path: str | os.PathLike[str] | None,
         fh.write(text)
 
 
-__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_VALUES", "atomic_path", "check_data",
-           "check_target", "plain", "read_json", "read_text", "read_yaml", "same_file",
-           "write_text"]
+__all__ = ["CACHE_FORMAT", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_VALUES", "atomic_path",
+           "cache_path", "check_data", "check_target", "plain", "read_json", "read_text",
+           "read_yaml", "read_yaml_cached", "same_file", "write_text"]

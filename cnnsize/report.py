@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, field, fields, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from .conventions import Conventions
+from .record import record
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -28,7 +29,7 @@ def _number(x: int | Fraction) -> int | float:
     return int(x) if x.denominator == 1 else float(x)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerStats:
     """One row: a layer (or the merge step of a container) with its exact counts."""
 
@@ -50,7 +51,10 @@ class LayerStats:
     neurons: bool
     kind: Kind | None = None   # the layer kind (None for the report's input pseudo-row)
     notes: tuple[str, ...] = ()
-    explain: tuple[str, ...] = ()
+    # Its --explain lines (`explain`), or what makes them on first read: analyze gives a
+    # callable, since most reports never show them (ResNet-152: a third of the analysis).
+    _explain: tuple[str, ...] | Callable[[], tuple[str, ...]] = field(
+        default=(), repr=False, compare=False)
     inputs: tuple[str, ...] = ()                    # the tensors it reads: rows or graph inputs
     input_shapes: tuple[tuple[int, ...], ...] = ()  # their shapes, per example
     shares: str | None = None  # the row whose module (and parameters) this row calls again
@@ -59,6 +63,19 @@ class LayerStats:
     saved_bytes: int = 0       # bytes it adds to what autograd keeps for backward (training)
     scope: tuple[str, ...] = ()  # the containers it was written in, outermost first
     trainable_params: int = 0  # its params, or 0 where they are frozen (trainable: false)
+    # False: an op cnnsize has no formulas for (opaque): its connections, MACs, FLOPs and
+    # memory (NOT_COUNTED) are 0 here, shown as "not counted", null in JSON
+    counted: bool = True
+
+    @property
+    def explain(self) -> tuple[str, ...]:
+        """Every formula of the row with its numbers, as `cnnsize report --explain` prints them
+        (made on first read, then kept)."""
+        lines = self._explain
+        if not isinstance(lines, tuple):
+            lines = lines()
+            object.__setattr__(self, "_explain", lines)
+        return lines
 
     @property
     def args(self) -> tuple[tuple[str, Any], ...]:
@@ -90,7 +107,13 @@ class LayerStats:
             "jump": [_number(j) for j in self.jump] if self.jump else None,
             "shares": self.shares,
             "notes": list(self.notes),
+            # an op without formulas (opaque): null, never 0, for what it does not count
+            **({} if self.counted else {**dict.fromkeys(NOT_COUNTED), "counted": False}),
         }
+
+
+# What a row of an op without formulas (opaque) does not count: null in JSON, "n/c" in tables.
+NOT_COUNTED = ("connections", "macs", "flops", "activation_bytes", "saved_bytes")
 
 
 # Counts a container adds up over the rows it holds (units: neuron rows only).
@@ -98,7 +121,7 @@ SUMMED = ("units", "weights", "biases", "params", "trainable_params", "buffers",
           "connections", "macs", "flops", "activation_bytes", "saved_bytes")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ContainerStats:
     """A container as written (a sequential, residual, concat, block or imported module), with
     the subtotals of the rows it holds: `Report.layers[first:last + 1]`, one contiguous run."""
@@ -139,7 +162,7 @@ class ContainerStats:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Totals:
     """Whole-network figures. `units` sums neuron layers only (conv, pool, linear)."""
 
@@ -173,7 +196,7 @@ class Totals:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class View:
     """How a report shows itself by default (str(), Jupyter, render() without options): the
     rows (flat, or containers rolled up below `depth`, or a `tree`), the columns, and with
@@ -185,7 +208,7 @@ class View:
     summary: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Report:
     name: str
     input_shape: tuple[int, ...]
@@ -241,6 +264,8 @@ class Report:
             "uncalled": [{"path": p, "params": n, "buffers": b} for p, n, b in self.uncalled],
             "notes": list(self.notes),
             "totals": self.totals.to_dict(),
+            # rows whose costs are not counted (opaque ops): the totals leave them out
+            "not_counted": [row.name for row in self.layers if not row.counted],
         }
 
     def to_frame(self) -> pandas.DataFrame:

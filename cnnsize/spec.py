@@ -19,12 +19,13 @@ from typing import Any
 
 from .errors import CnnsizeError, SpecError, SpecTypeError
 from .expr import substitute
-from .files import check_data, plain, read_json, read_text, read_yaml
+from .files import check_data, plain, read_json, read_text, read_yaml, read_yaml_cached
 from .graph import DEFAULT_INPUT, Graph, Network, Op, Scope, Uncalled, check
-from .layers import Kind, lookup
+from .layers import Kind, is_kind, lookup
 from .layers.base import MAX_SIZE, did_you_mean, is_int
 from .layers.merge import Add, Cat, Mul
 from .pause import collector_paused
+from .record import record
 
 __all__ = ["CONTAINERS", "Concat", "Layer", "Network", "Node", "Residual", "Sequential",
            "dump_yaml", "load", "loads", "parse", "parse_input", "parse_inputs", "read_yaml",
@@ -44,7 +45,7 @@ MAX_STEPS = 1_000_000  # copies made while expanding (also those an `if` then dr
 
 
 # The sugar tree, as written; `inputs` and `shares` hold names as written, resolved by lowering.
-@dataclass(frozen=True, slots=True)
+@record
 class Layer:
     path: str
     kind: Kind | None            # None: taken from the layer named by `shares`
@@ -53,7 +54,7 @@ class Layer:
     trainable: bool | None = None  # None: as its container (True at the top)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Sequential:
     path: str
     children: tuple[Node, ...]
@@ -62,7 +63,7 @@ class Sequential:
     label: str | None = None     # its type in tables: the block's name, or as written
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Concat:
     path: str
     branches: tuple[Sequential, ...]  # an inline branch has the concat's own path
@@ -72,7 +73,7 @@ class Concat:
     label: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Residual:
     path: str
     body: tuple[Node, ...]
@@ -111,7 +112,8 @@ def _zoo_network(name: str) -> Network | None:
     stamp = (st.st_mtime_ns, st.st_size)
     cached = _ZOO_PARSED.get(name)
     if cached is None or cached[0] != stamp:
-        cached = stamp, loads(path.read_text(encoding="utf-8"), source=f"zoo:{name}")
+        source = f"zoo:{name}"
+        cached = stamp, _parse_data(read_yaml_cached(path, source), source)
         _ZOO_PARSED[name] = cached
     network = cached[1]
     # everything else in a Network is frozen; its meta is the caller's to change
@@ -151,7 +153,11 @@ def loads(text: str, source: str = "<string>", is_json: bool = False) -> Network
     if not text.strip():
         raise SpecError("the file is empty", source=source,
                         hint="a spec needs at least 'input' and 'layers'")
-    data = read_json(text, source) if is_json else read_yaml(text, source)
+    return _parse_data(read_json(text, source) if is_json else read_yaml(text, source), source)
+
+
+def _parse_data(data: Any, source: str) -> Network:
+    """The network of a file's data (None for a file of comments only)."""
     if data is None:
         raise SpecError("the file holds no spec (only comments?)", source=source,
                         hint="a spec needs at least 'input' and 'layers'")
@@ -185,7 +191,7 @@ def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], what: str)
                             hint=did_you_mean(str(key), list(allowed), "valid keys"))
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # compared and shown nowhere
 class _Parser:
     data: Mapping[str, Any]
     source: str
@@ -236,7 +242,7 @@ class _Parser:
             if not isinstance(block, Mapping):
                 raise SpecError("a block needs 'layers' (and optional 'params')", path=where)
             _check_keys(block, ("params", "layers", "description"), f"block {bname!r}")
-            if bname in CONTAINERS or bname in _kind_names():
+            if bname in CONTAINERS or is_kind(bname):
                 raise SpecError(f"block name {bname!r} shadows a built-in type", path=where)
             params = block.get("params", {})
             if not isinstance(params, Mapping):
@@ -433,8 +439,7 @@ class _Parser:
                 return self._block(type_name, item, path, env, stack)
             args = {k: _substitute_field(v, env, str(k)) for k, v in item.items()
                     if k not in ITEM_KEYS}
-            return Layer(path, _kind(item["type"], type_name, args,
-                                     list(CONTAINERS) + list(self.blocks)))
+            return Layer(path, _kind(item["type"], type_name, args, self.blocks))
         except CnnsizeError as e:
             raise e.located(path=path, kind=type_name) from None
 
@@ -526,29 +531,34 @@ class _Parser:
                           label=type_name)
 
 
-def _kind(written: str, type_name: str, args: dict[str, Any], extra: list[str]) -> Kind:
+def _kind(written: str, type_name: str, args: dict[str, Any],
+          blocks: Mapping[str, Any]) -> Kind:
     """The kind of a layer; Keras's names for kinds and arguments (a spec written from a slide
-    or a Keras tutorial) get a did-you-mean that names cnnsize's."""
-    from . import keras_names
-
+    or a Keras tutorial) get a did-you-mean that names cnnsize's (keras_names: errors only)."""
     try:
-        kind_cls = lookup(type_name, extra=extra)
+        kind_cls = lookup(type_name, extra=None if is_kind(type_name) else [*CONTAINERS, *blocks])
     except SpecError as e:
+        from . import keras_names
+
         keras = keras_names.type_hint(written, args)
         if keras is not None:
             e.hint = keras
         raise
     names = kind_cls.arg_names()
-    keras_arg = keras_names.argument_hint(args, names)
-    if keras_arg is not None:
-        raise SpecError(f"unknown argument {keras_arg[0]!r} for {type_name}", field=keras_arg[0],
-                        hint=keras_arg[1])
+    if any(key not in names for key in args):
+        from . import keras_names
+
+        keras_arg = keras_names.argument_hint(args, names)
+        if keras_arg is not None:
+            raise SpecError(f"unknown argument {keras_arg[0]!r} for {type_name}",
+                            field=keras_arg[0], hint=keras_arg[1])
     try:
         return kind_cls.from_args(args, also=ITEM_KEYS)
     except SpecError as e:
-        keras = keras_names.padding_hint(args.get("padding")) if e.field == "padding" else None
-        if keras is not None and e.hint is None:
-            e.hint = keras
+        if e.field == "padding" and e.hint is None:
+            from . import keras_names
+
+            e.hint = keras_names.padding_hint(args.get("padding"))
         raise
 
 
@@ -813,9 +823,3 @@ def _substitute_field(value: Any, env: Mapping[str, Any], field: str) -> Any:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
-
-
-def _kind_names() -> list[str]:
-    from .layers import REGISTRY
-
-    return list(REGISTRY)

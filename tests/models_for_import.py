@@ -430,3 +430,182 @@ class BranchOnValue(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.small(x) if x.mean() > 0 else self.big(x)
+
+
+# ---------------------------------------------------------------- issue 11: the gaps
+
+
+class InPlaceOnFunctionOutputs(nn.Module):
+    """RegNet's and SqueezeNet's pattern: a module that works in place on (ReLU(inplace=True))
+    or returns (Dropout in eval) a tensor that a torch function made (+, torch.cat), which no
+    module hook sees being made; here also passed by keyword."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+        self.act = nn.ReLU(inplace=True)
+        self.drop = nn.Dropout(0.5)
+        self.head = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(self.a(x) + self.b(x))                # add: no hook; relu_ in place on it
+        z = self.drop(input=torch.cat([y, self.b(x)], 1))  # cat: no hook; dropout returns it
+        return self.head(z)
+
+
+# Modules written the way model libraries write them (timm's, re-typed here: no download); the
+# importer follows what they compute (F.batch_norm, F.pad, F.conv2d), not their class names.
+
+
+class BatchNormAct2d(nn.BatchNorm2d):
+    """timm's BatchNormAct2d: a BatchNorm2d whose forward calls F.batch_norm, then its act."""
+
+    def __init__(self, num_features: int, act: bool = True) -> None:
+        super().__init__(num_features)
+        self.drop = nn.Identity()
+        self.act = nn.ReLU(inplace=True) if act else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            factor = self.momentum if self.momentum is not None else 1.0 / float(
+                self.num_batches_tracked)
+        bn_training = self.training or (self.running_mean is None and self.running_var is None)
+        x = F.batch_norm(x, self.running_mean if not self.training or self.track_running_stats
+                         else None,
+                         self.running_var if not self.training or self.track_running_stats
+                         else None,
+                         self.weight, self.bias, bn_training, factor, self.eps)
+        return self.act(self.drop(x))
+
+
+def pad_same(x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...],
+             dilation: tuple[int, ...]) -> torch.Tensor:
+    """timm's pad_same: TensorFlow's 'SAME', computed from the input's size in forward."""
+    ih, iw = x.size()[-2:]
+    pad_h = max((-(ih // -stride[0]) - 1) * stride[0] + (kernel[0] - 1) * dilation[0] + 1 - ih, 0)
+    pad_w = max((-(iw // -stride[1]) - 1) * stride[1] + (kernel[1] - 1) * dilation[1] + 1 - iw, 0)
+    return F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+
+
+class Conv2dSame(nn.Conv2d):
+    """timm's Conv2dSame: pads to 'same' for the input it is given, then F.conv2d."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = pad_same(x, self.kernel_size, self.stride, self.dilation)  # type: ignore[arg-type]
+        return F.conv2d(x, self.weight, self.bias, self.stride, (0, 0), self.dilation, self.groups)
+
+
+class StdConv2d(nn.Conv2d):
+    """timm's StdConv2d (weight standardisation, BiT): the weight normalised per output
+    channel in forward, then F.conv2d."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                              training=True, momentum=0.0, eps=1e-6).reshape_as(self.weight)
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+
+class ScaledStdConv2d(nn.Conv2d):
+    """timm's ScaledStdConv2d: the standardised weight times a learned gain per channel (a
+    second parameter in the conv's weight: refused, by name)."""
+
+    def __init__(self, c_in: int, c_out: int, k: int) -> None:
+        super().__init__(c_in, c_out, k)
+        self.gain = nn.Parameter(torch.ones(c_out, 1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                              weight=self.gain.view(-1), training=True, momentum=0.0,
+                              eps=1e-6).reshape_as(self.weight)
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding)
+
+
+class LibraryStyleNet(nn.Module):
+    """A stem that pads to 'same', BatchNormAct2d after each conv, a weight-standardised conv,
+    a split over channels and a 'same' conv called twice (one module, shared)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = Conv2dSame(3, 8, 3, stride=2, bias=False)       # 8·3·9 = 216
+        self.bn1 = BatchNormAct2d(8)                                  # 16 params, 17 buffers
+        self.std = StdConv2d(4, 4, 3, padding=1)                      # 4·4·9 + 4 = 148
+        self.bn2 = BatchNormAct2d(4, act=False)                       # 8 params, 9 buffers
+        self.mix = Conv2dSame(8, 8, 3)                                # 8·8·9 + 8 = 584
+        self.head = nn.Linear(8, 5)                                   # 45
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn1(self.stem(x))
+        a, b = x.split(4, dim=1)
+        x = torch.cat([self.bn2(self.std(a)), b[:, :4]], dim=1)
+        x = self.mix(F.relu(self.mix(x)))
+        return self.head(x.mean((2, 3)))
+
+
+class OpaqueOps(nn.Module):
+    """A grid_sample (no formulas in cnnsize) and an nn.Unfold between counted layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.offsets = nn.Conv2d(4, 2, 1)
+        self.unfold = nn.Unfold(2, stride=2)
+        self.fc = nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        grid = torch.tanh(self.offsets(y)).permute(0, 2, 3, 1)
+        y = F.grid_sample(y, grid, align_corners=False)
+        return self.fc(self.unfold(y).transpose(1, 2)).mean(1)
+
+
+class Preprocessed(nn.Module):
+    """A detection-style wrapper: forward normalises by constants and post-processes; the
+    backbone alone is a CNN (`--submodule backbone`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
+        self.head = nn.Conv2d(4, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1)) / 0.25
+        return self.head(self.backbone(x)).sigmoid()
+
+
+def quantized_net() -> nn.Module:
+    """An eager-mode quantized model as torch.ao.quantization makes it (torchvision's
+    quantized models are made so): QuantStub, a fused conv + ReLU, a residual add + ReLU
+    (FloatFunctional), a linear head, DeQuantStub; x86 (fbgemm) weights."""
+    from torch.ao import quantization as tq
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.quant = tq.QuantStub()
+            self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+            self.relu1 = nn.ReLU()
+            self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+            self.add = torch.ao.nn.quantized.FloatFunctional()
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(8, 4)
+            self.dequant = tq.DeQuantStub()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.relu1(self.conv1(self.quant(x)))
+            x = self.add.add_relu(self.conv2(x), x)
+            return self.dequant(self.fc(torch.flatten(self.pool(x), 1)))
+
+    torch.manual_seed(0)
+    torch.backends.quantized.engine = "x86" if "x86" in torch.backends.quantized.supported_engines \
+        else torch.backends.quantized.supported_engines[-1]
+    net = Net().eval()
+    tq.fuse_modules(net, [["conv1", "relu1"]], inplace=True)
+    net.qconfig = tq.get_default_qconfig(torch.backends.quantized.engine)
+    tq.prepare(net, inplace=True)
+    with torch.no_grad():
+        net(torch.randn(4, 3, 8, 8))
+    return tq.convert(net)

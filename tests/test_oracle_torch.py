@@ -32,11 +32,13 @@ def torch_counts(module, shapes, kwargs):
     module.eval()
     with torch.no_grad():
         out = run(module, shapes, kwargs)
-    named = [(name.rsplit(".", 1)[-1], p.numel()) for name, p in module.named_parameters()]
+    # PyTorch's names: weight, bias; nn.MultiheadAttention's in_proj_weight, in_proj_bias,
+    # q_proj_weight, ..., and bias_k, bias_v (its learned key and value)
+    named = [(name.rsplit(".", 1)[-1].split("_"), p.numel()) for name, p in module.named_parameters()]
     return {
         "output_shape": tuple(out.shape[1:]),
-        "weights": sum(n for leaf, n in named if leaf == "weight"),
-        "biases": sum(n for leaf, n in named if leaf == "bias"),
+        "weights": sum(n for words, n in named if words[-1] == "weight"),
+        "biases": sum(n for words, n in named if "bias" in words),
         "params": sum(p.numel() for p in module.parameters()),
         "buffers": sum(b.numel() for b in module.buffers()),
     }

@@ -418,7 +418,7 @@ def test_functional_forms_import_as_the_kinds():
         ("conv", "conv2d"), ("pad", "pad"), ("selu", "selu"), ("hardtanh", "hardtanh"),
         ("interpolate", "upsample"), ("pixel_shuffle", "pixelshuffle"), ("glu", "glu"),
         ("pixel_unshuffle", "pixelunshuffle"), ("log_softmax", "logsoftmax")]
-    assert dict(report["pad"].args) == {"pad": (1, 1, 2, 2), "mode": "reflect"}
+    assert dict(report["pad"].args) == {"pad": [1, 1, 2, 2], "mode": "reflect"}
     assert dict(report["hardtanh"].args) == {"min_val": -2.0, "max_val": 2.0, "inplace": True}
     # 8×6×6 → pad 8×10×8 → ×2 8×20×16 → shuffle 2×40×32 → glu 1×40×32 → unshuffle 4×20×16
     assert report.layers[-1].output_shape == (4, 20, 16)

@@ -93,8 +93,10 @@ def test_frozen_layers_save_what_autograd_saves(kind_name, args, shapes, mode):
     only what the gradients that are needed read (linear's input is kept for its weights)."""
     if mode == "frozen-behind-norms":
         spec = behind_norms(kind_name, args, shapes)
-    else:
-        spec = {"input": list(shapes[0]), "layers": [{"name": "op", "type": kind_name, **args}]}
+    else:  # the kind on the inputs themselves (several for attention's query, key, value)
+        names = [f"x{i}" for i in range(len(shapes))]
+        spec = {"input": {n: list(s) for n, s in zip(names, shapes)},
+                "layers": [{"name": "op", "type": kind_name, **args, "inputs": names}]}
     if mode.startswith("frozen"):
         spec["layers"][-1]["trainable"] = False
     conv = cnnsize.Conventions(batch=2, inplace_activations="spec", mask_bytes=4)
@@ -106,7 +108,7 @@ def test_frozen_layers_save_what_autograd_saves(kind_name, args, shapes, mode):
     model = build(spec)
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == \
         report.totals.trainable_params
-    xs = tuple(torch.randn(2, *s) for s in (shapes if mode == "frozen-behind-norms" else shapes[:1]))
+    xs = tuple(torch.randn(2, *s) for s in shapes)
     assert report.totals.saved_bytes == _saved_for_backward(model, xs), spec
 
 

@@ -20,6 +20,7 @@ from .base import (
     SAVE_OUTPUT,
     Cost,
     Kind,
+    Mixes,
     RFEffect,
     Saved,
     Shape,
@@ -189,13 +190,24 @@ class Hardsigmoid(_Elementwise):
     functions, function_args = ("hardsigmoid",), ("inplace",)
 
 
+def _along(cost: Cost, dim: int | None, shape: Shape, type_name: str) -> Cost:
+    """A softmax's field: each output reads its whole row along `dim` (global over a token
+    or spatial axis, unchanged over channels)."""
+    if dim is None:
+        return cost
+    return dataclasses.replace(cost, rf=Mixes((_dim(dim, len(shape), type_name),)))
+
+
 @register
 @kind_class(frozen=True)
 class Softmax(_Elementwise):
     dim: int | None = arg(None, to_optional(to_int()))
     type_name, torch_name, flops_per_element, saves = "softmax", "Softmax", 3, "output"
     functions, function_args = ("softmax",), ("dim",)
-    examples = (({"dim": 1}, (10,)),)
+    examples = (({"dim": 1}, (10,)), ({"dim": -1}, (2, 5, 7)))
+
+    def analyze_one(self, shape: Shape) -> Cost:
+        return _along(_Elementwise.analyze_one(self, shape), self.dim, shape, self.type_name)
 
 
 @register
@@ -344,6 +356,9 @@ class LogSoftmax(_Elementwise):
     functions, function_args = ("log_softmax",), ("dim",)
     examples = (({"dim": 1}, (10,)), ({"dim": 1}, (3, 4, 4)))
 
+    def analyze_one(self, shape: Shape) -> Cost:
+        return _along(_Elementwise.analyze_one(self, shape), self.dim, shape, self.type_name)
+
 
 @register
 @kind_class(frozen=True)
@@ -354,6 +369,9 @@ class Softmin(_Elementwise):
     type_name, torch_name, flops_per_element, saves = "softmin", "Softmin", 4, "output"
     functions, function_args = ("softmin",), ("dim",)
     examples = (({"dim": 1}, (10,)), ({"dim": 2}, (3, 4, 4)))
+
+    def analyze_one(self, shape: Shape) -> Cost:
+        return _along(_Elementwise.analyze_one(self, shape), self.dim, shape, self.type_name)
 
 
 @register

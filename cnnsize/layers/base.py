@@ -7,15 +7,18 @@ shape, the formulas behind them, and the torch.nn module it stands for.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from ..errors import ShapeError, SpecError
+from ..record import record
 from ..shape import Dim, fmt, require_positive, sliding_window
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,7 +30,7 @@ Shape = tuple[int, ...]
 SPATIAL_SYMBOLS: dict[int, tuple[str, ...]] = {1: ("L",), 2: ("H", "W"), 3: ("T", "H", "W")}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Window:
     """How a layer maps receptive fields in one spatial dim: kernel extent and stride."""
 
@@ -36,7 +39,7 @@ class Window:
     dilation: int = 1       # for --explain only: kernel = dilation·(F − 1) + 1
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Mixes:
     """Every output element reads every input element along these axes (per example, 0 is
     channels): a reduction over them, a linear layer over the last. Over an axis that carries a
@@ -45,7 +48,7 @@ class Mixes:
     axes: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Moves:
     """Where a data-movement op (permute, reshape, slice, ...) puts its first input's axes: for
     each output axis (per example), the input axes it is made of (() for a new axis; several
@@ -81,7 +84,7 @@ Storage = Literal["new", "view", "activation", "eval_noop", "inplace", "reshape"
 SavedWhat = Literal["input", "output", "new"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Saved:
     """One tensor autograd saves for backward when the op runs in training mode."""
 
@@ -96,7 +99,7 @@ class Saved:
     # when they are frozen
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Cost:
     """What one layer costs for one example, before any counting convention is applied."""
 
@@ -123,6 +126,9 @@ class Cost:
     spatial_last_note: str = ""
     explain: tuple[str, ...] = ()
     inexact: tuple[tuple[str, Any], ...] = ()  # (field, shape.Dim) for non-integer sizes
+    # False: an op cnnsize has no formulas for (layers/opaque.py): its MACs, FLOPs, connections
+    # and memory are "not counted" in every table, never shown as numbers
+    counted: bool = True
 
     @property
     def units(self) -> int:
@@ -284,9 +290,7 @@ else:
             raise TypeError("layer kinds are frozen")
 
         def make(cls: type[Any]) -> type[Any]:
-            # frozen=True: dataclass() still writes __setattr__/__delattr__, and a frozen
-            # dataclass may subclass the kind; the rest is Kind's
-            cls = dataclass(init=False, repr=False, eq=False, frozen=True)(cls)
+            cls = _record_fields(cls)
             fields = dataclasses.fields(cls)
             lacking = [f.name for f in fields if f.default is dataclasses.MISSING]
             if lacking:
@@ -294,13 +298,56 @@ else:
                                 f"(arg() gives one), not {', '.join(lacking)}")
             type.__setattr__(cls, "_field_names", tuple(f.name for f in fields))
             type.__setattr__(cls, "_defaults", {f.name: f.default for f in fields})
-            # what inspect.signature(kind) shows, as for a dataclass's generated __init__
-            type.__setattr__(cls, "__signature__", inspect.Signature([
-                inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                  default=f.default) for f in fields]))
             return cls
 
         return make
+
+
+def _record_fields(cls: type[Any]) -> type[Any]:
+    """dataclass(frozen=True) of a kind, minus the __setattr__ and __delattr__ it would compile
+    for each (two-thirds of the time importing the kinds took): Kind's own make every kind
+    frozen. The class is made as a non-frozen dataclass, its dataclass bases (kinds) seen as
+    non-frozen meanwhile, and then marked frozen in the flags dataclasses keep for it
+    (`__dataclass_params__`), so that frozen dataclasses may subclass it as before. Where this
+    Python's dataclasses keep no such flag, dataclass(frozen=True) as before."""
+    if not cls.__doc__:  # dataclass() would write one from inspect.signature, for each kind
+        cls.__doc__ = (f"The layer kind {cls.type_name!r}" if cls.type_name else "A layer kind") \
+            + (f" (torch.nn.{cls.torch_name})." if cls.torch_name else ".")
+    bases = [b.__dict__["__dataclass_params__"] for b in cls.__mro__[1:]
+             if "__dataclass_params__" in b.__dict__]
+    with _MAKING:
+        try:
+            for params in bases:
+                params.frozen = False
+            made = dataclass(init=False, repr=False, eq=False)(cls)
+            made.__dataclass_params__.frozen = True
+            return made
+        except AttributeError:  # no flag to set: what dataclass() itself does
+            return dataclass(init=False, repr=False, eq=False, frozen=True)(cls)
+        finally:
+            for params in bases:
+                with contextlib.suppress(AttributeError):
+                    params.frozen = True
+
+
+_MAKING = threading.Lock()  # the bases' flags are changed while a kind is made
+
+
+class _Signature:
+    """Kind.__signature__: its fields, with their defaults, for each kind class."""
+
+    def __get__(self, obj: object, owner: type[Kind]) -> inspect.Signature:
+        sig = _SIGNATURES.get(owner)
+        if sig is None:
+            sig = inspect.Signature([
+                inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+                for name, default in owner._defaults.items()])
+            if "_defaults" in owner.__dict__:  # not while dataclass() makes the class
+                _SIGNATURES[owner] = sig
+        return sig
+
+
+_SIGNATURES: dict[type, inspect.Signature] = {}
 
 
 class Kind:
@@ -327,11 +374,31 @@ class Kind:
     # module and qualified name (torchvision.ops.stochastic_depth.StochasticDepth).
     param_functions: ClassVar[tuple[str, ...]] = ()
     module_classes: ClassVar[tuple[str, ...]] = ()
+    # The arguments of its `functions` that are the layer's own tensors (weights, biases,
+    # running statistics: F.conv2d(x, self.weight, self.bias), F.batch_norm(x,
+    # self.running_mean, ...)): `cnnsize import` reads them as its parameters and buffers,
+    # not as inputs, and `from_call` gets them as tensors (it reads their shapes).
+    state_args: ClassVar[tuple[str, ...]] = ()
+    # True: no gradient flows through it (quantize), so autograd keeps nothing before it for
+    # the backward pass through it
+    stops_gradient: ClassVar[bool] = False
+    # How `cnnsize import` reads a module call of this kind beyond its constructor's arguments:
+    # the fields that are arguments of the module's forward (nn.MultiheadAttention's
+    # need_weights), read from the call; what the outputs after the first are, which the graph
+    # does not follow ("" : the module returns one tensor); and the fields that say whether a
+    # parameter exists, with the attribute that holds it (bias: in_proj_bias), where the module
+    # has no attribute of the field's name. See also call_inputs.
+    forward_args: ClassVar[tuple[str, ...]] = ()
+    extra_outputs: ClassVar[str] = ""
+    parameter_flags: ClassVar[Mapping[str, str]] = {}
     # What it stands for in PyTorch, for docs/spec.md (default: the torch.nn class).
     origin: ClassVar[str] = ""
     # Its fields, in order, and their defaults: set by kind_class.
     _field_names: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}
+    # What inspect.signature(kind) shows, as for a dataclass's generated __init__: made on
+    # first use, not for every kind at import.
+    __signature__: ClassVar[inspect.Signature] = _Signature()  # type: ignore[assignment]
 
     # -- what dataclass(frozen=True) would generate for each kind, once for all of them
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -384,7 +451,8 @@ class Kind:
             text = ("null" if default is None else ("true" if default else "false")
                     if isinstance(default, bool) else repr(default))
             note = ("" if f.name not in cls.spec_only else
-                    " (forward's argument)" if f.name in ("output_size",) else " (not PyTorch's)")
+                    " (forward's argument)" if f.name in ("output_size", *cls.forward_args)
+                    else " (not PyTorch's)")
             args.append(f"`{f.name}`={text}{note}")
         origin = cls.origin or f"`nn.{cls.torch_name}`"
         return f"| `{cls.type_name}` | {origin} | {', '.join(args) or '—'} |"
@@ -479,6 +547,12 @@ class Kind:
         """Spec arguments of a module call, given its constructor's (`args`) and what the call
         gave: a kind whose forward takes arguments (output_size) reads them off the shapes."""
         return args
+
+    @classmethod
+    def call_inputs(cls, tensors: Sequence[object]) -> int:
+        """How many of a module call's tensor arguments are the op's inputs: all of them, or
+        fewer where the kind reads a tensor passed twice as one input (`attn(x, x, x)`)."""
+        return len(tensors)
 
     @classmethod
     def call_kind(cls, in_shapes: Sequence[Shape]) -> type[Kind]:
@@ -614,6 +688,43 @@ def did_you_mean(word: str, options: list[str], what: str) -> str:
 
 # ---------------------------------------------------------------- registry
 
+# Every kind of cnnsize, by the module of layers/ that defines it. A module registers its
+# kinds when it is imported, and a lookup imports the module of the kind it needs (a VGG's
+# spec imports 6 of them); `cnnsize.layers.REGISTRY` imports them all. register() refuses a
+# kind of these modules that is not listed here, so that the list cannot fall behind.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "conv": ("conv1d", "conv2d", "conv3d", "convtranspose1d", "convtranspose2d",
+             "convtranspose3d"),
+    "activation": ("relu", "relu6", "leakyrelu", "elu", "gelu", "silu", "mish", "softplus",
+                   "sigmoid", "tanh", "hardswish", "hardsigmoid", "softmax", "prelu", "selu",
+                   "celu", "softsign", "tanhshrink", "hardtanh", "threshold", "softshrink",
+                   "hardshrink", "logsigmoid", "logsoftmax", "softmin", "softmax2d", "glu",
+                   "dropout", "dropout2d", "identity"),
+    "pool": ("maxpool1d", "maxpool2d", "maxpool3d", "avgpool1d", "avgpool2d", "avgpool3d",
+             "adaptiveavgpool1d", "adaptiveavgpool2d", "adaptiveavgpool3d", "adaptivemaxpool1d",
+             "adaptivemaxpool2d", "adaptivemaxpool3d"),
+    "linear": ("linear", "flatten"),
+    "merge": ("add", "sub", "mul", "div", "cat", "stack", "matmul"),
+    "norm": ("batchnorm1d", "batchnorm2d", "batchnorm3d", "instancenorm1d", "instancenorm2d",
+             "instancenorm3d", "layernorm", "layernorm2d", "groupnorm", "localresponsenorm"),
+    "shape_ops": ("reshape", "unflatten", "permute", "transpose", "squeeze", "unsqueeze",
+                  "expand", "channelshuffle", "contiguous", "slice", "select", "chunk", "split"),
+    "stochastic": ("stochasticdepth",),
+    "pad": ("zeropad1d", "zeropad2d", "zeropad3d", "constantpad1d", "constantpad2d",
+            "constantpad3d", "reflectionpad1d", "reflectionpad2d", "reflectionpad3d",
+            "replicationpad1d", "replicationpad2d", "replicationpad3d", "circularpad1d",
+            "circularpad2d", "circularpad3d", "pad"),
+    "resample": ("upsample", "upsamplingnearest2d", "upsamplingbilinear2d", "pixelshuffle",
+                 "pixelunshuffle"),
+    "reduce": ("mean", "sum", "amax", "amin"),
+    "learned": ("scale", "shift", "token"),
+    "lecun": ("subsampling2d", "rbf"),
+    "attention": ("multiheadattention", "scaleddotproductattention", "einsum"),
+    "opaque": ("opaque",),
+    "quantize": ("quantize", "dequantize"),
+}
+_FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
+
 REGISTRY: dict[str, type[Kind]] = {}
 FUNCTIONS: dict[str, str] = {}  # torch function name → kind (see Kind.functions)
 PARAM_FUNCTIONS: dict[str, str] = {}  # the same, with a parameter operand (Kind.param_functions)
@@ -627,6 +738,10 @@ def register(cls: K) -> K:
         raise TypeError(f"{cls.__name__} has no type_name")
     if name in REGISTRY:
         raise KeyError(f"layer kind {name!r} is already registered by {REGISTRY[name].__name__}")
+    package, _, family = cls.__module__.rpartition(".")
+    if package == __package__ and _FAMILY_OF.get(name) != family:
+        raise KeyError(f"layer kind {name!r} of {cls.__module__} is not listed under "
+                       f"{family!r} in cnnsize.layers.base.FAMILIES: add it there")
     for table, keys, what in ((FUNCTIONS, cls.functions, "torch function"),
                               (PARAM_FUNCTIONS, cls.param_functions, "torch function with a "
                                "parameter operand"),
@@ -641,9 +756,32 @@ def register(cls: K) -> K:
     return cls
 
 
+def load_families() -> None:
+    """Import every family module of FAMILIES (all of cnnsize's kinds registered)."""
+    import importlib
+
+    for family in FAMILIES:
+        importlib.import_module(f"{__package__}.{family}")
+
+
+def kind_names() -> list[str]:
+    """Every registered kind's name, without importing the families that define them."""
+    return [*_FAMILY_OF, *(name for name in REGISTRY if name not in _FAMILY_OF)]
+
+
+def is_kind(name: str) -> bool:
+    """Whether `name` is a registered kind's (kind_names()), without importing families."""
+    return name in _FAMILY_OF or name in REGISTRY
+
+
 def lookup(name: str, extra: list[str] | None = None) -> type[Kind]:
-    try:
-        return REGISTRY[name]
-    except KeyError:
+    cls = REGISTRY.get(name)
+    if cls is None and name in _FAMILY_OF:
+        import importlib
+
+        importlib.import_module(f"{__package__}.{_FAMILY_OF[name]}")
+        cls = REGISTRY.get(name)
+    if cls is None:
         raise SpecError(f"unknown layer type {name!r}", field="type",
-                        hint=did_you_mean(name, list(REGISTRY) + (extra or []), "known types")) from None
+                        hint=did_you_mean(name, kind_names() + (extra or []), "known types"))
+    return cls

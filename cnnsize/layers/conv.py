@@ -10,7 +10,7 @@ the count of fvcore's and torch.utils.flop_counter's conv handles).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -69,6 +69,34 @@ def to_connection_table(value: Any, cls: type[Kind], name: str) -> tuple[tuple[i
     return tuple(tuple(sorted(row)) for row in value)
 
 
+def state_call_args(cls: type[Kind], positional: Sequence[Any], keywords: Mapping[str, Any]
+                    ) -> dict[str, Any]:
+    """A functional call's arguments by name (`function_args`, then keywords), refusing any
+    other: F.conv2d(x, weight, bias, stride, …), whose weight and bias are tensors."""
+    names = cls.function_args
+    unknown = [repr(v) for v in positional[len(names):]] + [
+        f"{k}={v!r}" for k, v in keywords.items() if k not in names and v is not None]
+    if unknown:
+        raise SpecError(f"cnnsize's {cls.type_name} has no argument like {', '.join(unknown)}")
+    raw = dict(zip(names, positional))
+    raw.update(keywords)
+    return raw
+
+
+def weight_shape(cls: type[Kind], call: str, weight: Any) -> tuple[int, ...]:
+    """The shape of a functional conv's weight tensor: C_out × C_in/groups × F… (transposed:
+    C_in × C_out/groups × F…)."""
+    shape = tuple(int(s) for s in getattr(weight, "shape", ()))
+    if len(shape) != cls.ndim + 2:
+        raise SpecError(f"{call} with a weight of shape {fmt_shape(shape)}: cnnsize's "
+                        f"{cls.type_name} has a weight of {cls.ndim + 2} dims")
+    return shape
+
+
+def _listed(value: Any) -> Any:
+    return [int(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
 def check_groups(groups: int, c_in: int, c_out: int) -> None:
     for name, n in (("in_channels", c_in), ("out_channels", c_out)):
         if n % groups:
@@ -94,6 +122,23 @@ class _ConvNd(Kind):
 
     family = "conv"
     spec_only = frozenset({"connections"})
+    function_args = ("weight", "bias", "stride", "padding", "dilation", "groups")
+    state_args = ("weight", "bias")
+
+    @classmethod
+    def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
+                  in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
+        """F.conv2d(x, weight, bias, stride, padding, dilation, groups) with the module's own
+        weight (an nn.Conv2d subclass whose forward pads first, or standardises its weight):
+        out_channels and kernel_size from the weight's shape, bias whether one is given."""
+        raw = state_call_args(cls, positional, keywords)
+        shape = weight_shape(cls, cls.functions[0], raw.get("weight"))
+        args: dict[str, Any] = {"out_channels": shape[0], "kernel_size": list(shape[2:]),
+                                "bias": raw.get("bias") is not None}
+        for key in ("stride", "padding", "dilation", "groups"):
+            if raw.get(key) is not None:
+                args[key] = _listed(raw[key])
+        return args
 
     def validate(self) -> None:
         if self.padding == "same" and any(s != 1 for s in self.stride):
@@ -223,6 +268,7 @@ class _ConvNd(Kind):
 class Conv1d(_ConvNd):
     type_name = "conv1d"
     torch_name = "Conv1d"
+    functions = ("conv1d",)
     ndim = 1
     examples = (({"out_channels": 4, "kernel_size": 3, "padding": "same", "dilation": 2}, (2, 11)),
                 ({"out_channels": 6, "kernel_size": 5, "stride": 2, "groups": 3}, (3, 20)))
@@ -233,6 +279,7 @@ class Conv1d(_ConvNd):
 class Conv2d(_ConvNd):
     type_name = "conv2d"
     torch_name = "Conv2d"
+    functions = ("conv2d",)
     ndim = 2
     examples = (({"out_channels": 6, "kernel_size": 5}, (1, 32, 32)),
                 ({"out_channels": 3, "kernel_size": 3, "connections": [[0], [0, 1], [2, 1, 0]]},
@@ -247,6 +294,7 @@ class Conv2d(_ConvNd):
 class Conv3d(_ConvNd):
     type_name = "conv3d"
     torch_name = "Conv3d"
+    functions = ("conv3d",)
     ndim = 3
     examples = (({"out_channels": 4, "kernel_size": [3, 3, 3], "stride": 2, "padding": 1}, (2, 8, 9, 10)),)
 
@@ -269,6 +317,25 @@ class _ConvTransposeNd(Kind):
 
     family = "conv"
     spec_only = frozenset({"output_size"})
+    function_args = ("weight", "bias", "stride", "padding", "output_padding", "groups",
+                     "dilation")
+    state_args = ("weight", "bias")
+
+    @classmethod
+    def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
+                  in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
+        """F.conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups,
+        dilation): the weight is C_in × C_out/groups × F…."""
+        raw = state_call_args(cls, positional, keywords)
+        shape = weight_shape(cls, cls.functions[0], raw.get("weight"))
+        groups = int(raw.get("groups") or 1)
+        args: dict[str, Any] = {"out_channels": shape[1] * groups,
+                                "kernel_size": list(shape[2:]),
+                                "bias": raw.get("bias") is not None}
+        for key in ("stride", "padding", "output_padding", "groups", "dilation"):
+            if raw.get(key) is not None:
+                args[key] = _listed(raw[key])
+        return args
 
     def validate(self) -> None:
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
@@ -360,6 +427,7 @@ class _ConvTransposeNd(Kind):
 class ConvTranspose1d(_ConvTransposeNd):
     type_name = "convtranspose1d"
     torch_name = "ConvTranspose1d"
+    functions = ("conv_transpose1d",)
     ndim = 1
     examples = (({"out_channels": 3, "kernel_size": 4, "stride": 2, "padding": 1}, (2, 7)),)
 
@@ -369,6 +437,7 @@ class ConvTranspose1d(_ConvTransposeNd):
 class ConvTranspose2d(_ConvTransposeNd):
     type_name = "convtranspose2d"
     torch_name = "ConvTranspose2d"
+    functions = ("conv_transpose2d",)
     ndim = 2
     examples = (({"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1,
                   "output_padding": 1, "groups": 2}, (2, 5, 6)),
@@ -381,6 +450,7 @@ class ConvTranspose2d(_ConvTransposeNd):
 class ConvTranspose3d(_ConvTransposeNd):
     type_name = "convtranspose3d"
     torch_name = "ConvTranspose3d"
+    functions = ("conv_transpose3d",)
     ndim = 3
     examples = (({"out_channels": 2, "kernel_size": 2, "stride": 2}, (3, 3, 4, 5)),)
 

@@ -36,6 +36,7 @@ from .base import (
     register,
     to_bool,
     to_int,
+    to_optional,
 )
 from .merge import broadcast
 
@@ -134,15 +135,52 @@ class Scale(_Learned):
 @register
 @kind_class(frozen=True)
 class Shift(_Learned):
-    """y = x + β, β a learned tensor that broadcasts into x (a position embedding)."""
+    """y = x + β, β a learned tensor that broadcasts into x (a position embedding); with
+    `gathered_from`, β = table[index] of that shape (a relative position bias: Swin, MaxViT)."""
+
+    gathered_from: tuple[int, ...] | None = arg(None, to_optional(to_parameter_shape))
 
     type_name, torch_name, operator = "shift", "", "add"
     param_functions = ("add",)
-    origin = "`x + β`, β an `nn.Parameter` (ViT's position embedding)"
-    examples = (({"shape": [1, 5, 8]}, (5, 8)), ({"shape": [3, 1, 1]}, (3, 2, 2)))
+    origin = ("`x + β`, β an `nn.Parameter` (ViT's position embedding), or a table's rows "
+              "gathered by an index buffer (a relative position bias)")
+    examples = (({"shape": [1, 5, 8]}, (5, 8)), ({"shape": [3, 1, 1]}, (3, 2, 2)),
+                ({"shape": [1, 2, 9, 9], "gathered_from": [25, 2]}, (3, 2, 9, 9)))
+
+    def args(self) -> dict[str, Any]:
+        out = super().args()
+        if self.gathered_from is not None:
+            out["gathered_from"] = list(self.gathered_from)
+        return out
+
+    def validate(self) -> None:
+        rows = self.gathered_from[1:] if self.gathered_from else ()
+        if math.prod(self.shape) % math.prod(rows):
+            raise SpecError(f"a tensor of {fmt_shape(self.shape)} cannot be rows of a table of "
+                            f"{fmt_shape(self.gathered_from or ())}", field="gathered_from",
+                            hint="table[index] has the index's size times the table's other dims")
+
+    def torch_module(self, shape: Shape) -> Any:
+        from ..verify import modules
+
+        if self.gathered_from is None:
+            return modules.Learned(self.type_name, self.shape, self.operator)
+        return modules.Learned(self.type_name, self.shape, "add_gathered",
+                               {"gathered_from": list(self.gathered_from)})
 
     def analyze_one(self, shape: Shape) -> Cost:
         mine, units = self.elementwise(shape, "shift")
+        if self.gathered_from is not None:
+            weights = math.prod(self.gathered_from)
+            index = math.prod(self.shape) // math.prod(self.gathered_from[1:])
+            return Cost(output_shape=shape, weights=weights, buffers=index, long_buffers=index,
+                        elementwise_flops=units, explain=(
+                            f"y = x + table[index], a {fmt_shape(self.shape)} tensor broadcast "
+                            f"as {fmt_shape(mine)}, gathered from a table of "
+                            f"{fmt_shape(self.gathered_from)} (once per forward, not per example)",
+                            f"weights = ∏gathered_from = {weights:,} (the table)",
+                            f"buffers = ∏shape / ∏gathered_from[1:] = {index:,} (the int64 index)",
+                            f"FLOPs = units = {units:,} (one add each)"))
         weights = math.prod(self.shape)
         return Cost(output_shape=shape, weights=weights, elementwise_flops=units, explain=(
             f"y = x + β, β of {fmt_shape(self.shape)} broadcast as {fmt_shape(mine)}",

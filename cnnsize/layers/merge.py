@@ -5,8 +5,9 @@ of an elementwise op must have the same rank and agree in every dim where neithe
 (PyTorch's broadcasting with the batch dim in front). cat and stack take PyTorch's `dim`, which
 counts the batch dim as 0: dim 1 is channels.
 
-FLOPs (our per-element convention): (n − 1)·units for n inputs of an elementwise op, 0 for cat
-and stack (copies); matmul: MACs = ∏batch·n·k·m, as torch.utils.flop_counter's `mm`/`bmm`.
+FLOPs (our per-element convention): (n − 1)·units for n inputs of an elementwise op, units for
+one tensor and a Python number (`x * 0.125`, `other:`), 0 for cat and stack (copies); matmul:
+MACs = ∏batch·n·k·m, as torch.utils.flop_counter's `mm`/`bmm`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from ..errors import ShapeError
+from ..errors import ShapeError, SpecError
 from .base import (
     Cost,
     Kind,
@@ -28,7 +29,9 @@ from .base import (
     product_text,
     register,
     to_bool,
+    to_float,
     to_int,
+    to_optional,
 )
 
 
@@ -59,21 +62,62 @@ def _dim(dim: int, rank: int, type_name: str, extra: int = 0) -> int:
 
 @kind_class(frozen=True)
 class _Elementwise(Kind):
-    """out = in_0 ∘ in_1 ∘ … with broadcasting; saved for backward as PyTorch's formulas need."""
+    """out = in_0 ∘ in_1 ∘ … with broadcasting; saved for backward as PyTorch's formulas need.
+    With `other`, a Python number, one input: x ∘ other (`x * self.scale`)."""
+
+    other: float | None = arg(None, to_optional(to_float))
 
     family = "merge"
-    min_inputs: ClassVar[int] = 2
+    min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 2
+    function_args = ("other",)
     symbol: ClassVar[str] = "+"
     what: ClassVar[str] = "sum"
     rf_rule: ClassVar[RFEffect] = "same"
+    commutative: ClassVar[bool] = True  # other ∘ x is x ∘ other (`0.5 * x`)
     # (saved input, needed when this input needs a gradient; None: always)
     saves: ClassVar[tuple[tuple[int, int | None], ...]] = ()
     examples: ClassVar[tuple[tuple[dict[str, Any], Any], ...]] = (
-        ({}, ((4, 5, 5), (4, 5, 5))), ({}, ((4, 5, 5), (4, 1, 1))))
+        ({}, ((4, 5, 5), (4, 5, 5))), ({}, ((4, 5, 5), (4, 1, 1))), ({"other": 0.5}, ((3, 4),)))
+
+    @classmethod
+    def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
+                  in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
+        """x ∘ c with a Python number c; `reflected`: the number came first (c − x)."""
+        keywords = dict(keywords)
+        if keywords.pop("reflected", False) and not cls.commutative:
+            raise SpecError(f"a Python number {cls.symbol} a tensor: cnnsize's {cls.type_name} "
+                            f"takes the tensor first (x {cls.symbol} c)")
+        other = positional[0] if positional else keywords.get("other")
+        if other is not None and (isinstance(other, bool) or not isinstance(other, (int, float))):
+            return None  # a complex number, a numpy scalar: not a Python number
+        return super().from_call(positional, keywords, in_shapes, out_shape)
+
+    def check_arity(self, inputs: Sequence[Shape]) -> None:
+        if self.other is not None and len(inputs) != 1:
+            raise SpecError(f"{self.type_name} with other: {self.other:g} takes one input, got "
+                            f"{len(inputs)}", field="inputs",
+                            hint="other is a number that multiplies (adds, …) one tensor; drop "
+                                 "it to combine tensors")
+        if self.other is None and len(inputs) < 2:
+            more = " or more" if self.max_inputs is None else ""
+            raise SpecError(f"{self.type_name} takes 2{more} inputs, got {len(inputs)}; or one "
+                            "and other: a number",
+                            field="inputs", hint="list the tensors it combines under inputs:, "
+                                                 "or give other: (x * 0.125 is other: 0.125)")
+        Kind.check_arity(self, inputs)
 
     def analyze(self, inputs: Sequence[Shape]) -> Cost:
         self.check_arity(inputs)
+        if self.other is not None:
+            units = math.prod(inputs[0])
+            return Cost(output_shape=inputs[0], elementwise_flops=units, rf="same",
+                        storage="inplace" if getattr(self, "inplace", False) else "new",
+                        explain=(f"{self.what} of {fmt_shape(inputs[0])} and the number "
+                                 f"{self.other:g} → {fmt_shape(inputs[0])} (nothing saved for "
+                                 "backward: the number is not a tensor)",
+                                 f"units = {product_text(list(inputs[0]))} = {units:,}",
+                                 f"FLOPs = units = {units:,}"))
         shape = broadcast(inputs)
         inplace = bool(getattr(self, "inplace", False))
         if shape is not None and inplace and shape != inputs[0]:
@@ -103,6 +147,12 @@ class _Elementwise(Kind):
 
         from ..verify import modules
 
+        if self.other is not None:
+            import torch
+
+            function = (getattr(torch.Tensor, f"{self.type_name}_")
+                        if getattr(self, "inplace", False) else getattr(torch, self.type_name))
+            return modules.Function(self.type_name, function, {"other": self.other})
         name = ("i" if getattr(self, "inplace", False) else "") + self.operator
         return modules.Function(self.type_name, getattr(operator, name), dict(self.call_kwargs()))
 
@@ -117,14 +167,17 @@ class Add(_Elementwise):
     inplace: bool = arg(False, to_bool)
 
     type_name, torch_name, max_inputs = "add", "", None
-    functions, origin = ("add",), "`torch.add`, `+` (two or more inputs)"
+    functions, origin = ("add",), "`torch.add`, `+` (two or more inputs; or one and a number, `other`)"
     spec_only = frozenset({"inplace"})
     examples = (({}, ((4, 5, 5), (4, 5, 5))), ({}, ((3, 4), (3, 4), (1, 4))),
-                ({"inplace": True}, ((4, 5, 5), (4, 1, 5))))
+                ({"inplace": True}, ((4, 5, 5), (4, 1, 5))), ({"other": 2.0}, ((3, 4),)),
+                ({"other": -1.0, "inplace": True}, ((2, 3),)))
 
     def torch_module(self, shape: Shape) -> Any:
         from ..verify import modules
 
+        if self.other is not None:
+            return _Elementwise.torch_module(self, shape)
         return modules.Function("add", _sum_into if self.inplace else _sum)
 
 
@@ -148,7 +201,8 @@ class Sub(_Elementwise):
     inplace: bool = arg(False, to_bool)  # x -= y (not an argument of torch.sub)
 
     type_name, torch_name, symbol, what, operator = "sub", "", "−", "difference", "sub"
-    functions, origin = ("sub", "subtract"), "`torch.sub`, `-`"
+    commutative = False
+    functions, origin = ("sub", "subtract"), "`torch.sub`, `-` (`other`: x − a number)"
     spec_only = frozenset({"inplace"})
 
 
@@ -156,7 +210,7 @@ class Sub(_Elementwise):
 @kind_class(frozen=True)
 class Mul(_Elementwise):
     type_name, torch_name, symbol, what, rf_rule, operator = "mul", "", "×", "product", "gated", "mul"
-    functions, origin = ("mul", "multiply"), "`torch.mul`, `*`"
+    functions, origin = ("mul", "multiply"), "`torch.mul`, `*` (`other`: x times a number)"
     saves = ((1, 0), (0, 1))
 
 
@@ -164,7 +218,9 @@ class Mul(_Elementwise):
 @kind_class(frozen=True)
 class Div(_Elementwise):
     type_name, torch_name, symbol, what, operator = "div", "", "/", "quotient", "truediv"
-    functions, origin = ("div", "divide", "true_divide", "truediv"), "`torch.div`, `/`"
+    commutative = False
+    functions = ("div", "divide", "true_divide", "truediv")
+    origin = "`torch.div`, `/` (`other`: x / a number)"
     saves = ((1, None), (0, 1))
 
 

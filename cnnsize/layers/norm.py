@@ -136,6 +136,48 @@ class _RunningStatsNorm(Kind):
 
 @kind_class(frozen=True)
 class _BatchNormNd(_RunningStatsNorm):
+    function_args = ("running_mean", "running_var", "weight", "bias", "training", "momentum",
+                     "eps")
+    state_args = ("running_mean", "running_var", "weight", "bias")
+
+    @classmethod
+    def call_kind(cls, in_shapes: Sequence[Shape]) -> type[Kind]:
+        """F.batch_norm serves every rank: N×C and N×C×L are batchnorm1d, N×C×H×W 2d, N×C×T×H×W 3d."""
+        rank = len(in_shapes[0]) if in_shapes else 0
+        return _BATCH_BY_RANK.get(rank, cls)
+
+    @classmethod
+    def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
+                  in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
+        """F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps), as
+        a BatchNorm2d subclass that adds an activation calls it (timm's BatchNormAct2d), or
+        torch.batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps,
+        cudnn_enabled): affine from weight and bias, track_running_stats from the running
+        statistics, which inference normalises by (training=False, as in eval mode)."""
+        if len(positional) == 8:  # torch.batch_norm's order: every argument, weight first
+            weight, bias, mean, var, training, momentum, eps, _ = positional
+            positional = [mean, var, weight, bias, training, momentum, eps]
+        raw = _call_args(cls, positional, keywords, extra=("cudnn_enabled",))
+        running = raw.get("running_mean") is not None
+        if running != (raw.get("running_var") is not None):
+            raise SpecError("batch_norm with only one of running_mean and running_var")
+        training = bool(raw.get("training", False))
+        if running and training:
+            raise SpecError("batch_norm normalises by the batch's statistics (training=True) and "
+                            "updates running ones: cnnsize's batchnorm normalises by the running "
+                            "statistics at inference, as nn.BatchNorm2d does in eval mode")
+        if not running and not training:
+            raise SpecError("batch_norm without running statistics and training=False "
+                            "(PyTorch refuses it)")
+        args: dict[str, Any] = {"affine": _affine_from_call("batch_norm", raw.get("weight"),
+                                                           raw.get("bias")),
+                                "track_running_stats": running}
+        if "momentum" in raw:
+            args["momentum"] = raw["momentum"]
+        if raw.get("eps") is not None:
+            args["eps"] = raw["eps"]
+        return args
+
     def analyze_one(self, shape: Shape) -> Cost:
         c = self.channels(shape)
         units = math.prod(shape)
@@ -157,6 +199,7 @@ class _BatchNormNd(_RunningStatsNorm):
 @kind_class(frozen=True)
 class BatchNorm1d(_BatchNormNd):
     type_name, torch_name, accepted_ranks = "batchnorm1d", "BatchNorm1d", (1, 2)
+    functions = ("batch_norm",)  # every rank: call_kind picks the kind
     examples = (({}, (120,)), ({"affine": False}, (4, 9)))
 
 
@@ -183,6 +226,7 @@ class _InstanceNormNd(_RunningStatsNorm):
 
     function_args = ("running_mean", "running_var", "weight", "bias", "use_input_stats",
                      "momentum", "eps")
+    state_args = ("running_mean", "running_var", "weight", "bias")
 
     @classmethod
     def call_kind(cls, in_shapes: Sequence[Shape]) -> type[Kind]:
@@ -268,6 +312,8 @@ class InstanceNorm3d(_InstanceNormNd):
     examples = (({"affine": True, "track_running_stats": True}, (3, 2, 3, 4)),)
 
 
+_BATCH_BY_RANK: dict[int, type[Kind]] = {2: BatchNorm1d, 3: BatchNorm1d, 4: BatchNorm2d,
+                                         5: BatchNorm3d}
 _INSTANCE_BY_RANK: dict[int, type[Kind]] = {3: InstanceNorm1d, 4: InstanceNorm2d,
                                             5: InstanceNorm3d}
 
@@ -301,6 +347,7 @@ class LayerNorm(Kind):
     type_name, torch_name, family = "layernorm", "LayerNorm", "norm"
     functions = ("layer_norm",)
     function_args = ("normalized_shape", "weight", "bias", "eps")
+    state_args = ("weight", "bias")
     examples = (({"normalized_shape": 8}, (5, 8)), ({"normalized_shape": [5, 8]}, (3, 5, 8)),
                 ({"normalized_shape": 6, "elementwise_affine": False}, (4, 6)),
                 ({"normalized_shape": 6, "bias": False}, (2, 3, 6)),
@@ -411,6 +458,7 @@ class GroupNorm(Kind):
     type_name, torch_name, family = "groupnorm", "GroupNorm", "norm"
     functions = ("group_norm",)
     function_args = ("num_groups", "weight", "bias", "eps")
+    state_args = ("weight", "bias")
     examples = (({"num_groups": 2}, (6, 4, 4)), ({"num_groups": 3, "affine": False}, (6, 5)),
                 ({"num_groups": 1}, (4, 3, 3)), ({"num_groups": 4}, (8,)),
                 ({"num_groups": 2, "num_channels": 4}, (4, 2, 2, 2)))

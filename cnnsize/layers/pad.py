@@ -199,6 +199,11 @@ class Pad(Kind):
                 ({"pad": [2, 1], "mode": "circular", "value": None}, (3, 4)),
                 ({"pad": [0, 0, -1, 2], "value": 1.5}, (2, 4, 5)))
 
+    def args(self) -> dict[str, Any]:
+        out = super().args()
+        out["pad"] = list(self.pad)  # F.pad takes a list: [1, 1, 1, 1] is not 1
+        return out
+
     def validate(self) -> None:
         if self.value is not None and self.mode != "constant":
             raise SpecError(f"mode {self.mode!r} takes no value", field="value",

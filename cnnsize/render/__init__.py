@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnsizeError
 from ..pause import collector_paused
-from ..report import ContainerStats
+from ..record import record
+from ..report import NOT_COUNTED, ContainerStats
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..report import LayerStats, Report
@@ -138,8 +138,10 @@ def summary_lines(report: Report, si: bool = False) -> list[str]:
         lines.append(f"trainable params: {t.trainable_params:,}; frozen (trainable: false): "
                      f"{t.params - t.trainable_params:,}")
     lines += _uncalled_lines(report)
+    lower = "≥ " if any(not row.counted for row in report.layers) else ""
     lines += [
-        f"MACs: {_both(t.macs)}   FLOPs: {_both(t.flops)}",
+        f"MACs: {lower}{_both(t.macs)}   FLOPs: {lower}{_both(t.flops)}",
+        *_not_counted_lines(report),
         f"activation memory (batch {c.batch}, input included): {_bytes(t.activation_bytes, si)} "
         f"summed over every layer's output; inference peak {_bytes(t.peak_bytes, si)} "
         + (f"while {t.peak_at} runs" if t.peak_at else "(the input)"),
@@ -160,6 +162,18 @@ def _uncalled_lines(report: Report) -> list[str]:
     return [f"not called by forward (counted apart): {t.uncalled_params:,} params"
             + (f", {t.uncalled_buffers:,} buffers" if t.uncalled_buffers else "")
             + " in " + ", ".join(path for path, _, _ in report.uncalled)]
+
+
+def _not_counted_lines(report: Report) -> list[str]:
+    """What the totals leave out: rows of ops cnnsize has no formulas for (opaque)."""
+    names = [row.name for row in report.layers if not row.counted]
+    if not names:
+        return []
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    return [f"not counted: {len(names)} row{'s' if len(names) != 1 else ''} ({shown}): ops "
+            "cnnsize has no formulas for (opaque); their connections, MACs, FLOPs and memory "
+            "are n/c and not in these totals, which are lower bounds (≥); the inference peak "
+            "takes their outputs as new tensors of the traced shapes"]
 
 
 def memory_lines(report: Report, si: bool = False) -> list[str]:
@@ -209,6 +223,7 @@ def size_lines(report: Report, si: bool = False) -> list[str]:
         f"non-trainable params: {t.params - t.trainable_params:,}",
         *_uncalled_lines(report),
         f"total mult-adds (MACs): {_both(t.macs)}; FLOPs: {_both(t.flops)}",
+        *_not_counted_lines(report),
         f"input size: {_bytes(t.input_bytes, si)}",
         f"params size: {_bytes(t.param_bytes, si)}"
         + (f"; buffers: {_bytes(t.buffer_bytes, si)}" if t.buffer_bytes else ""),
@@ -276,7 +291,7 @@ def _rolled_up(report: Report, c: ContainerStats, most: int = 12) -> list[str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _View:
     depth: int | None
     tree: bool
@@ -400,6 +415,8 @@ def _csv(report: Report, view: _View) -> str:
                 rec[key] = "x".join(map(str, value or [])) or "global"
             elif key == "notes":
                 rec[key] = " | ".join(value)
+            elif value is None and key in NOT_COUNTED:  # an opaque row: not counted, not 0
+                rec[key] = "n/c"
         writer.writerow(rec)
     return out.getvalue()
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import CnnsizeError
 from ..layers.base import did_you_mean
+from ..record import record
 from ..report import ContainerStats
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..report import LayerStats, Report
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Shown:
     """One row of a view: a layer, or a container with the subtotals of the rows it holds."""
 
@@ -90,7 +90,7 @@ def leaves(report: Report, depth: int | None) -> list[Shown]:
 Cell = Callable[["Shown", "Report", bool], str]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Column:
     key: str
     header: str
@@ -239,21 +239,43 @@ def columns(spec: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(keys)
 
 
+# The columns of what a row of an op without formulas (opaque) does not count
+# (report.NOT_COUNTED): "n/c" in its row, never a number; a subtotal or total over such a row
+# is a lower bound ("≥ ").
+NOT_COUNTED_COLUMNS = frozenset({"connections", "macs", "flops", "memory", "saved_bytes",
+                                 "macs%", "flops%"})
+NOT_COUNTED_TEXT = "n/c"
+
+
+def _uncounted(shown: Shown, report: Report) -> str:
+    """"row" for a row whose costs are not counted, "some" for a container holding one."""
+    stats = shown.stats
+    if isinstance(stats, ContainerStats):
+        rows = report.layers[stats.first:stats.last + 1]
+        return "some" if any(not r.counted for r in rows) else ""
+    return "" if stats.counted else "row"
+
+
 def cells(shown: Shown, report: Report, keys: Sequence[str], si: bool, indent: str) -> list[str]:
     stats = shown.stats
     mark = " ⚠" if (stats.flagged if isinstance(stats, ContainerStats) else stats.notes) else ""
     out = [indent * shown.level + shown.label + mark]
+    uncounted = _uncounted(shown, report)
     for key in keys:
         column = COLUMNS[key]
         text = column.cell(shown, report, si)
-        if shown.expanded and column.summed and text not in ("", "0", "—"):
+        if uncounted and key in NOT_COUNTED_COLUMNS:
+            text = NOT_COUNTED_TEXT if uncounted == "row" else f"≥ {text}"
+        if shown.expanded and column.summed and text not in ("", "0", "—", NOT_COUNTED_TEXT):
             text = f"({text})"
         out.append(text)
     return out
 
 
 def total_cells(report: Report, keys: Sequence[str], si: bool) -> list[str]:
-    return ["total", *(COLUMNS[key].total(report, si) for key in keys)]
+    lower = any(not r.counted for r in report.layers)  # rows not counted: lower bounds
+    return ["total", *(f"≥ {text}" if lower and key in NOT_COUNTED_COLUMNS and text else text
+                       for key in keys for text in [COLUMNS[key].total(report, si)])]
 
 
 def input_cells(name: str, shape: tuple[int, ...], report: Report, keys: Sequence[str],

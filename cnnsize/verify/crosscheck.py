@@ -10,9 +10,11 @@ the peak of torch.cuda.max_memory_allocated over the forward pass.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +27,7 @@ from ..conventions import Conventions
 from ..errors import CnnsizeError
 from ..extras import progress as show_progress
 from ..extras import require
-from ..layers import Shape
+from ..layers import REGISTRY, Shape
 from ..report import LayerStats, Report
 from ..spec import Network, load
 from .build import build
@@ -186,7 +188,12 @@ def _fvcore(model: nn.Module, xs: tuple[torch.Tensor, ...]
         acts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         return dict(flops.by_module()), dict(acts.by_module())
 
-    tables = {"macs": MAC_HANDLES, "acts": ACTIVATION_HANDLES}
+    # fvcore has no handle for aten::scaled_dot_product_attention (it reports it unsupported):
+    # here it is its two matrix products by fvcore's matmul rule (∏batch·n·k·m each); its
+    # einsum handle rounds a contraction to numpy's printed FLOP count (4 digits): here exact
+    tables = {"macs": {**MAC_HANDLES, "aten::scaled_dot_product_attention": _sdpa_macs,
+                       "aten::einsum": _einsum_macs(MAC_HANDLES.get("aten::einsum"))},
+              "acts": ACTIVATION_HANDLES}
 
     def handle(kind: str) -> Any:
         def count(inputs: list[Any], outputs: list[Any]) -> Counter[str]:
@@ -207,6 +214,56 @@ def _fvcore(model: nn.Module, xs: tuple[torch.Tensor, ...]
         for tag, totals in by_tag.items():
             totals[module] = sum(v for op, v in per_op.items() if op.startswith(tag + ":"))
     return by_tag["macs"], by_tag["acts"]
+
+
+def _sdpa_macs(inputs: list[Any], outputs: list[Any]) -> int:
+    """fvcore handle: q (…, L, E) · kᵀ (…, E, S) and (…, L, S) · v (…, S, E_v), by the query's
+    leading dims (with grouped-query attention, its heads), as flop_counter's sdpa formula."""
+    from fvcore.nn.jit_handles import get_shape
+
+    q, k, v = (list(get_shape(x)) for x in inputs[:3])
+    lead = math.prod(q[:-2])
+    macs: int = lead * q[-2] * k[-2] * q[-1] + lead * q[-2] * k[-2] * v[-1]
+    return macs
+
+
+def _einsum_macs(fvcore_handle: Any) -> Any:
+    """fvcore handle: a contraction of two operands (every summed letter in both) as the
+    product of every letter's size, which fvcore's own handle computes through numpy's
+    einsum_path and then rounds to the 4 digits numpy prints; any other einsum, fvcore's."""
+    def count(inputs: list[Any], outputs: list[Any]) -> Any:
+        from fvcore.nn.jit_handles import get_shape
+
+        equation = str(inputs[0].toIValue()).replace(" ", "")
+        shapes = [get_shape(v) for v in inputs[1].node().inputs()]
+        terms, _, out = equation.partition("->")
+        names = terms.split(",")
+        if len(names) != 2 or "." in equation or any(
+                len(n) != len(s) for n, s in zip(names, shapes)):
+            return fvcore_handle(inputs, outputs) if fvcore_handle else 0
+        a, b = names
+        sizes = {c: n for name, shape in zip(names, shapes) for c, n in zip(name, shape)}
+        if any(c not in out and (c in a) != (c in b) for c in sizes):
+            return fvcore_handle(inputs, outputs) if fvcore_handle else 0
+        return math.prod(sizes.values())
+    return count
+
+
+@contextlib.contextmanager
+def _countable_attention() -> Iterator[None]:
+    """Attention as torch.utils.flop_counter can count it: nn.MultiheadAttention without its
+    fast path (torch._native_multi_head_attention, which it has no formula for) and SDPA by its
+    math kernel, whose two bmm's it counts as its sdpa formula counts the CUDA kernels (it has
+    none for the CPU's fused kernel). The same numbers a forward computes; restored after."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    fast = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast)
 
 
 class _FlopCount(TorchDispatchMode):  # type: ignore[no-untyped-call]  # torch's __init_subclass__
@@ -265,7 +322,7 @@ def _flop_counter(model: nn.Module, xs: tuple[torch.Tensor, ...]) -> dict[str, i
         tracker = ModuleTracker()
         mode = _FlopCount(tracker)
         try:
-            with tracker, mode, torch.no_grad():
+            with tracker, mode, torch.no_grad(), _countable_attention():
                 model(*xs)
         except Exception:
             if not mode.higher_order and "torch._dynamo" not in sys.modules:
@@ -276,7 +333,7 @@ def _flop_counter(model: nn.Module, xs: tuple[torch.Tensor, ...]) -> dict[str, i
     # torch.compile or a higher-order op (torch.cond) in forward: dynamo would trace into
     # _FlopCount; FlopCounterMode's dispatch it skips, and it counts torch.cond's branches
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
+    with counter, torch.no_grad(), _countable_attention():
         model(*xs)
     return _by_path({key: sum(per_op.values()) for key, per_op in counter.get_flop_counts().items()})
 
@@ -366,6 +423,8 @@ def _hooked_forward(model: nn.Module, rows: list[tuple[str, nn.Module]],
 
         def record(module: nn.Module, inputs: Any, output: Any) -> None:
             name = next(calls, None)
+            if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
+                output = output[0]  # (out, weights) of nn.MultiheadAttention: its row is out
             if name is None or not isinstance(output, torch.Tensor):
                 return
             fresh = not live.alive(output)
@@ -375,13 +434,18 @@ def _hooked_forward(model: nn.Module, rows: list[tuple[str, nn.Module]],
             live.measure(name)
         return record
 
-    def seen_inputs(module: nn.Module, inputs: Any) -> None:
-        for t in inputs:  # made by torch functions, which have no hook (an imported model)
-            if isinstance(t, torch.Tensor) and not live.alive(t):
+    def seen_inputs(module: nn.Module, args: Any, kwargs: Any) -> None:
+        # tensors made by torch functions (x + y, torch.cat), which have no hook: a module that
+        # returns one (Dropout in eval) or works on it in place (ReLU(inplace=True)) makes no
+        # new storage; passed positionally, by keyword or in a list
+        from .importer import _flat_tensors
+
+        for t in _flat_tensors([args, kwargs]):
+            if not live.alive(t):
                 live.add(t)
 
     for key, queue in queues.items():
-        handles.append(by_id[key].register_forward_pre_hook(seen_inputs))
+        handles.append(by_id[key].register_forward_pre_hook(seen_inputs, with_kwargs=True))
         handles.append(by_id[key].register_forward_hook(hook(queue)))
     try:
         with torch.no_grad():
@@ -453,7 +517,8 @@ def _saved_for_backward(model: nn.Module, xs: tuple[torch.Tensor, ...]) -> int:
 
 def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1,
                dtype: str = "float32", input_shape: Any = None,
-               progress: bool = False, allow_data_dependent: bool = False) -> CrossCheck:
+               progress: bool = False, allow_data_dependent: bool = False,
+               opaque: bool = False) -> CrossCheck:
     """Build the spec's model (or import the given module and run the ORIGINAL), run it, and
     compare it with the symbolic report, row by row and in total. The caller's random number
     generators are left as they were."""
@@ -463,11 +528,13 @@ def crosscheck(net: SpecLike | nn.Module, *, device: str = "cpu", batch: int = 1
     cuda_devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
     with torch.random.fork_rng(devices=cuda_devices):
         return _crosscheck(net, device=device, batch=batch, dtype=dtype, input_shape=input_shape,
-                           progress=progress, allow_data_dependent=allow_data_dependent)
+                           progress=progress, allow_data_dependent=allow_data_dependent,
+                           opaque=opaque)
 
 
 def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: str,
-                input_shape: Any, progress: bool, allow_data_dependent: bool) -> CrossCheck:
+                input_shape: Any, progress: bool, allow_data_dependent: bool,
+                opaque: bool = False) -> CrossCheck:
     if dtype not in DTYPES:
         raise CnnsizeError(f"crosscheck runs float dtypes only: {', '.join(DTYPES)}", field="dtype")
     imported = isinstance(net, nn.Module)
@@ -484,7 +551,8 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
         # the data the measured run sees, for the import too (a path that depends on the data)
         example = tuple(torch.randn(batch, *shape) for _, shape in shapes)
         network = from_module(net, dict(shapes) if len(shapes) > 1 else shapes[0][1],
-                              allow_data_dependent=allow_data_dependent, example=example)
+                              allow_data_dependent=allow_data_dependent, example=example,
+                              opaque=opaque)
         model = _copy(net)  # the user's model keeps its device, mode, params, buffers
         names: dict[str, str | None] = dict(network.meta.get("module_names", {}))
     else:
@@ -496,7 +564,12 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
         model = build(network)
         names = {op.name: op.shares or op.name for op in network.ops}
     cuda = device.startswith("cuda")
-    conv = Conventions(batch=batch, dtype=dtype, inplace_activations="spec",
+    from .importer import quantized_weights
+
+    # a quantized model (nn.quantized modules): its activations and weights are 1 B each
+    quantized = imported and quantized_weights(model) > 0
+    conv = Conventions(batch=batch, dtype="int8" if quantized else dtype,
+                       inplace_activations="spec",
                        mask_bytes=1 if cuda else torch.finfo(DTYPES[dtype]).bits // 8)
     report = analyze(network, conventions=conv)
     pure = analyze(network, conventions=replace(conv, elementwise_flops=False))
@@ -534,7 +607,13 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
                 counts["fv_macs"], counts["fv_acts"] = _fvcore(model, xs)
             elif step == "flop_counter":
                 counts["fc_flops"] = _flop_counter(model, xs)
-        except (RuntimeError, MemoryError) as e:
+        except RuntimeError as e:
+            if not (quantized and step == "fvcore"):
+                raise torch_error(e, f"counting with {step}", device) from e
+            counts["fv_macs"], counts["fv_acts"] = {}, {}  # its jit trace refuses packed weights
+            notes.append("fvcore cannot trace a quantized model (packed weights): its counts are "
+                         "not compared")
+        except MemoryError as e:
             raise torch_error(e, f"counting with {step}", device) from e
         if step == "saved":
             try:
@@ -600,18 +679,36 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
                 checks.append(Check("flops", flops_pred, 0, NOT_COUNTED,
                                     f"not counted by torch.utils.flop_counter ({row.type})"))
         acts_pred = sum(r.units for r, _ in group) * batch
-        if mac_kind and acts:
+        if mac_kind and acts and REGISTRY[row.type].family == "attention" and acts != acts_pred:
+            checks.append(Check("activations", acts_pred, acts, INFO,
+                                "fvcore counts the output of each matrix product inside (the "
+                                "projections'), cnnsize the layer's"))
+        elif mac_kind and acts:
             checks.append(_compare("activations", acts_pred, acts, "fvcore activation count" + together))
-        checks.append(_compare("activation_bytes", row.activation_bytes, nbytes,
-                               "bytes of new output storage seen by hooks"))
+        run_size = torch.finfo(DTYPES[dtype]).bits // 8
+        if not row.counted:  # an opaque row: built, a stand-in; its memory is not counted
+            checks.append(Check("activation_bytes", None, nbytes, INFO,
+                                "an opaque row: cnnsize does not count its memory"))
+        elif quantized and nbytes and nbytes == row.activation_bytes * run_size != 0:
+            checks.append(Check("activation_bytes", row.activation_bytes, nbytes, INFO,
+                                f"a {dtype} output (dequantized): cnnsize counts a quantized "
+                                "network at 1 B per element"))
+        else:
+            checks.append(_compare("activation_bytes", row.activation_bytes, nbytes,
+                                   "bytes of new output storage seen by hooks"))
         layers.append(LayerCheck(row.name, row.type, tuple(checks)))
 
     t = report.totals
     unhooked_macs = sum(r.macs for r in report.layers if modules[r.name] is None)
+    from .importer import quantized_weights
+
     unique = {id(p): p for p in model.parameters()}.values()
-    model_params = sum(p.numel() for p in unique)
+    # a quantized model's weights are packed, not parameters; the scale and zero point buffers
+    # of its quantized ops are not counted (docs/conventions.md, "Quantized models")
+    model_params = sum(p.numel() for p in unique) + quantized_weights(model)
     model_trainable = sum(p.numel() for p in unique if p.requires_grad)
-    model_buffers = sum(b.numel() for b in {id(b): b for b in model.buffers()}.values())
+    model_buffers = sum(b.numel() for b in {id(b): b for b in model.buffers()}.values()) \
+        - int(network.meta.get("quantization_buffers", 0))
     totals = [
         _compare("params", t.params + t.uncalled_params, model_params,
                  "every parameter of the model" + (f", {t.uncalled_params:,} of them in modules "
@@ -627,15 +724,26 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
                  + (f"; the {unhooked_macs:,} MACs of torch-function rows are in the FLOPs total"
                     if unhooked_macs else "")),
         _compare("flops", pure.totals.flops, counts["fc_flops"].get("", 0),
-                 "torch.utils.flop_counter total"),
+                 "torch.utils.flop_counter total") if not quantized else
+        Check("flops", pure.totals.flops, counts["fc_flops"].get("", 0), NOT_COUNTED,
+              "torch.utils.flop_counter has no formulas for quantized ops (the float model's "
+              "count is cnnsize's)"),
     ]
     measured_bytes = sum(x.numel() * x.element_size() for x in xs) \
         + sum(b for _, b in measured.values())
     peak_note = (f"bytes of live tensors after each layer, by weak references (measured peak "
                  f"after {live.at or 'the input'}; predicted while {t.peak_at or 'the input'} runs)")
+    uncounted = [row.name for row in report.layers if not row.counted]
+    if uncounted and not imported:
+        notes.append(f"the opaque rows ({', '.join(uncounted)}) are built as stand-ins that "
+                     "return zeros of their shapes: their costs are not counted, and what they "
+                     "compute is not the original's (crosscheck the original module with "
+                     "--opaque)")
     if hooked_all and not imported:
-        totals.append(_compare("activation_bytes", t.activation_bytes, measured_bytes,
-                               "inputs + new output storage"))
+        totals.append(Check("activation_bytes", t.activation_bytes, measured_bytes, INFO,
+                            "inputs + new output storage; the opaque rows' are not counted")
+                      if uncounted else _compare("activation_bytes", t.activation_bytes,
+                                                 measured_bytes, "inputs + new output storage"))
         totals.append(_compare("peak_bytes", t.peak_bytes, live.peak, peak_note))
     elif imported:
         ratio = live.peak / t.peak_bytes if t.peak_bytes else float("nan")
@@ -653,6 +761,13 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
                             f"{saved_note}; in training mode forward may also run "
                             f"{', '.join(p for p, _, _ in report.uncalled)}, which inference "
                             "does not"))
+    elif isinstance(saved, int) and network.meta.get("prepared_weights") and saved != t.saved_bytes:
+        totals.append(Check("saved_bytes", t.saved_bytes, saved, INFO,
+                            f"{saved_note}; forward computes the weights of "
+                            f"{', '.join(network.meta['prepared_weights'])} from parameters "
+                            "(weight standardisation), and in training autograd keeps that "
+                            "computation's tensors too, which cnnsize does not count (per "
+                            "forward pass, not per example: docs/conventions.md)"))
     elif isinstance(saved, int):
         totals.append(_compare("saved_bytes", t.saved_bytes, saved, saved_note))
     else:
@@ -671,6 +786,10 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
                             f"torch.cuda.max_memory_allocated over the forward pass, {ratio:.2f}× "
                             "the predicted inference peak (the parameters are not in it; cuDNN "
                             "workspaces and the allocator's rounding to 512 B blocks are)"))
+    if quantized:
+        notes.append("a quantized model: counted as its float counterparts at 1 B per element "
+                     "(int8); torch.utils.flop_counter and fvcore have no formulas for its "
+                     "quantized ops (docs/conventions.md, \"Quantized models\")")
     if imported:
         notes.append("the ORIGINAL module was run: its shapes, parameters and counts are measured "
                      "on a copy of it; rows of torch functions were checked against the traced "

@@ -16,6 +16,14 @@ call `shares` the first (parameters counted once). Python control flow runs as i
 this input shape; a forward that reads tensor values (an `if` on a tensor) is refused unless
 the caller accepts the path this input takes. Parameters of modules the forward never calls
 are listed apart (`uncalled`), and the import checks that every parameter is accounted for.
+
+Modules are followed by what they compute, not by their class names: a subclass with a forward
+of its own (timm's BatchNormAct2d, Conv2dSame, StdConv2d) is its torch functions, and a function
+of a kind with `state_args` (F.conv2d, F.batch_norm, …) counts the model's tensors it is given
+(`with_state`); forward's work on parameters alone (a standardised weight) is not per example
+and is not counted. A quantized model's ops (torch.ops.quantized.*) are their float
+counterparts (`quantized`). What cannot be followed is refused by its causes (a use of what a
+failed call made is a consequence, not listed), or, with `opaque`, kept as an `opaque` row.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from torch.overrides import TorchFunctionMode
 from ..errors import CnnsizeError, SpecError
 from ..graph import DEFAULT_INPUT, Graph
 from ..layers import FUNCTIONS, REGISTRY
-from ..layers.base import MODULE_CLASSES, PARAM_FUNCTIONS
+from ..layers.base import MODULE_CLASSES, PARAM_FUNCTIONS, Kind
 from ..spec import parse
 
 _BY_TORCH_NAME = {cls.torch_name: name for name, cls in REGISTRY.items() if cls.torch_name}
@@ -50,7 +58,10 @@ _SAME_TENSOR = {"contiguous", "to", "type", "float", "double", "half", "bfloat16
 # Calls of a parameter alone whose result holds the parameter's values (a view of it, or it
 # broadcast over the batch): the op that then uses it counts the parameter.
 _PARAMETER_VIEWS = {"expand", "broadcast_to", "view", "reshape", "unsqueeze", "squeeze",
-                    "permute", "transpose", "flatten", "unflatten", "t", "getitem"}
+                    "permute", "transpose", "flatten", "unflatten", "t", "getitem", "contiguous"}
+# Calls of a parameter and integer buffers that gather its values along its first dim: the
+# tensor they make holds the parameter's values (a relative position bias table[index]).
+_PARAMETER_GATHERS = {"getitem", "index_select", "embedding"}
 # Keywords of torch functions that change nothing cnnsize counts.
 _IGNORED_KEYWORDS = {"_stacklevel", "training", "out"}
 _WRITES = {"setitem", "copy", "index_put", "masked_fill", "scatter", "index_copy", "fill"}
@@ -59,6 +70,15 @@ _WRITES = {"setitem", "copy", "index_put", "masked_fill", "scatter", "index_copy
 _VALUE_READS = {"bool", "item", "tolist", "int", "float", "index", "complex", "numpy", "array",
                 "equal", "allclose"}
 _VALUE_SHAPES = {"nonzero", "argwhere", "unique", "masked_select", "unique_consecutive"}
+# The ops of a quantized model (torch.ops.quantized.*, what nn.quantized modules run) as their
+# float counterparts: the kind, and whether a ReLU follows (fused: conv2d_relu, add_relu).
+_QUANTIZED = {"conv1d": ("conv1d", False), "conv2d": ("conv2d", False),
+              "conv3d": ("conv3d", False), "conv1d_relu": ("conv1d", True),
+              "conv2d_relu": ("conv2d", True), "conv3d_relu": ("conv3d", True),
+              "linear": ("linear", False), "linear_relu": ("linear", True),
+              "add": ("add", False), "add_relu": ("add", True), "mul": ("mul", False),
+              "mul_relu": ("mul", True), "cat": ("cat", False), "cat_relu": ("cat", True),
+              "hardswish": ("hardswish", False)}
 
 
 @dataclass
@@ -86,6 +106,9 @@ class Trace:
     uncalled: list[tuple[str, int, int, int]] = field(default_factory=list)  # + frozen params
     data_reads: list[str] = field(default_factory=list)
     classes: dict[str, str] = field(default_factory=dict)  # module path → its class name
+    notes: list[str] = field(default_factory=list)  # what the import decided (the spec's meta)
+    quantization_buffers: int = 0  # scale and zero point buffers of quantized ops: not counted
+    prepared: list[str] = field(default_factory=list)  # rows whose weight forward computes
 
 
 def _normalise(func: Any) -> tuple[str, bool, bool]:
@@ -159,13 +182,18 @@ def _raw_args(module: nn.Module, kind: str) -> dict[str, Any]:
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in _INFERRED or f.name in cls.spec_only:
             continue
-        if f.name == "bias" and isinstance(getattr(module, "bias", None), (torch.Tensor, type(None))):
-            args["bias"] = getattr(module, "bias", None) is not None
+        flag = cls.parameter_flags.get(f.name, "bias" if f.name == "bias" else None)
+        if flag is not None and isinstance(getattr(module, flag, None), (torch.Tensor, type(None))):
+            args[f.name] = getattr(module, flag, None) is not None  # whether the parameter exists
             continue
         if hasattr(module, f.name):
             value = getattr(module, f.name)
             if isinstance(value, torch.Tensor):
                 continue
+            if callable(value):  # (nn.quantized.Conv2d's bias() is a method: not an argument)
+                raise CnnsizeError(f"{type(module).__name__}.{f.name} is a method, not the "
+                                   f"argument {f.name!r} of cnnsize's {kind}: cnnsize cannot "
+                                   "read this module's arguments", field=f.name)
             args[f.name] = list(value) if isinstance(value, tuple) else value
     return args
 
@@ -186,10 +214,25 @@ def _shown(args: dict[str, Any], kind: str) -> dict[str, Any]:
 class _Tracer(TorchFunctionMode):
     """Records the ops of one forward pass (see the module docstring)."""
 
-    def __init__(self, model: nn.Module, allow_data_dependent: bool) -> None:
+    def __init__(self, model: nn.Module, allow_data_dependent: bool, opaque: bool = False,
+                 batch: int = 1) -> None:
         super().__init__()
         self.model = model
         self.allow = allow_data_dependent
+        self.keep_opaque = opaque  # an op cnnsize cannot follow becomes an `opaque` row
+        self.batch = batch         # the traced inputs' batch size (an opaque row keeps dim 0)
+        self.failed: dict[int, str] = {}   # id(tensor) → the call that made it and failed
+        self.consequences = 0              # uses of what failed, or of an opaque result again
+        self.reported: set[str] = set()    # opaque results whose first use is an error
+        # id(tensor) → (ids of the parameters it is computed from, the calls): forward's own
+        # work on parameters alone (a standardised weight), not per example
+        self.prepared: dict[int, tuple[frozenset[int], tuple[str, ...]]] = {}
+        self.buffer_names: dict[int, str] = {id(b): n for n, b in model.named_buffers()}
+        self.notes: list[str] = []         # for the spec's meta: what the import decided
+        self.prepared_rows: list[str] = []  # rows whose weight forward computes (standardised)
+        self.quantized_rows: dict[int, str] = {}  # id(nn.quantized module) → its first row
+        self.qparams: set[int] = set()  # buffers a quantized op reads as its scale, zero point
+        self.quantized_note = False
         self.paths: dict[int, str] = {}
         for name, sub in model.named_modules():
             self.paths.setdefault(id(sub), name)
@@ -215,7 +258,14 @@ class _Tracer(TorchFunctionMode):
         # one broadcast over the batch (ViT's class_token.expand(n, -1, -1))
         self.aliases: dict[int, tuple[nn.Parameter, tuple[int, ...]]] = {}
         self.param_rows: dict[int, str] = {}  # id(parameter) → the row that counts it
+        self.gathered: set[int] = set()       # aliases that hold a parameter's gathered values
+        # id(tensor) → (the traced tensor, permute dims) of a permute that moved the batch dim
+        self.moved_batch: dict[int, tuple[torch.Tensor, list[int]]] = {}
+        self.buffers: set[int] | None = None  # storages of the model's buffers, when needed
         self.pieces: set[str] = set()         # rows for the pieces of chunk, split, unbind
+        self.counted: set[int] = set()  # ids of the tensors of modules mapped to kinds, their
+        # submodules' included (nn.MultiheadAttention's out_proj, which it never calls)
+        self.state_rows: dict[int, str] = {}  # id(buffer) → the row of a function that reads it
 
     # ---- naming
     def unique(self, name: str) -> str:
@@ -234,6 +284,12 @@ class _Tracer(TorchFunctionMode):
         return path, f"{path or 'the model'} ({type(module).__name__})"
 
     # ---- tensors
+    def is_buffer(self, tensor: torch.Tensor) -> bool:
+        """Whether a tensor is one of the model's buffers, or a view of one."""
+        if self.buffers is None:
+            self.buffers = {b.untyped_storage().data_ptr() for b in self.model.buffers()}
+        return tensor.untyped_storage().data_ptr() in self.buffers
+
     def parameter(self, tensor: torch.Tensor) -> tuple[nn.Parameter, tuple[int, ...]] | None:
         """The model's parameter a tensor is (or holds, see `aliases`), with its shape as used."""
         if id(tensor) in self.parameters:
@@ -251,8 +307,20 @@ class _Tracer(TorchFunctionMode):
                 f"{what} uses the parameter {label} directly (outside a module cnnsize knows): "
                 "cnnsize counts a parameter that forward uses only as a learned scale (γ * x), "
                 "shift (x + β) or token (torch.cat with x)")
+        elif id(tensor) in self.failed:
+            self.consequences += 1  # its cause is reported
         elif id(tensor) in self.opaque:
-            self.errors.append(f"{what} uses the result of {self.opaque[id(tensor)]}")
+            cause = self.opaque[id(tensor)]
+            if cause in self.reported:
+                self.consequences += 1
+            else:
+                self.reported.add(cause)
+                self.errors.append(f"{what} uses the result of {cause}")
+        elif id(tensor) in self.prepared:
+            params, calls = self.prepared[id(tensor)]
+            self.errors.append(f"{what} uses a tensor that forward computes from the parameter "
+                               f"{self.parameter_names(params)} ({', '.join(calls)}): cnnsize "
+                               "counts such a tensor only as the weight of a layer (F.conv2d)")
         elif id(tensor) in self.constants:
             self.errors.append(f"{what} uses a tensor that forward creates "
                                f"({self.constants[id(tensor)]})")
@@ -303,18 +371,27 @@ class _Tracer(TorchFunctionMode):
             return
         path = self.paths.get(id(module), "") or kind
         where = f"{path} ({type(module).__name__})"
+        cls = REGISTRY[kind]
+        given, call_args = self.forward_call(module, cls, args, kwargs, where)
         inputs: list[str] = []
         shapes: list[tuple[int, ...]] = []
-        for t in _flat_tensors([args, kwargs]):  # inputs named at the call, as forward saw them
+        for t in given[:cls.call_inputs(given)]:  # inputs named at the call, as forward saw them
             n = self.name_of(t, where)
             if n is not None:
                 inputs.append(n)
                 shapes.append(tuple(t.shape[1:]))
         tensors = _flat_tensors(output)
-        if len(tensors) != 1 or not inputs:
-            self.errors.append(f"{where} returns {len(tensors)} tensors" if len(tensors) != 1
-                               else f"{where} is called without a tensor input")
+        if not tensors or (len(tensors) != 1 and not cls.extra_outputs) or not inputs:
+            if not tensors or (len(tensors) != 1 and not cls.extra_outputs):
+                self.errors.append(f"{where} returns {len(tensors)} tensors")
+            elif not given:
+                self.errors.append(f"{where} is called without a tensor input")
+            self.fail(output, where)  # (where its inputs failed, their cause is reported)
             return
+        for t in tensors[1:]:  # nn.MultiheadAttention's weights: an error where forward reads them
+            self.opaque[id(t)] = (f"the {cls.extra_outputs} that {where} returns (cnnsize "
+                                  "follows its first output)")
+            self.keep.append(t)
         first = self.calls.get(id(module))
         args_ = _module_args(module, kind)
         state = tuple(id(t) for t in (*module.parameters(), *module.buffers()))
@@ -328,7 +405,14 @@ class _Tracer(TorchFunctionMode):
             if state:
                 self.by_state[state] = (name, (type(module), args_))
         out_shape = tuple(tensors[0].shape[1:])
-        args_ = REGISTRY[kind].from_module_call(args_, shapes, out_shape)
+        args_ = cls.from_module_call(_shown({**args_, **call_args}, kind) if call_args else args_,
+                                     shapes, out_shape)
+        if first is not None and call_args:
+            made = next((op for op in self.ops if op.name == first), None)
+            if made is not None and made.args != args_:
+                self.errors.append(f"{where} is called again with other arguments than at "
+                                   f"{first} ({args_} vs {made.args}): cnnsize's shared module "
+                                   "is one kind")
         grads = {n: p.requires_grad for n, p in module.named_parameters()}
         if len(set(grads.values())) > 1:
             self.errors.append(
@@ -338,11 +422,78 @@ class _Tracer(TorchFunctionMode):
         self.ops.append(TracedOp(name, kind, args_, inputs, out_shape,
                                  module=self.paths.get(id(module), ""), shares=first, where=where,
                                  trainable=any(grads.values()) or not grads))
-        self.produce(output, name)
+        self.produce(tensors[0], name)
+        self.counted.update(id(t) for t in (*module.parameters(), *module.buffers()))
+
+    def forward_call(self, module: nn.Module, cls: type[Kind], args: Any, kwargs: Any,
+                     where: str) -> tuple[list[torch.Tensor], dict[str, Any]]:
+        """The tensors a module call passes, and the kind's `forward_args` as the call gives
+        them (forward's defaults included); an error for any other argument of forward given
+        a value other than its default (a mask that nn.MultiheadAttention's kind does not read)."""
+        if not cls.forward_args:
+            return _flat_tensors([args, kwargs]), {}
+        try:
+            signature = inspect.signature(module.forward)
+            bound = signature.bind(*args, **kwargs)
+        except (TypeError, ValueError):
+            return _flat_tensors([args, kwargs]), {}
+        bound.apply_defaults()
+        tensors: list[torch.Tensor] = []
+        read: dict[str, Any] = {}
+        for i, (name, value) in enumerate(bound.arguments.items()):
+            param = signature.parameters[name]
+            if i < (cls.max_inputs or len(signature.parameters)) and (
+                    value is None or isinstance(value, torch.Tensor)):
+                tensors += _flat_tensors(value)
+            elif name in cls.forward_args:
+                read[name] = value
+            elif param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                if value:
+                    self.errors.append(f"{where}: cnnsize's {cls.type_name} reads no further "
+                                       f"arguments of forward ({value!r})")
+            elif not (value is param.default or (not isinstance(value, torch.Tensor)
+                                                 and value == param.default)):
+                shown = f"a {'×'.join(map(str, value.shape))} tensor" if isinstance(
+                    value, torch.Tensor) else repr(value)
+                self.errors.append(f"{where} is called with {name}={shown}, which cnnsize's "
+                                   f"{cls.type_name} does not follow (it reads "
+                                   f"{', '.join(cls.forward_args)})")
+        return tensors, read
 
     # ---- torch functions
     def __torch_function__(self, func: Any, types: Any, args: Sequence[Any] = (),
                            kwargs: Mapping[str, Any] | None = None) -> Any:
+        """One call (function_call). A call that cannot be followed marks what it returns as
+        failed (a use of it is a consequence, not another cause), or, with `opaque`, becomes an
+        opaque row: its output shape from the trace, its costs not counted."""
+        if self.leaf_depth:
+            return func(*args, **dict(kwargs or {}))
+        errors, rows = len(self.errors), len(self.ops)
+        out = self.function_call(func, types, args, kwargs)
+        if len(self.ops) > rows:
+            return out
+        outs = _flat_tensors(out)
+        unknown = [self.opaque[id(t)] for t in outs if id(t) in self.opaque]
+        causes = self.errors[errors:]
+        if not causes and not unknown:
+            return out
+        if self.keep_opaque and outs and self.opaque_row(func, args, kwargs, outs,
+                                                         (causes or unknown)[0]):
+            del self.errors[errors:]
+            return out
+        if causes:
+            self.fail(out, f"{_normalise(func)[0]} in {self.where()[1]}")
+        return out
+
+    def fail(self, out: Any, what: str) -> None:
+        """What a call that could not be followed made: an error only where its cause is not."""
+        for t in _flat_tensors(out):
+            if id(t) not in self.producer:
+                self.failed[id(t)] = what
+                self.keep.append(t)
+
+    def function_call(self, func: Any, types: Any, args: Sequence[Any] = (),
+                      kwargs: Mapping[str, Any] | None = None) -> Any:
         kwargs = dict(kwargs or {})
         if self.leaf_depth:
             return func(*args, **kwargs)
@@ -357,6 +508,9 @@ class _Tracer(TorchFunctionMode):
             self.data_reads.append(f"{getattr(func, '__name__', base)} at {_user_frame()}")
         path, where = self.where()
         what = f"{base} in {where}"
+        if out_tensors and any(id(t) in self.moved_batch for t in tensors):
+            self.unmove(base, args, kwargs, out_tensors, what, path, where)
+            return out
         writes = inplace or base in _WRITES or any(id(t) in before for t in out_tensors)
         if derived and base in _WRITES:
             self.errors.append(f"{what}: forward writes into a tensor (x[...] = …, copy_), which "
@@ -369,11 +523,29 @@ class _Tracer(TorchFunctionMode):
                 self.opaque[id(t)] = self.opaque[id(derived[0])]
                 self.keep.append(t)
             return out
+        if not traced and any(id(t) in self.failed for t in tensors):
+            self.fail(out, what)  # computed from what could not be followed: so is this
+            return out
         if not traced:
             held = [self.parameter(t) for t in tensors]
             if len(held) == 1 and held[0] is not None and base in _PARAMETER_VIEWS \
                     and len(out_tensors) == 1:
-                self.alias(held[0], out_tensors[0])
+                self.alias(tensors[0], held[0], out_tensors[0])
+                return out
+            params = [(t, h) for t, h in zip(tensors, held) if h is not None]
+            index = [t for t, h in zip(tensors, held) if h is None]
+            if len(params) == 1 and len(out_tensors) == 1 and base in _PARAMETER_GATHERS and \
+                    index and all(self.is_buffer(t) and not t.is_floating_point() for t in index):
+                self.alias(*params[0], out_tensors[0], gathered=True)  # table[index]
+                return out
+            sources = self.parameter_sources(tensors)
+            if sources:  # forward's own work on parameters (a standardised weight)
+                calls = tuple(dict.fromkeys(
+                    (*(c for t in tensors if id(t) in self.prepared for c in self.prepared[id(t)][1]),
+                     base)))
+                for t in out_tensors:
+                    self.prepared[id(t)] = (sources, calls)
+                    self.keep.append(t)
                 return out
             if not tensors or all(id(t) not in self.producer for t in tensors):
                 for t in out_tensors:  # made inside forward (torch.zeros, a parameter's view, …)
@@ -383,6 +555,16 @@ class _Tracer(TorchFunctionMode):
             return out  # the input itself (x.contiguous() of a contiguous x): no op
         if base == "getitem" and len(traced) == 1 and len(out_tensors) == 1:
             self.getitem(args, out_tensors[0], what, path, where)
+            return out
+        if base == "permute" and len(traced) == 1 and len(out_tensors) == 1 and \
+                self.defer_permute(args, kwargs, traced[0], out_tensors[0]):
+            return out
+        qualified = getattr(func, "_qualified_op_name", "")
+        if qualified.startswith("quantized::"):
+            self.quantized(qualified, args, kwargs, out_tensors, what, path, where)
+            return out
+        if base in FUNCTIONS and REGISTRY[FUNCTIONS[base]].state_args:
+            self.with_state(base, args, kwargs, out_tensors, what, path, where)
             return out
         if any(self.parameter(t) is not None for t in tensors) and (
                 base in PARAM_FUNCTIONS or base not in FUNCTIONS):
@@ -402,10 +584,292 @@ class _Tracer(TorchFunctionMode):
                 self.pieces.add(name)
         return out
 
-    def alias(self, held: tuple[nn.Parameter, tuple[int, ...]], out: torch.Tensor) -> None:
-        """A view of a parameter, or the parameter broadcast over the batch dim."""
+    def defer_permute(self, args: Sequence[Any], kwargs: Mapping[str, Any], x: torch.Tensor,
+                      out: torch.Tensor) -> bool:
+        """A permute that puts the batch at dim 1 (timm's and Swin's
+        `qkv.permute(2, 0, 3, 1, 4)`): kept until an index of its new dim 0 brings the batch
+        back (`q, k, v = qkv.unbind(0)`, `qkv[0]`), see unmove."""
+        sizes = list(args[1:]) if len(args) > 1 else list(kwargs.get("dims", ()))
+        if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
+            sizes = list(sizes[0])
+        if len(sizes) != x.dim() or not all(type(d) is int for d in sizes):
+            return False
+        dims = [d % x.dim() for d in sizes]
+        if dims[0] == 0 or dims[1] != 0:
+            return False
+        self.moved_batch[id(out)] = (x, dims)
+        self.keep.append(out)
+        return True
+
+    def unmove(self, base: str, args: Sequence[Any], kwargs: Mapping[str, Any],
+               outs: list[torch.Tensor], what: str, path: str, where: str) -> None:
+        """An index of dim 0 of a tensor that a permute moved the batch behind (defer_permute):
+        per example, a select of the permuted dim, then the rest of the permute (one pair of
+        rows per piece that forward reads)."""
+        x = next(t for t in _flat_tensors(args) if id(t) in self.moved_batch)
+        source, dims = self.moved_batch[id(x)]
+        rest = list(args[1:])
+        indices: list[Any] | None = None
+        if base == "getitem" and len(outs) == 1:
+            index = rest[0] if rest else None
+            index = index[0] if isinstance(index, tuple) and len(index) == 1 else index
+            indices = [index] if type(index) is int else None
+        elif base in ("select", "unbind"):
+            dim = rest[0] if rest else kwargs.get("dim", 0)
+            if type(dim) is int and dim % x.dim() == 0:
+                indices = ([rest[1] if len(rest) > 1 else kwargs.get("index")]
+                           if base == "select" else list(range(len(outs))))
+        if indices is None or not all(type(i) is int for i in indices):
+            self.errors.append(f"{what}: forward permutes the batch dim away from dim 0 "
+                               f"(permute{tuple(dims)}) and uses that tensor before an index of "
+                               "its dim 0 brings the batch back, which a count per example "
+                               "cannot follow")
+            return
+        name = self.producer[id(source)]
+        order = [d - (d > dims[0]) for d in dims[1:]]
+        for i, out in zip(indices, outs):
+            picked = source.select(dims[0], i)
+            row = self.unique(f"{path}.{base}" if path else base)
+            self.ops.append(TracedOp(row, "select", _shown({"dim": dims[0], "index": i}, "select"),
+                                     [name], tuple(picked.shape[1:]), where=where))
+            self.pieces.add(row)
+            if order != sorted(order):
+                self.produce(picked, row)
+                moved = self.unique(f"{path}.permute" if path else "permute")
+                self.ops.append(TracedOp(moved, "permute", _shown({"dims": order}, "permute"),
+                                         [row], tuple(out.shape[1:]), where=where))
+                self.pieces.add(moved)
+                row = moved
+            self.produce(out, row)
+
+    def parameter_names(self, ids: Iterable[int]) -> str:
+        return ", ".join(sorted(self.parameters[i][0] for i in ids if i in self.parameters))
+
+    def parameter_sources(self, tensors: Sequence[torch.Tensor]) -> frozenset[int]:
+        """The parameters (ids) that tensors are, hold, or are computed from in forward."""
+        found: set[int] = set()
+        for t in tensors:
+            held = self.parameter(t)
+            if held is not None:
+                found.add(id(held[0]))
+            elif id(t) in self.prepared:
+                found |= self.prepared[id(t)][0]
+        return frozenset(found)
+
+    def with_state(self, base: str, args: Sequence[Any], kwargs: dict[str, Any],
+                   outs: list[torch.Tensor], what: str, path: str, where: str) -> None:
+        """A torch function of a kind with `state_args`: F.conv2d(x, self.weight, self.bias,
+        …), F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, …).
+        Its first tensors are its inputs; its state is parameters and buffers of the model,
+        counted by this row (a weight that forward computes from one parameter, as a weight-
+        standardised conv does, counts that parameter: the computing is not per example and
+        is not counted, docs/conventions.md). A second call with the same state shares the
+        first row's module."""
+        cls = REGISTRY[FUNCTIONS[base]]
+        kwargs = dict(kwargs)
+        rest = list(args)
+        inputs: list[torch.Tensor] = []
+        if "input" in kwargs and isinstance(kwargs["input"], torch.Tensor):
+            inputs.append(kwargs.pop("input"))
+        while rest and len(inputs) < (cls.max_inputs or 1) and isinstance(rest[0], torch.Tensor):
+            inputs.append(rest.pop(0))
+        if len(outs) != 1 or len(inputs) < cls.min_inputs:
+            self.errors.append(f"{what}: cnnsize's {cls.type_name} takes {cls.min_inputs} input "
+                               f"tensor(s) and makes one")
+            return
+        cls = cls.call_kind([tuple(t.shape) for t in inputs])
+        kind = cls.type_name
+        keywords = {k: v for k, v in kwargs.items()
+                    if k not in _IGNORED_KEYWORDS or k in cls.function_args}
+        try:
+            spec_args = cls.from_call(rest, keywords, [tuple(t.shape) for t in inputs],
+                                      tuple(outs[0].shape))
+        except SpecError as e:
+            self.errors.append(f"{what}: {e.message}")
+            return
+        if spec_args is None:
+            self.errors.append(f"{what}: not a {kind} (not supported yet)")
+            return
+        given = {**dict(zip(cls.function_args, rest)), **keywords}
+        params: set[int] = set()
+        buffers: set[int] = set()
+        made: list[str] = []
+        for arg_name in cls.state_args:
+            value = given.get(arg_name)
+            if not isinstance(value, torch.Tensor):
+                continue
+            held = self.parameter_sources([value])
+            if id(value) in self.buffer_names:
+                buffers.add(id(value))
+            elif held:
+                total = sum(self.parameters[i][1].numel() for i in held)
+                if total != value.numel():
+                    self.errors.append(
+                        f"{what}: its {arg_name} ({'×'.join(map(str, value.shape))}) is computed "
+                        f"from the parameters {self.parameter_names(held)} ({total:,} values): "
+                        f"cnnsize counts a {arg_name} that holds one parameter's values")
+                    return
+                params |= held
+                if id(value) in self.prepared:
+                    made.append(f"{arg_name} from {self.parameter_names(held)} by "
+                                f"{', '.join(self.prepared[id(value)][1])}")
+            else:
+                self.errors.append(f"{what}: its {arg_name} is not a parameter or buffer of the "
+                                   "model (computed from the input, or made in forward): cnnsize "
+                                   f"counts a {kind} whose {arg_name} the model holds")
+                return
+        names = [self.name_of(t, what) for t in inputs]
+        if any(n is None for n in names):
+            return
+        spec_args = _shown(spec_args, kind)
+        owners = [self.param_rows.get(i) for i in params] + [self.state_rows.get(i) for i in buffers]
+        first = set(owners) - {None}
+        shares = None
+        if first:  # a second call of the same layer, or state shared otherwise (refused)
+            shares = next(iter(first)) if len(first) == 1 and None not in owners else None
+            made_by = next((op for op in self.ops if op.name == shares), None)
+            if made_by is None or (made_by.kind, made_by.args) != (kind, spec_args):
+                self.errors.append(f"{what} uses the parameters or buffers of "
+                                   f"{', '.join(sorted(n for n in first if n))} again, but not as "
+                                   "that row does: cnnsize counts a layer's state once, in one kind")
+                return
+        name = self.unique(f"{path}.{base}" if path else base)
+        if shares is None:
+            self.param_rows.update((i, name) for i in params)
+            self.state_rows.update((i, name) for i in buffers)
+            if made:
+                self.prepared_rows.append(name)
+                self.notes.append(f"{name}: {'; '.join(made)} (forward computes it from the "
+                                  "parameter in each pass, not per example: not counted)")
+        trainable = all(self.parameters[i][1].requires_grad for i in params) if params else True
+        self.ops.append(TracedOp(name, kind, spec_args, [n for n in names if n is not None],
+                                 tuple(outs[0].shape[1:]), shares=shares, where=where,
+                                 trainable=trainable))
+        self.produce(outs[0], name)
+
+    def quantized(self, qualified: str, args: Sequence[Any], kwargs: Mapping[str, Any],
+                  outs: list[torch.Tensor], what: str, path: str, where: str) -> None:
+        """An op of a quantized model (torch.ops.quantized.conv2d_relu, …) as its float
+        counterpart (docs/conventions.md, "Quantized models"): conv and linear with the weight
+        and bias that the calling nn.quantized module packs, a fused ReLU as its own in-place
+        row; anything else is refused by name."""
+        op = qualified.split("::", 1)[1]
+        known = _QUANTIZED.get(op)
+        if known is None or len(outs) != 1:
+            self.errors.append(f"{what}: the quantized op {qualified} has no float counterpart "
+                               "in cnnsize (not supported yet)")
+            return
+        kind, relu = known
+        spec_args: dict[str, Any] = {}
+        owner: Any = None
+        if kind in ("conv1d", "conv2d", "conv3d", "linear"):
+            packed = args[1] if len(args) > 1 else None
+            owner = next((m for m, _ in reversed(self.stack) if packed is not None and (
+                getattr(m, "_packed_params", None) is packed or getattr(
+                    getattr(m, "_packed_params", None), "_packed_params", None) is packed)), None)
+            if owner is None or not callable(getattr(owner, "_weight_bias", None)):
+                self.errors.append(f"{what}: {qualified} with packed weights of no quantized "
+                                   "module cnnsize knows (nn.quantized.Conv2d, Linear)")
+                return
+            weight, bias = owner._weight_bias()
+            if kind == "linear":
+                spec_args = {"out_features": int(weight.shape[0]), "bias": bias is not None}
+            else:
+                spec_args = {"out_channels": int(weight.shape[0]),
+                             "kernel_size": [int(k) for k in weight.shape[2:]],
+                             "stride": _plain(owner.stride), "padding": _plain(owner.padding),
+                             "dilation": _plain(owner.dilation), "groups": int(owner.groups),
+                             "bias": bias is not None,
+                             "padding_mode": getattr(owner, "padding_mode", "zeros")}
+            tensors = [args[0]]
+        elif kind == "cat":
+            tensors = list(args[0])
+            spec_args = {"dim": int(args[1] if len(args) > 1 else kwargs.get("dim", 0))}
+        elif kind in ("add", "mul"):
+            tensors = [t for t in args[:2] if isinstance(t, torch.Tensor)]
+            if len(tensors) != 2:
+                self.errors.append(f"{what}: {qualified} with a number as an operand (not "
+                                   "supported yet)")
+                return
+        else:
+            tensors = [args[0]]
+        names = [self.name_of(t, what) for t in tensors]
+        if any(n is None for n in names):
+            return
+        self.qparams.update(id(t) for t in _flat_tensors([list(args), dict(kwargs)])
+                            if id(t) in self.buffer_names)  # hardswish's scale, zero point
+        inputs = [n for n in names if n is not None]
+        name = self.unique(f"{path}.{op}" if path else op)
+        shares = None
+        if owner is not None:
+            key = id(owner)
+            shares = self.quantized_rows.get(key)
+            if shares is None:
+                self.quantized_rows[key] = name
+        spec_args = _shown(spec_args, kind)
+        if shares is not None:
+            made = next(o for o in self.ops if o.name == shares)
+            if (made.kind, made.args) != (kind, spec_args):
+                self.errors.append(f"{what}: the module of {shares} called again otherwise")
+                return
+        self.ops.append(TracedOp(name, kind, spec_args, inputs, tuple(outs[0].shape[1:]),
+                                 shares=shares, where=where, trainable=owner is None))
+        if relu:  # the fused ReLU: in place on what the op makes (one output tensor)
+            act = self.unique(f"{name}.relu")
+            self.ops.append(TracedOp(act, "relu", {"inplace": True}, [name],
+                                     tuple(outs[0].shape[1:]), where=where))
+            name = act
+        self.produce(outs[0], name)
+        if not self.quantized_note:
+            self.quantized_note = True
+            self.notes.append(
+                "imported from a quantized model: its ops are counted as their float "
+                "counterparts (a fused ReLU as its own in-place row; BatchNorm, folded into "
+                "the convolutions' biases by quantization, has no rows); its weights and its "
+                "activations between quantize and dequantize are 1 B per element: report "
+                "--dtype int8 for that memory (the float input and the output of dequantize "
+                "are then counted at 1 B too); each layer's scale and zero point are not "
+                "counted")
+
+    def opaque_row(self, func: Any, args: Sequence[Any], kwargs: Mapping[str, Any] | None,
+                   outs: list[torch.Tensor], reason: str) -> bool:
+        """With `opaque`: a call cnnsize cannot follow as an `opaque` row per tensor it makes,
+        reading the traced tensors it was given, counting the parameters and buffers it reads
+        directly; False where it reads no traced tensor or a result loses the batch dim."""
+        operands = _flat_tensors([list(args), dict(kwargs or {})])
+        inputs = list(dict.fromkeys(self.producer[id(t)] for t in operands
+                                    if id(t) in self.producer))
+        if not inputs or any(t.dim() == 0 or t.shape[0] != self.batch for t in outs):
+            return False
+        params = self.parameter_sources(operands) - set(self.param_rows)
+        buffers = {id(t) for t in operands if id(t) in self.buffer_names} - set(self.state_rows)
+        base = _normalise(func)[0]
+        path, where = self.where()
+        for i, t in enumerate(outs):
+            name = self.unique(f"{path}.{base}" if path else base)
+            spec_args: dict[str, Any] = {"op": base, "shape": list(t.shape[1:])}
+            if i == 0:
+                spec_args["params"] = sum(self.parameters[p][1].numel() for p in params)
+                spec_args["buffers"] = sum(t.numel() for t in self.model.buffers()
+                                           if id(t) in buffers)
+                self.param_rows.update((p, name) for p in params)
+                self.state_rows.update((b, name) for b in buffers)
+                self.notes.append(f"{name}: kept as an opaque row ({reason}; at "
+                                  f"{_user_frame()})")
+            self.ops.append(TracedOp(name, "opaque", _shown(spec_args, "opaque"), inputs,
+                                     tuple(t.shape[1:]), where=where))
+            self.produce(t, name)
+        return True
+
+    def alias(self, source: torch.Tensor, held: tuple[nn.Parameter, tuple[int, ...]],
+              out: torch.Tensor, gathered: bool = False) -> None:
+        """A view of a parameter, the parameter broadcast over the batch dim, or its values
+        gathered by an index tensor (a relative position bias: table[index]) and views of those."""
         param, shape = held
-        if out.numel() == param.numel():
+        if gathered or (id(source) in self.gathered and out.numel() == source.numel()):
+            self.aliases[id(out)] = (param, tuple(out.shape))
+            self.gathered.add(id(out))
+        elif out.numel() == param.numel():
             self.aliases[id(out)] = (param, tuple(out.shape))
         elif len(shape) == out.dim() and shape[0] == 1 and tuple(out.shape[1:]) == shape[1:]:
             self.aliases[id(out)] = (param, shape)  # expand(n, -1, -1): one per example
@@ -420,19 +884,21 @@ class _Tracer(TorchFunctionMode):
                  ) -> tuple[list[torch.Tensor], list[Any]]:
         """The tensors a call works on, in order (leading positional ones, lists of them as
         torch.cat takes, `input`/`tensors`/`other` by keyword: popped from kwargs), and the
-        positional arguments after them."""
+        positional arguments after them; a leading string (torch.einsum's equation) is the
+        first of those."""
         tensors: list[torch.Tensor] = []
         rest = list(args)
+        lead = [rest.pop(0)] if rest and isinstance(rest[0], str) else []
         while rest and (isinstance(rest[0], torch.Tensor) or (
                 isinstance(rest[0], (list, tuple)) and rest[0]
                 and all(isinstance(t, torch.Tensor) for t in rest[0]))):
             tensors += _flat_tensors(rest.pop(0))
         for key in ("input", "tensors", "other"):  # tensors passed by keyword
-            if key in kwargs:
+            if key in kwargs and _flat_tensors(kwargs[key]):
                 tensors += _flat_tensors(kwargs.pop(key))
         if swapped:
             tensors.reverse()
-        return tensors, rest
+        return tensors, lead + rest
 
     def with_parameter(self, base: str, inplace: bool, swapped: bool, args: Sequence[Any],
                        kwargs: dict[str, Any], outs: list[torch.Tensor], what: str,
@@ -465,6 +931,13 @@ class _Tracer(TorchFunctionMode):
         except SpecError as e:
             self.errors.append(f"{what}: {e.message}")
             return
+        if id(tensors[position]) in self.gathered:  # table[index]: the table's size counts
+            if "gathered_from" not in REGISTRY[kind].arg_names():
+                self.errors.append(f"{what} uses values gathered from the parameter {label} by an "
+                                   "index: cnnsize counts those only added (a relative position "
+                                   "bias, x + table[index])")
+                return
+            spec_args["gathered_from"] = list(param.shape)
         if inplace and "inplace" not in REGISTRY[kind].arg_names():
             self.errors.append(f"{what}: cnnsize has no kind for this in-place op")
             return
@@ -564,6 +1037,8 @@ class _Tracer(TorchFunctionMode):
                                "as an operand is not supported yet)")
             return None
         keywords = {k: v for k, v in kwargs.items() if k not in _IGNORED_KEYWORDS}
+        if swapped and len(tensors) == 1:  # c − x, 2 / x: a number first (x.__rsub__(c))
+            keywords["reflected"] = True
         made = []
         for i, out in enumerate(outs):
             try:
@@ -659,15 +1134,16 @@ def example_inputs(module: nn.Module, input_shape: InputShapes, batch: int = 1
 
 
 def trace(module: nn.Module, input_shape: InputShapes, *, allow_data_dependent: bool = False,
-          example: Sequence[torch.Tensor] | None = None) -> Trace:
+          example: Sequence[torch.Tensor] | None = None, opaque: bool = False) -> Trace:
     """Run a copy of `module` once in eval mode on random inputs (or on `example`, with a batch
     dim, in the order of `input_shape`'s inputs) and record what it does. The caller's model
-    and random number generators are left as they were."""
+    and random number generators are left as they were. With `opaque`, an op cnnsize cannot
+    follow is an `opaque` row (its shape traced, its costs not counted) instead of an error."""
     if not isinstance(module, nn.Module):
         raise CnnsizeError(f"expected a torch.nn.Module, got {type(module).__name__}",
                            field="module")
     with torch.random.fork_rng(devices=[]), _a_copy(module) as model:
-        return _trace(module, model, input_shape, allow_data_dependent, example)
+        return _trace(module, model, input_shape, allow_data_dependent, example, opaque)
 
 
 HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
@@ -714,17 +1190,19 @@ def _a_copy(module: nn.Module) -> Iterator[nn.Module]:
 
 
 def _trace(module: nn.Module, model: nn.Module, input_shape: InputShapes,
-           allow_data_dependent: bool, example: Sequence[torch.Tensor] | None) -> Trace:
+           allow_data_dependent: bool, example: Sequence[torch.Tensor] | None,
+           opaque: bool = False) -> Trace:
     shapes = _shapes(module, input_shape)
     if isinstance(input_shape, Mapping):
         shapes = _in_forward_order(module, shapes)
+    _check_arity(module, shapes)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     if example is not None:  # the caller's inputs (crosscheck: the same data for both runs)
         xs = [x.to(device=device, dtype=dtype) for x in example]
     else:
         xs = [torch.randn(1, *shape, device=device, dtype=dtype) for _, shape in shapes]
-    tracer = _Tracer(model, allow_data_dependent)
+    tracer = _Tracer(model, allow_data_dependent, opaque, batch=xs[0].shape[0] if xs else 1)
     for (name, _), x in zip(shapes, xs):
         tracer.produce(x, name)
         tracer.names.add(name)
@@ -748,8 +1226,7 @@ def _trace(module: nn.Module, model: nn.Module, input_shape: InputShapes,
             handle.remove()
     tracer.check_views()
     if tracer.errors:
-        listed = "; ".join(dict.fromkeys(tracer.errors))
-        raise CnnsizeError(f"cnnsize cannot follow this model: {listed}", hint=SUPPORTED)
+        raise _cannot_follow(model, tracer)
     if tracer.data_reads and not allow_data_dependent:
         raise CnnsizeError(
             "forward reads tensor values, so the path it takes can depend on the data: "
@@ -763,17 +1240,85 @@ def _trace(module: nn.Module, model: nn.Module, input_shape: InputShapes,
             made = tracer.opaque.get(id(t)) or tracer.constants.get(id(t))
             raise CnnsizeError("cnnsize cannot follow this model: forward returns "
                                + (f"the result of {made}" if made else
-                                  "a tensor that does not come from its input"), hint=SUPPORTED)
+                                  "a tensor that does not come from its input"),
+                               hint=("--opaque (opaque=True) keeps an op cnnsize cannot follow "
+                                     "as a row whose shape is traced and whose costs are not "
+                                     f"counted; {SUPPORTED}") if made and not opaque
+                               else SUPPORTED)
         outputs.append(found)
     if not outputs:
         raise CnnsizeError("forward returns no tensor")
     if not tracer.ops:
         raise CnnsizeError("forward returns its input unchanged: there is no layer to count")
-    read = {name for op in tracer.ops for name in op.inputs} | set(outputs)
-    ops = [op for op in tracer.ops if op.name not in tracer.pieces or op.name in read]
+    ops = tracer.ops
+    while True:  # the pieces forward never reads (and rows only they read) go
+        read = {name for op in ops for name in op.inputs} | set(outputs)
+        kept = [op for op in ops if op.name not in tracer.pieces or op.name in read]
+        if len(kept) == len(ops):
+            break
+        ops = kept
     return Trace(shapes, ops, list(dict.fromkeys(outputs)),
-                 _uncalled(model, tracer.called, set(tracer.param_rows)), tracer.data_reads,
-                 {path: type(sub).__name__ for path, sub in model.named_modules()})
+                 _uncalled(model, tracer.called,
+                           set(tracer.param_rows) | tracer.counted | set(tracer.state_rows)),
+                 tracer.data_reads,
+                 {path: type(sub).__name__ for path, sub in model.named_modules()},
+                 tracer.notes,
+                 sum(b.numel() for b in model.buffers() if id(b) in tracer.qparams),
+                 tracer.prepared_rows)
+
+
+_MOST_CAUSES = 4  # causes a refusal lists (a model that fails once fails on and on after)
+
+
+def _cannot_follow(model: nn.Module, tracer: _Tracer) -> CnnsizeError:
+    """What stopped the import: its first causes, each naming the op and the module it ran in,
+    how many more there are, and what to do (keep such ops as opaque rows, or import a part)."""
+    causes = list(dict.fromkeys(tracer.errors))
+    text = "; ".join(causes[:_MOST_CAUSES])
+    if len(causes) > _MOST_CAUSES:
+        text += f"; and {len(causes) - _MOST_CAUSES} more"
+    if tracer.consequences:
+        text += (f" ({tracer.consequences} later use{'s' if tracer.consequences > 1 else ''} of "
+                 "what these made not listed)")
+    hints = []
+    if not tracer.keep_opaque:
+        hints.append("--opaque (opaque=True) keeps an op cnnsize cannot follow as a row whose "
+                     "shape is traced and whose costs are not counted")
+    parts = sorted(((sum(p.numel() for p in sub.parameters()), name)
+                    for name, sub in model.named_children()), reverse=True)
+    parts = [(n, name) for n, name in parts if n]
+    if len(parts) > 1:
+        hints.append(f"{'or i' if hints else 'I'}mport a part of the model that cnnsize can "
+                     "follow (a detection "
+                     "model's backbone), with --submodule PATH or from_module(model.get_submodule"
+                     "(PATH), …): " + ", ".join(
+                         f"{name} ({n:,} params)" for n, name in parts[:4]))
+    hints.append(SUPPORTED)
+    return CnnsizeError(f"cnnsize cannot follow this model: {text}", hint="; ".join(hints))
+
+
+def _check_arity(module: nn.Module, shapes: Sequence[tuple[str, tuple[int, ...]]]) -> None:
+    """A CnnsizeError unless forward takes as many inputs as there are shapes (RAFT's two
+    images given one), naming them."""
+    try:
+        params = list(inspect.signature(module.forward).parameters.values())
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p.name for p in positional if p.default is p.empty]
+    if len(required) <= len(shapes) <= len(positional):
+        return
+    want = (f"{len(required)}" if len(required) == len(positional) else
+            f"{len(required)} to {len(positional)}")
+    named = ", ".join(p.name for p in positional)
+    example = " ".join(f"--input {p.name}=C,H,W" for p in positional[:max(len(required), 1)])
+    raise CnnsizeError(f"{type(module).__name__}.forward takes {want} input"
+                       f"{'s' if len(positional) != 1 else ''} ({named}), but "
+                       f"{len(shapes)} shape{'s are' if len(shapes) != 1 else ' is'} given",
+                       field="input", hint=f"one shape per input, in forward's order or by name: "
+                                           f"{example}")
 
 
 def _uncalled(model: nn.Module, called: set[int], free: Iterable[int] = ()
@@ -781,9 +1326,12 @@ def _uncalled(model: nn.Module, called: set[int], free: Iterable[int] = ()
     """The outermost modules that forward never called, none of whose parameters or buffers
     it used (as a module's, or directly: `free`), with their parameter and buffer counts."""
     used: set[int] = set(free)
+    packed_used: set[int] = set()  # the packed weights of called quantized modules
     for sub in model.modules():
         if id(sub) in called:
             used.update(id(t) for t in (*sub.parameters(recurse=False), *sub.buffers(recurse=False)))
+            packed = getattr(sub, "_packed_params", None)  # its own (a quantized conv's)
+            packed_used.update({id(packed), id(getattr(packed, "_packed_params", packed))})
     out = []
     skip: list[str] = []
     for name, sub in model.named_modules():
@@ -791,10 +1339,13 @@ def _uncalled(model: nn.Module, called: set[int], free: Iterable[int] = ()
             continue
         params = list(sub.parameters())
         buffers = list(sub.buffers())
-        if (params or buffers) and id(sub) not in called and \
-                not any(id(t) in used for t in (*params, *buffers)):
-            out.append((name, sum(p.numel() for p in params), sum(b.numel() for b in buffers),
-                        sum(p.numel() for p in params if not p.requires_grad)))
+        if id(sub) in called or any(id(t) in used for t in (*params, *buffers)):
+            continue
+        packed = quantized_weights(sub, set(packed_used))  # (packed, not parameters)
+        if params or buffers or packed:
+            out.append((name, sum(p.numel() for p in params) + packed,
+                        sum(b.numel() for b in buffers),
+                        sum(p.numel() for p in params if not p.requires_grad) + packed))
             skip.append(name)
     return out
 
@@ -888,16 +1439,23 @@ def _spec_of(traced: Trace, module: nn.Module, name: str | None) -> dict[str, An
                             for p, n, b, f in traced.uncalled}
     if traced.data_reads:
         spec["meta"]["data_dependent"] = list(traced.data_reads)
+    if traced.notes:
+        spec["meta"]["import_notes"] = list(traced.notes)
+    if traced.quantization_buffers:
+        spec["meta"]["quantization_buffers"] = traced.quantization_buffers
+    if traced.prepared:
+        spec["meta"]["prepared_weights"] = list(traced.prepared)
     return spec
 
 
 def module_to_spec(module: nn.Module, input_shape: InputShapes, name: str | None = None, *,
                    allow_data_dependent: bool = False,
-                   example: Sequence[torch.Tensor] | None = None
+                   example: Sequence[torch.Tensor] | None = None, opaque: bool = False
                    ) -> tuple[dict[str, Any], dict[str, str | None], str]:
     """A spec dict for `module`, checked against it (see from_module), the module each row
     calls (None: a torch function), and how it was followed."""
-    traced = trace(module, input_shape, allow_data_dependent=allow_data_dependent, example=example)
+    traced = trace(module, input_shape, allow_data_dependent=allow_data_dependent,
+                   example=example, opaque=opaque)
     spec = _spec_of(traced, module, name)
     _verify(module, parse(spec, source=f"<{type(module).__name__}>"), traced)
     names = {op.name: op.module for op in traced.ops}
@@ -908,11 +1466,14 @@ def module_to_spec(module: nn.Module, input_shape: InputShapes, name: str | None
 
 def from_module(module: nn.Module, input_shape: InputShapes, name: str | None = None, *,
                 allow_data_dependent: bool = False,
-                example: Sequence[torch.Tensor] | None = None) -> Graph:
+                example: Sequence[torch.Tensor] | None = None, opaque: bool = False) -> Graph:
     """The spec of an existing nn.Module, checked against it: every parameter and buffer is
-    counted once (or listed as never called), and every output shape is the traced one."""
+    counted once (or listed as never called), and every output shape is the traced one. An op
+    cnnsize cannot follow stops the import, naming it and the module it ran in; with `opaque`
+    it is an `opaque` row instead: its output shape traced, its costs "not counted"."""
     spec, names, _ = module_to_spec(module, input_shape, name,
-                                    allow_data_dependent=allow_data_dependent, example=example)
+                                    allow_data_dependent=allow_data_dependent, example=example,
+                                    opaque=opaque)
     network = parse(spec, source=f"<{type(module).__name__}>")
     meta = dict(network.meta)
     meta["module_names"] = names
@@ -940,8 +1501,8 @@ def _verify(module: nn.Module, network: Graph, traced: Trace) -> None:
                 hint=f"called in {op.where}: an argument of the call that cnnsize does not read?")
     unique_params = {id(p): p for p in module.parameters()}.values()
     unique_buffers = {id(b): b for b in module.buffers()}.values()
-    n_params = sum(p.numel() for p in unique_params)
-    n_buffers = sum(b.numel() for b in unique_buffers)
+    n_params = sum(p.numel() for p in unique_params) + quantized_weights(module)
+    n_buffers = sum(b.numel() for b in unique_buffers) - traced.quantization_buffers
     t = report.totals
     if (t.params + t.uncalled_params, t.buffers + t.uncalled_buffers) != (n_params, n_buffers):
         owner: dict[int, str] = {}
@@ -968,6 +1529,40 @@ def _verify(module: nn.Module, network: Graph, traced: Trace) -> None:
         raise CnnsizeError(f"the import counts {counted:,} trainable parameters but the model has "
                            f"{n_trainable:,} with requires_grad",
                            hint="this is a bug in cnnsize's importer; please report it")
+
+
+def quantized_weights(model: nn.Module, seen: set[int] | None = None) -> int:
+    """The weights and biases that nn.quantized modules (Conv2d, Linear, ConvReLU2d, …) pack
+    instead of holding them as parameters, once per packed set (those not in `seen`, which
+    gets them): they do not train."""
+    seen = set() if seen is None else seen
+    total = 0
+    for module in model.modules():
+        packed = getattr(module, "_packed_params", None)
+        unpack = getattr(module, "_weight_bias", None)
+        if packed is None or not callable(unpack) or isinstance(packed, nn.Module):
+            continue  # (a quantized Linear's LinearPackedParams holds the packed set itself)
+        key = id(getattr(packed, "_packed_params", packed))
+        if key in seen:
+            continue
+        seen.add(key)
+        weight, bias = unpack()
+        total += weight.numel() + (bias.numel() if bias is not None else 0)
+    return total
+
+
+def submodule_of(model: nn.Module, path: str) -> nn.Module:
+    """model.get_submodule(path) (`--submodule`), or an error listing what the model holds."""
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        from ..layers.base import did_you_mean
+
+        names = [name for name, _ in model.named_modules() if name and name.count(".") < 2]
+        raise CnnsizeError(f"{type(model).__name__} has no submodule {path!r}",
+                           field="--submodule",
+                           hint=did_you_mean(path, names, "its submodules") if names
+                           else f"{type(model).__name__} has no submodules") from None
 
 
 def load_factory(reference: str) -> Callable[..., nn.Module]:

@@ -115,14 +115,23 @@ class Learned(nn.Module):
     def __init__(self, kind: str, shape: Sequence[int], op: str,
                  kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(tuple(shape)))
         self._kind, self._op, self._kwargs = kind, op, dict(kwargs or {})
+        self._shape = tuple(shape)
+        table = self._kwargs.get("gathered_from")
+        self.weight = nn.Parameter(torch.randn(tuple(table or shape)))
+        if table is not None:  # x + table[index]: an int64 index buffer picks its rows
+            rows = len(self.weight) if self.weight.dim() else 1
+            count = self.weight[0].numel() if self.weight.dim() else 1
+            self.register_buffer("index", torch.randint(rows, (_prod(shape) // count,)))
 
     def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
         extra = {"inplace": True} if self._op == "imul" else self._kwargs
-        return self._kind, {"shape": list(self.weight.shape), **extra}
+        return self._kind, {"shape": list(self._shape), **extra}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._op == "add_gathered":
+            index: torch.Tensor = self.get_buffer("index")
+            return x + self.weight[index].reshape(self._shape)
         if self._op == "mul":
             return self.weight * x
         if self._op == "imul":
@@ -135,6 +144,55 @@ class Learned(nn.Module):
         token = self.weight.reshape(1, *mine).expand(x.shape[0], *mine)
         pair = [token, x] if self._kwargs.get("first", True) else [x, token]
         return torch.cat(pair, dim=self._kwargs.get("dim", 1))
+
+
+class MultiheadAttention(nn.MultiheadAttention):
+    """nn.MultiheadAttention that returns its output alone (the attention weights it computes
+    with need_weights are dropped): one input is self-attention, the same tensor as query, key
+    and value; two are query and key = value."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cnnsize_kwargs = dict(kwargs)
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        return "multiheadattention", dict(self._cnnsize_kwargs)
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None,  # type: ignore[override]
+                value: torch.Tensor | None = None, need_weights: bool = True,
+                average_attn_weights: bool = True) -> torch.Tensor:
+        key = query if key is None else key
+        value = key if value is None else value
+        out: torch.Tensor = super().forward(query, key, value, need_weights=need_weights,
+                                            average_attn_weights=average_attn_weights)[0]
+        return out
+
+
+def _prod(sizes: Sequence[int]) -> int:
+    out = 1
+    for s in sizes:
+        out *= s
+    return out
+
+
+class OpaqueStandIn(nn.Module):
+    """What cnnsize's `opaque` kind builds: zeros of the traced output shape, with as many
+    parameter and buffer elements as the op read (a stand-in: it computes nothing real). The
+    result depends on every input (times 0), so that autograd keeps what earlier layers save."""
+
+    def __init__(self, shape: Sequence[int], params: int, buffers: int) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+        self.weight = nn.Parameter(torch.zeros(params)) if params else None
+        self.register_buffer("state", torch.zeros(buffers) if buffers else None)
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        anchor = sum((x.sum() * 0 for x in xs), torch.zeros((), dtype=xs[0].dtype,
+                                                            device=xs[0].device))
+        if self.weight is not None:
+            anchor = anchor + self.weight.sum() * 0
+        return anchor + torch.zeros(xs[0].shape[0], *self.shape, dtype=xs[0].dtype,
+                                    device=xs[0].device)
 
 
 class StochasticDepth(nn.Module):
