@@ -133,18 +133,22 @@ class _RunningStatsNorm(Kind):
         self.check_given("num_features", self.num_features, c)
         return c
 
+    # The kind of each input rank (batch dim included) that its functional form serves
+    # (F.batch_norm: N×C and N×C×L are 1d, N×C×H×W 2d, N×C×T×H×W 3d), set below.
+    by_rank: ClassVar[dict[int, type[Kind]]] = {}
+
+    @classmethod
+    def call_kind(cls, in_shapes: Sequence[Shape]) -> type[Kind]:
+        """The kind its functional form is at the input's rank (F.instance_norm likewise)."""
+        rank = len(in_shapes[0]) if in_shapes else 0
+        return cls.by_rank.get(rank, cls)
+
 
 @kind_class(frozen=True)
 class _BatchNormNd(_RunningStatsNorm):
     function_args = ("running_mean", "running_var", "weight", "bias", "training", "momentum",
                      "eps")
     state_args = ("running_mean", "running_var", "weight", "bias")
-
-    @classmethod
-    def call_kind(cls, in_shapes: Sequence[Shape]) -> type[Kind]:
-        """F.batch_norm serves every rank: N×C and N×C×L are batchnorm1d, N×C×H×W 2d, N×C×T×H×W 3d."""
-        rank = len(in_shapes[0]) if in_shapes else 0
-        return _BATCH_BY_RANK.get(rank, cls)
 
     @classmethod
     def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
@@ -229,12 +233,6 @@ class _InstanceNormNd(_RunningStatsNorm):
     state_args = ("running_mean", "running_var", "weight", "bias")
 
     @classmethod
-    def call_kind(cls, in_shapes: Sequence[Shape]) -> type[Kind]:
-        """F.instance_norm serves every rank: N×C×L is instancenorm1d, N×C×H×W 2d, N×C×T×H×W 3d."""
-        rank = len(in_shapes[0]) if in_shapes else 0
-        return _INSTANCE_BY_RANK.get(rank, cls)
-
-    @classmethod
     def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
                   in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
         """F.instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, …):
@@ -312,10 +310,8 @@ class InstanceNorm3d(_InstanceNormNd):
     examples = (({"affine": True, "track_running_stats": True}, (3, 2, 3, 4)),)
 
 
-_BATCH_BY_RANK: dict[int, type[Kind]] = {2: BatchNorm1d, 3: BatchNorm1d, 4: BatchNorm2d,
-                                         5: BatchNorm3d}
-_INSTANCE_BY_RANK: dict[int, type[Kind]] = {3: InstanceNorm1d, 4: InstanceNorm2d,
-                                            5: InstanceNorm3d}
+_BatchNormNd.by_rank = {2: BatchNorm1d, 3: BatchNorm1d, 4: BatchNorm2d, 5: BatchNorm3d}
+_InstanceNormNd.by_rank = {3: InstanceNorm1d, 4: InstanceNorm2d, 5: InstanceNorm3d}
 
 
 def _without_idle_bias(kind: Kind, shown: dict[str, Any]) -> dict[str, Any]:
