@@ -677,6 +677,21 @@ def product_text(factors: list[int]) -> str:
     return "·".join(fmt(f) for f in factors)
 
 
+def call_args(cls: type[Kind], positional: Sequence[Any], keywords: Mapping[str, Any],
+               extra: Sequence[str] = ()) -> dict[str, Any]:
+    """A functional call's arguments by name (`function_args`, then keywords), refusing any
+    other: F.conv2d(x, weight, bias, stride, …), whose weight and bias are tensors (`extra`:
+    positional arguments that change nothing, such as F.batch_norm's cudnn_enabled)."""
+    names = (*cls.function_args, *extra)
+    unknown = [repr(v) for v in positional[len(names):]] + [
+        f"{k}={v!r}" for k, v in keywords.items() if k not in names and v is not None]
+    if unknown:
+        raise SpecError(f"cnnsize's {cls.type_name} has no argument like {', '.join(unknown)}")
+    raw = dict(zip(names, positional))
+    raw.update(keywords)
+    return raw
+
+
 def did_you_mean(word: str, options: list[str], what: str) -> str:
     options = [str(o) for o in options]
     import difflib  # errors only

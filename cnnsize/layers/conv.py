@@ -25,6 +25,7 @@ from .base import (
     Shape,
     Window,
     arg,
+    call_args,
     fmt_shape,
     is_int,
     kind_class,
@@ -69,18 +70,6 @@ def to_connection_table(value: Any, cls: type[Kind], name: str) -> tuple[tuple[i
     return tuple(tuple(sorted(row)) for row in value)
 
 
-def state_call_args(cls: type[Kind], positional: Sequence[Any], keywords: Mapping[str, Any]
-                    ) -> dict[str, Any]:
-    """A functional call's arguments by name (`function_args`, then keywords), refusing any
-    other: F.conv2d(x, weight, bias, stride, …), whose weight and bias are tensors."""
-    names = cls.function_args
-    unknown = [repr(v) for v in positional[len(names):]] + [
-        f"{k}={v!r}" for k, v in keywords.items() if k not in names and v is not None]
-    if unknown:
-        raise SpecError(f"cnnsize's {cls.type_name} has no argument like {', '.join(unknown)}")
-    raw = dict(zip(names, positional))
-    raw.update(keywords)
-    return raw
 
 
 def weight_shape(cls: type[Kind], call: str, weight: Any) -> tuple[int, ...]:
@@ -131,7 +120,7 @@ class _ConvNd(Kind):
         """F.conv2d(x, weight, bias, stride, padding, dilation, groups) with the module's own
         weight (an nn.Conv2d subclass whose forward pads first, or standardises its weight):
         out_channels and kernel_size from the weight's shape, bias whether one is given."""
-        raw = state_call_args(cls, positional, keywords)
+        raw = call_args(cls, positional, keywords)
         shape = weight_shape(cls, cls.functions[0], raw.get("weight"))
         args: dict[str, Any] = {"out_channels": shape[0], "kernel_size": list(shape[2:]),
                                 "bias": raw.get("bias") is not None}
@@ -326,7 +315,7 @@ class _ConvTransposeNd(Kind):
                   in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
         """F.conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups,
         dilation): the weight is C_in × C_out/groups × F…."""
-        raw = state_call_args(cls, positional, keywords)
+        raw = call_args(cls, positional, keywords)
         shape = weight_shape(cls, cls.functions[0], raw.get("weight"))
         groups = int(raw.get("groups") or 1)
         args: dict[str, Any] = {"out_channels": shape[1] * groups,

@@ -35,6 +35,7 @@ from .base import (
     Saved,
     Shape,
     arg,
+    call_args,
     fmt_shape,
     is_int,
     kind_class,
@@ -92,18 +93,6 @@ def _affine_from_call(call: str, weight: Any, bias: Any) -> bool:
     return weight is not None
 
 
-def _call_args(cls: type[Kind], positional: Sequence[Any], keywords: Mapping[str, Any],
-               extra: Sequence[str] = ()) -> dict[str, Any]:
-    """A functional call's arguments by name (`function_args`, then keywords), refusing any
-    other (`extra`: positional arguments that change nothing, such as cudnn_enable)."""
-    names = (*cls.function_args, *extra)
-    unknown = [repr(v) for v in positional[len(names):]] + [
-        f"{k}={v!r}" for k, v in keywords.items() if k not in names and v is not None]
-    if unknown:
-        raise SpecError(f"cnnsize's {cls.type_name} has no argument like {', '.join(unknown)}")
-    raw = dict(zip(names, positional))
-    raw.update(keywords)
-    return raw
 
 
 @kind_class(frozen=True)
@@ -161,7 +150,7 @@ class _BatchNormNd(_RunningStatsNorm):
         if len(positional) == 8:  # torch.batch_norm's order: every argument, weight first
             weight, bias, mean, var, training, momentum, eps, _ = positional
             positional = [mean, var, weight, bias, training, momentum, eps]
-        raw = _call_args(cls, positional, keywords, extra=("cudnn_enabled",))
+        raw = call_args(cls, positional, keywords, extra=("cudnn_enabled",))
         running = raw.get("running_mean") is not None
         if running != (raw.get("running_var") is not None):
             raise SpecError("batch_norm with only one of running_mean and running_var")
@@ -238,7 +227,7 @@ class _InstanceNormNd(_RunningStatsNorm):
         """F.instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, …):
         affine from weight and bias, track_running_stats from the running statistics (used at
         inference: use_input_stats=False, as nn.InstanceNorm*d passes it in eval mode)."""
-        raw = _call_args(cls, positional, keywords)
+        raw = call_args(cls, positional, keywords)
         running = raw.get("running_mean") is not None
         if running != (raw.get("running_var") is not None):
             raise SpecError("instance_norm with only one of running_mean and running_var")
@@ -354,7 +343,7 @@ class LayerNorm(Kind):
                   in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
         """F.layer_norm(x, normalized_shape, weight, bias, eps) (torch.layer_norm also takes
         cudnn_enable): elementwise_affine from weight, bias from bias."""
-        raw = _call_args(cls, positional, keywords, extra=("cudnn_enable",))
+        raw = call_args(cls, positional, keywords, extra=("cudnn_enable",))
         raw.pop("cudnn_enable", None)
         weight, bias = raw.get("weight"), raw.get("bias")
         if weight is None and bias is not None:
@@ -470,7 +459,7 @@ class GroupNorm(Kind):
                   in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
         """F.group_norm(x, num_groups, weight, bias, eps) (torch.group_norm also takes
         cudnn_enabled): affine from weight and bias."""
-        raw = _call_args(cls, positional, keywords, extra=("cudnn_enabled",))
+        raw = call_args(cls, positional, keywords, extra=("cudnn_enabled",))
         args: dict[str, Any] = {"num_groups": raw.get("num_groups"),
                                 "affine": _affine_from_call("group_norm", raw.get("weight"),
                                                             raw.get("bias"))}
