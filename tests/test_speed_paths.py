@@ -64,11 +64,45 @@ def test_a_json_report_imports_no_table_renderer_no_yaml_and_only_the_kinds_it_u
     assert not {"torch", "numpy", "pandas", "matplotlib"} & modules
 
 
-def test_a_text_report_renders_with_tabulate_and_makes_no_formulas():
+def test_a_text_report_draws_its_own_table_and_makes_no_formulas():
     modules = imported("report", "resnet18")
-    assert "tabulate" in modules
+    assert "tabulate" not in modules  # the text table is render.simple_table's
     assert "cnnsize.explain" not in modules
     assert "cnnsize.explain" in imported("report", "resnet18", "--explain")
+    assert "tabulate" in imported("report", "resnet18", "--format", "markdown")
+
+
+def test_the_text_table_is_tabulates_simple_table_character_for_character():
+    """The oracle: tabulate's own "simple" output, over random tables of the cells that
+    render.table passes on (one line, no escapes; spaces, wide-ish and empty cells)."""
+    tabulate = pytest.importorskip("tabulate")
+    hyp = pytest.importorskip("hypothesis")
+    st = pytest.importorskip("hypothesis.strategies")
+    from cnnsize.render import simple_table
+
+    cell = st.text(alphabet=["a", "B", " ", "×", "1", ",", "ß", "é", "-", "z"], max_size=9)
+
+    @hyp.settings(max_examples=1500, deadline=None)
+    @hyp.given(st.integers(0, 5).flatmap(lambda n: st.tuples(
+        st.lists(cell, min_size=n, max_size=n) | st.just([]),
+        st.lists(st.lists(cell, min_size=n, max_size=n), max_size=4),
+        st.none() | st.lists(st.sampled_from(["left", "right"]), min_size=n, max_size=n),
+        st.booleans())))
+    def same(case):
+        heads, rows, align, keep = case
+        kwargs = {"colalign": tuple(align)} if align else {}
+        want = tabulate.tabulate(rows, headers=heads, tablefmt="simple", disable_numparse=True,
+                                 preserve_whitespace=keep, **kwargs)
+        assert simple_table(rows, heads, align, keep) == want
+
+    saved = tabulate.WIDE_CHARS_MODE
+    tabulate.WIDE_CHARS_MODE = False  # widths by len(), as simple_table's
+    try:
+        if "preserve_whitespace" not in __import__("inspect").signature(tabulate.tabulate).parameters:
+            pytest.skip("tabulate < 0.10 has no preserve_whitespace=")
+        same()
+    finally:
+        tabulate.WIDE_CHARS_MODE = saved
 
 
 def test_analyze_leaves_the_explain_lines_until_they_are_read():

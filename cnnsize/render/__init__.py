@@ -355,17 +355,22 @@ def _cell(text: Any, tablefmt: str) -> str:
 
 def table(rows: list[list[str]], headers: tuple[str, ...] | list[str], tablefmt: str,
           colalign: tuple[str, ...] | None = None, preserve_whitespace: bool = False) -> str:
-    """tabulate with numbers kept as given; leading spaces (indentation) kept when asked.
+    """A table of strings, shown as given (no number parsing); leading spaces (indentation)
+    kept when asked. The text format ("simple") is drawn here, character for character as
+    tabulate draws it (tests/test_render.py holds it to tabulate), because importing tabulate
+    costs more than all of a text report's own work; Markdown, LaTeX and HTML are tabulate's.
 
     tabulate >= 0.10 takes `preserve_whitespace=`; older versions read a module global, which is
     set and restored here.
     """
+    rows = [[_cell(c, tablefmt) for c in row] for row in rows]
+    headers = [_cell(h, tablefmt) for h in headers]
+    if tablefmt == "simple":
+        return simple_table(rows, headers, colalign, preserve_whitespace)
     import inspect
 
     import tabulate as tab
 
-    rows = [[_cell(c, tablefmt) for c in row] for row in rows]
-    headers = [_cell(h, tablefmt) for h in headers]
     kwargs: dict[str, Any] = {"headers": headers, "tablefmt": tablefmt, "disable_numparse": True}
     if colalign:
         kwargs["colalign"] = colalign
@@ -377,6 +382,37 @@ def table(rows: list[list[str]], headers: tuple[str, ...] | list[str], tablefmt:
         return tab.tabulate(rows, **kwargs)
     finally:
         tab.PRESERVE_WHITESPACE = saved
+
+
+def simple_table(rows: list[list[str]], headers: Sequence[str],
+                 colalign: Sequence[str] | None = None, preserve_whitespace: bool = False) -> str:
+    """tabulate's "simple" format for cells of one line without terminal escapes (what `_cell`
+    leaves): columns two spaces apart, each as wide as its widest cell or its header plus two,
+    a row of dashes under the headers (above and below the rows when there are none), no
+    trailing spaces; columns and their headers left-aligned unless `colalign` says "right"
+    (headers without rows are left-aligned).
+    Widths are len(), as tabulate's are without its optional wcwidth."""
+    width = max([len(headers), *map(len, rows)])
+    if width == 0:
+        return ""
+    rows = [[*row, *[""] * (width - len(row))] for row in rows]
+    if not preserve_whitespace:
+        rows = [[c.strip() for c in row] for row in rows]
+    aligns = [*(colalign or ())][:width] if rows else []  # tabulate's: headers alone align left
+    aligns += ["left"] * (width - len(aligns))
+    if not set(aligns) <= {"left", "right"}:
+        raise ValueError(f"alignments {aligns}: the text table aligns left or right")
+    pads = [str.rjust if a == "right" else str.ljust for a in aligns]
+    heads = [*[""] * (width - len(headers)), *headers] if headers else []
+    widths = [max([len(heads[i]) + 2 if heads else 0, *(len(row[i]) for row in rows)])
+              for i in range(width)]
+    dashes = "  ".join("-" * w for w in widths).rstrip()
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(pad(c, w) for c, pad, w in zip(cells, pads, widths)).rstrip()
+
+    body = [line(row) for row in rows]
+    return "\n".join([line(heads), dashes, *body] if heads else [dashes, *body, dashes])
 
 
 def _csv(report: Report, view: _View) -> str:
