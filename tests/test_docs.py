@@ -166,6 +166,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
           if line.strip() and not line.startswith("#")]
     assert commands[1] in ci, (commands[1], ci)
+    assert "torchvision" in commands[1]  # the torchvision tests run in CI, not skip
 
 
 def _anchors(path: Path) -> set[str]:

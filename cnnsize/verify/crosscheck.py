@@ -168,12 +168,24 @@ def _compare(quantity: str, predicted: Any, measured: Any, note: str = "") -> Ch
     return Check(quantity, predicted, measured, MATCH if predicted == measured else MISMATCH, note)
 
 
+def _import_fvcore() -> None:
+    """fvcore.nn, imported with one warning of torch >= 2.14 silenced: its import runs
+    torch.jit.script on its focal loss, which torch now calls deprecated (a FutureWarning about
+    fvcore's code, not the user's model, on every crosscheck)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"`torch\.jit\.script` is deprecated", FutureWarning)
+        import fvcore.nn  # noqa: F401
+
+
 def _fvcore(model: nn.Module, xs: tuple[torch.Tensor, ...]
             ) -> tuple[dict[str, int], dict[str, int]]:
     """fvcore's MACs and activations by module, from one trace: the op handles of
     FlopCountAnalysis and ActivationCountAnalysis in one JitModelAnalysis, each count under a
     tagged operator name, so each total is summed exactly as that class's by_module() sums it."""
     require("fvcore", "crosscheck (its MAC and activation counts)")
+    _import_fvcore()
     inputs = xs[0] if len(xs) == 1 else xs
     try:  # the handle tables are fvcore's own names, not its API: two traces where they moved
         from fvcore.nn.activation_count import _DEFAULT_SUPPORTED_OPS as ACTIVATION_HANDLES
