@@ -37,7 +37,7 @@ TOP_KEYS = ("name", "input", "layers", "blocks", "meta", "description", "outputs
 CONTAINER_KEYS = {
     "sequential": ("layers",),
     "concat": ("branches", "pre"),
-    "residual": ("body", "shortcut", "post", "shortcut_name", "merge"),
+    "residual": ("body", "shortcut", "post", "shortcut_name", "merge", "inplace"),
 }
 MAX_REPEAT = 10_000
 MAX_LAYERS = 100_000  # layers in one network, after every repeat
@@ -80,6 +80,7 @@ class Residual:
     shortcut: Sequential
     post: tuple[Node, ...]
     merge: str = "add"  # "add": body + shortcut (ResNet); "mul": body × shortcut (squeeze-excite)
+    inplace: bool = False  # the add written into the body's output (`out += identity`)
     inputs: tuple[str, ...] = ()
     trainable: bool | None = None
     label: str | None = None
@@ -505,7 +506,13 @@ class _Parser:
         merge = substitute(item.get("merge", "add"), env)
         if merge not in ("add", "mul"):
             raise SpecError(f"must be 'add' or 'mul', got {merge!r}", field="merge")
-        return Residual(path, tuple(body), shortcut, tuple(post), merge)
+        inplace = substitute(item.get("inplace", False), env)
+        if not isinstance(inplace, bool):
+            raise SpecError(f"must be true or false, got {inplace!r}", field="inplace")
+        if inplace and merge != "add":
+            raise SpecError("an in-place merge is an add (`out += identity`); a mul keeps both "
+                            "inputs for its backward", field="inplace")
+        return Residual(path, tuple(body), shortcut, tuple(post), merge, inplace)
 
     def _block(self, type_name: str, item: Mapping[str, Any], path: str,
                env: Mapping[str, Any], stack: tuple[str, ...]) -> Node:
@@ -671,7 +678,7 @@ class _Lowering:
             if short_scope != inner:
                 self.close(short_scope, short)
             self.name(node.shortcut.path, short)
-            merge: Kind = Add() if node.merge == "add" else Mul()
+            merge: Kind = Add(inplace=node.inplace) if node.merge == "add" else Mul()
             self.add(Op(node.path, merge, (body, short), scope=inner))
             out = self.sequence(node.post, node.path, inner, trainable)
             self.close(inner, out)

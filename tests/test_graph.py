@@ -340,3 +340,22 @@ def test_a_container_stands_for_the_tensor_it_returns(name):
         last = report.layers[c.last]
         assert (c.name, c.output_shape, c.receptive_field) == \
             (c.name, last.output_shape, last.receptive_field)
+
+
+def test_a_residual_adds_in_place_when_told_and_matches_torch():
+    block = {"name": "block", "type": "residual", "inplace": True,
+             "body": [{"type": "conv2d", "out_channels": 4, "kernel_size": 1}],
+             "post": [{"type": "relu", "inplace": True}]}
+    spec = {"input": [4, 8, 8], "layers": [block]}
+    report = cnnsize.analyze(spec, conventions=cnnsize.Conventions(inplace_activations="spec"))
+    assert report["block"].type == "add" and report["block"].kind.inplace
+    assert report["block"].activation_bytes == 0
+    assert report.totals.peak_bytes == 2_048   # the input and the conv's output, as above
+    assert cnnsize.analyze({"input": [4, 8, 8], "layers": [{**block, "inplace": False}]}
+                           )["block"].activation_bytes == 1_024
+    for wrong, message in ((dict(block, merge="mul"), "an in-place merge is an add"),
+                           (dict(block, inplace="yes"), "must be true or false")):
+        with pytest.raises(CnnsizeError, match=message):
+            cnnsize.analyze({"input": [4, 8, 8], "layers": [wrong]})
+    pytest.importorskip("torch")
+    assert cnnsize.crosscheck(spec, batch=2).ok
