@@ -56,6 +56,7 @@ MAX_DRAWN = 300         # graph: more boxes than this are refused (--depth rolls
 MAX_STAGES = 48          # lenet / alexnet: more stages than this do not read, even wrapped
 MAX_WIDTH = 16.0         # inches: a row (lenet, alexnet) wraps beyond this
 MAX_COLUMN = 9.0         # inches: a graph's column wraps beyond this height
+MAX_TALL = 2 * MAX_COLUMN  # inches: a graph drawn without --depth rolls up beyond this height
 FONT = 8.0               # points: names and captions
 SMALL = 7.0              # points: shapes, costs, dims
 
@@ -943,6 +944,13 @@ def draw(net: SpecLike, style: Style = "graph", *, depth: int | None = None,
                 if report.containers else f"{report.name} has no containers to roll up; write "
                 "its repeated parts as blocks or sequential containers")
         cv = _graph_canvas(report, chosen, costs)
+        # without --depth, a graph that cannot wrap into columns (long skips cross every rank:
+        # a U-Net) rolls up until it is at most MAX_TALL high, or as low as it gets
+        while depth is None and cv.height > MAX_TALL and chosen != 1 and report.containers:
+            chosen = _deepest(report) if chosen is None else chosen - 1
+            shallower = _graph_canvas(report, chosen, costs)
+            if shallower.height < cv.height:
+                cv = shallower
     else:
         drawn = units(report, chosen)
         if not is_chain(drawn):

@@ -16,7 +16,7 @@ pytest.importorskip("matplotlib")
 
 import cnnsize
 from cnnsize.cli import main
-from cnnsize.draw import MAX_BOXES, draw, fit_depth, units
+from cnnsize.draw import MAX_BOXES, MAX_TALL, draw, fit_depth, units
 from cnnsize.errors import CnnsizeError
 from cnnsize.plot import save
 
@@ -132,11 +132,24 @@ def test_default_depth_keeps_a_graph_readable():
         assert len(units(report, fit_depth(report, "graph"))) <= MAX_BOXES
 
 
+def test_a_graph_whose_skips_cross_every_rank_rolls_up_until_it_fits():
+    """U-Net's 54 rows fit MAX_BOXES, but its long skips leave no rank to wrap a column at: a
+    33-inch column. Without --depth it rolls up to its 10 blocks, a U; with it, as asked."""
+    fig = draw("unet")
+    assert fig.get_size_inches()[1] <= MAX_TALL
+    from matplotlib.text import Text
+
+    texts = " ".join(t.get_text() for t in fig.findobj(Text))
+    assert "11 boxes (containers rolled up at depth 1)" in texts
+    assert draw("unet", depth=2).get_size_inches()[1] > MAX_TALL
+
+
 @pytest.mark.parametrize(("name", "style"), [
     ("lenet5", "lenet"), ("lenet5", "graph"), ("alexnet_2012", "alexnet"), ("vgg16", "alexnet"),
     ("vgg16", "lenet"), ("resnet152", "graph"), ("resnet152", "alexnet"), ("googlenet", "graph"),
     ("inception_v3", "graph"), ("densenet121", "graph"), ("mobilenet_v2", "graph"),
-    ("deepbind", "lenet"), ("squeezenet1_0", "graph"), ("efficientnet_b0", "alexnet")])
+    ("deepbind", "lenet"), ("squeezenet1_0", "graph"), ("efficientnet_b0", "alexnet"),
+    ("unet", "graph"), ("fcn_resnet50", "graph"), ("convnext_tiny", "graph"), ("vit_b_16", "graph")])
 def test_no_text_overlaps_and_the_figure_fits_a_slide(name, style):
     fig = draw(name, style)
     width, height = fig.get_size_inches()
