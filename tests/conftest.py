@@ -25,3 +25,32 @@ def golden(request: pytest.FixtureRequest):
         assert path.exists(), f"no golden file {path}; run pytest --update-golden"
         assert text == path.read_text(encoding="utf-8")
     return check
+
+
+def _trim() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim), after a
+    collection: the large models' tensors, freed, otherwise stay in the process's heap, and a
+    whole suite in one process grows by each test's peak (several GB over the torchvision
+    models). Nothing where there is no glibc."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _memory_back_after_each_module():
+    yield
+    _trim()
+
+
+@pytest.fixture
+def memory_back():
+    """Per test, for the tests that build large models (test_torchvision_models.py)."""
+    yield
+    _trim()

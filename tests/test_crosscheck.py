@@ -169,3 +169,24 @@ def test_crosscheck_does_not_load_dynamo():
     code = ("import sys, cnnsize; assert cnnsize.crosscheck('lenet5').ok; "
             "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo costs ~1 s of CPU to import'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_a_crosscheck_leaves_nothing_of_its_model_alive(monkeypatch):
+    """The training-mode forward that measures saved tensors must not leave its autograd graph
+    (and with it the model's parameters) in a reference cycle through C++: crosscheck after
+    crosscheck of VGG once grew the process by the model's size each time."""
+    import gc
+    import weakref
+
+    real_build, built = cc.build, []
+
+    def recording(net):
+        model = real_build(net)
+        built.append(weakref.ref(model))
+        built.extend(weakref.ref(p) for p in model.parameters())
+        return model
+
+    monkeypatch.setattr(cc, "build", recording)
+    assert cnnsize.crosscheck("lenet5", batch=2).ok
+    gc.collect()
+    assert built and all(ref() is None for ref in built)

@@ -506,7 +506,10 @@ def _saved_for_backward(model: nn.Module, xs: tuple[torch.Tensor, ...]) -> int:
     held: list[weakref.ref[_Saved]] = []
 
     def pack(t: torch.Tensor) -> _Saved:
-        box = _Saved(t)
+        # detached (the same storage): a saved output holds its grad_fn, the node that holds
+        # this box, a cycle through C++ that Python's collector cannot see; the whole graph
+        # and the model's parameters would outlive every crosscheck
+        box = _Saved(t.detach())
         held.append(weakref.ref(box))
         return box
 
