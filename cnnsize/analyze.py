@@ -330,6 +330,13 @@ class _Pass:
                     per = batch if item.per_batch else 1
                     ssid = train.new(f"{op.name} (saved)", item.elements * per * self._itemsize(item),
                                      index, index)
+                elif item.flattened and view_strides(
+                        (batch, *in_shapes[item.index]), strides[op.inputs[item.index]],
+                        (batch * math.prod(in_shapes[item.index][:-2]),
+                         *in_shapes[item.index][-2:])) is None:  # bmm's operand: a copy
+                    ssid = train.new(f"{op.name} (saved copy of input {item.index})",
+                                     math.prod(in_shapes[item.index]) * batch
+                                     * self._itemsize(item), index, index)
                 else:
                     ssid = train.storage[op.inputs[item.index] if item.what == "input" else op.name]
                 if ssid not in saved_storages:

@@ -636,11 +636,3 @@ def test_torchvision_maxvit_t_counts_exact(tv):
                "relative_position_bias_table"]
     # the table (2·7 − 1)² · 2 heads = 338 weights, its index 49·49 = 2,401 buffers
     assert (bias.type, bias.weights, bias.buffers) == ("shift", 338, 2_401)
-
-
-def test_torchvision_swin_t_is_refused_where_it_folds_windows_into_the_batch(tv):
-    with pytest.raises(CnnsizeError, match=r"features.1.0.attn \(ShiftedWindowAttention\): "
-                                           r"reshape\(64, 49, 96\) of an input \[1, 8, 8, 7, 7, "
-                                           r"96\] moves elements between the batch dim and the "
-                                           r"others"):
-        from_module(tv.swin_t(), (3, 224, 224))

@@ -18,7 +18,7 @@ from . import torchvision_coverage as coverage
 
 
 @pytest.mark.parametrize(("family", "name"), coverage.names(), ids=[n for _, n in coverage.names()])
-def test_torchvision_model_imports_exact(family, name):
+def test_torchvision_model_imports_exact(family, name, memory_back):
     row = coverage.check(family, name)
     if name in coverage.NOT_YET:
         assert not row.exact, f"{name} now imports exact: take it out of NOT_YET"

@@ -48,6 +48,7 @@ SaveRule = Literal["input", "output", "none"]
 @kind_class(frozen=True)
 class _Elementwise(Kind):
     family = "activation"
+    window_dims: ClassVar[tuple[str, ...] | None] = ()  # one element at a time
     examples: ClassVar[tuple[tuple[dict[str, Any], Any], ...]] = (({}, (3, 5, 5)),)
     flops_per_element: ClassVar[int] = 0
     saves: ClassVar[SaveRule] = "input"
@@ -203,6 +204,7 @@ def _along(cost: Cost, dim: int | None, shape: Shape, type_name: str) -> Cost:
 class Softmax(_Elementwise):
     dim: int | None = arg(None, to_optional(to_int()))
     type_name, torch_name, flops_per_element, saves = "softmax", "Softmax", 3, "output"
+    window_dims = ("dim",)
     functions, function_args = ("softmax",), ("dim",)
     examples = (({"dim": 1}, (10,)), ({"dim": -1}, (2, 5, 7)))
 
@@ -219,6 +221,7 @@ class PReLU(_Elementwise):
     num_parameters: int = arg(1, to_int(1))
     init: float = arg(0.25, to_float)
     type_name, torch_name, flops_per_element = "prelu", "PReLU", 2
+    window_dims = None  # its parameters are per channel (dim 1)
     examples = (({}, (3, 5, 5)), ({"num_parameters": 4}, (4, 3, 3)), ({"num_parameters": 6}, (6,)))
 
     def analyze_one(self, shape: Shape) -> Cost:
@@ -353,6 +356,7 @@ class LogSoftmax(_Elementwise):
 
     dim: int | None = arg(None, to_optional(to_int()))
     type_name, torch_name, flops_per_element, saves = "logsoftmax", "LogSoftmax", 3, "output"
+    window_dims = ("dim",)
     functions, function_args = ("log_softmax",), ("dim",)
     examples = (({"dim": 1}, (10,)), ({"dim": 1}, (3, 4, 4)))
 
@@ -367,6 +371,7 @@ class Softmin(_Elementwise):
 
     dim: int | None = arg(None, to_optional(to_int()))
     type_name, torch_name, flops_per_element, saves = "softmin", "Softmin", 4, "output"
+    window_dims = ("dim",)
     functions, function_args = ("softmin",), ("dim",)
     examples = (({"dim": 1}, (10,)), ({"dim": 2}, (3, 4, 4)))
 
@@ -380,6 +385,7 @@ class Softmax2d(_Elementwise):
     """Softmax over the channels at every position of a C×H×W map: softmax's 3."""
 
     type_name, torch_name, flops_per_element, saves = "softmax2d", "Softmax2d", 3, "output"
+    window_dims = None  # over dim 1 of a C×H×W example
 
     def analyze_one(self, shape: Shape) -> Cost:
         if len(shape) != 3:
@@ -396,6 +402,7 @@ class GLU(_Elementwise):
 
     dim: int = arg(-1, to_int())
     type_name, torch_name, flops_per_element = "glu", "GLU", 5
+    window_dims = ("dim",)
     functions, function_args = ("glu",), ("dim",)
     examples = (({"dim": 1}, (4, 5, 5)), ({}, (3, 6)), ({"dim": -1}, (2, 3, 8)))
 
@@ -427,7 +434,8 @@ class _DropoutNd(_Elementwise):
     family = "dropout"
 
     def storage(self) -> Storage:
-        return "eval_noop"
+        p: float = getattr(self, "p")  # noqa: B009 (a field of every subclass)
+        return "view" if p == 0 else "eval_noop"  # p = 0: the input itself, in training too
 
     def noise_elements(self, shape: Shape) -> int:
         raise NotImplementedError
@@ -462,6 +470,7 @@ class Dropout2d(_DropoutNd):
     p: float = arg(0.5, to_float)
     inplace: bool = _inplace()
     type_name, torch_name = "dropout2d", "Dropout2d"
+    window_dims = None  # drops whole channels (dim 1)
     functions, function_args = ("dropout2d",), ("p", "training", "inplace")
 
     def noise_elements(self, shape: Shape) -> int:

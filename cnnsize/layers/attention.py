@@ -271,6 +271,7 @@ class ScaledDotProductAttention(Kind):
     enable_gqa: bool = arg(False, to_bool)
 
     type_name, torch_name, family = "scaleddotproductattention", "", "attention"
+    window_dims = ()  # the last two dims, at every position of the others
     min_inputs, max_inputs = 3, 3
     functions = ("scaled_dot_product_attention",)
     function_args = ("attn_mask", "dropout_p", "is_causal")

@@ -97,6 +97,9 @@ class Saved:
     when_grad: int | None = None  # saved only when this input needs a gradient (mul's operands)
     for_weights: bool = False     # saved only for the weights' gradient (linear's input): not
     # when they are frozen
+    flattened: bool = False       # the input as matmul hands it to bmm, N·∏lead × rows × cols:
+    # its own storage where that reshape is a view of it, else a contiguous copy (analyze.py
+    # follows the strides: a transposed or permuted head of a window attention is copied)
 
 
 @record
@@ -391,6 +394,11 @@ class Kind:
     forward_args: ClassVar[tuple[str, ...]] = ()
     extra_outputs: ClassVar[str] = ""
     parameter_flags: ClassVar[Mapping[str, str]] = {}
+    # How `cnnsize import` reads a call on a tensor whose dim 0 holds the batch times k windows
+    # (Swin's window partition, docs/conventions.md "Windows in the batch dim"): None, it
+    # cannot (a conv reads dim 1 as channels); else the fields that are PyTorch dims, which move
+    # up one (per example the windows are dim 1). See on_windows.
+    window_dims: ClassVar[tuple[str, ...] | None] = None
     # What it stands for in PyTorch, for docs/spec.md (default: the torch.nn class).
     origin: ClassVar[str] = ""
     # Its fields, in order, and their defaults: set by kind_class.
@@ -583,6 +591,26 @@ class Kind:
         is a parameter, used with the shape `parameter` (shapes with the batch dim)."""
         raise SpecError(f"{cls.type_name} has no parameter operand")
 
+    @classmethod
+    def on_windows(cls, args: Mapping[str, Any], windows: int) -> dict[str, Any]:
+        """Spec arguments of a call (as from_call read them against the traced tensors) on a
+        tensor whose dim 0 holds the batch times `windows`: per example that tensor has the
+        windows as dim 1, so each dim of `window_dims` >= 1 moves up one (a dim from the end
+        stays); dim 0, the batch and the windows together, is refused."""
+        if cls.window_dims is None:
+            raise SpecError(f"cnnsize's {cls.type_name} reads a tensor whose dim 0 holds the batch "
+                            f"times {windows} windows (a window partition) only as one example "
+                            "per row, which it is not", hint="a window partition (Swin) is "
+                            "followed through elementwise ops, linear, layer norm, softmax, "
+                            "matmul and data movement")
+        out = dict(args)
+        for name in cls.window_dims:
+            value = out.get(name, cls._defaults.get(name))
+            if value is not None:
+                out[name] = ([window_dim(d, cls) for d in value]
+                             if isinstance(value, (list, tuple)) else window_dim(value, cls))
+        return out
+
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
         """Constructor arguments for the matching torch.nn module, given the input shape."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)  # type: ignore[arg-type]
@@ -629,6 +657,19 @@ _FIELDS: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
 
 _KINDS: dict[tuple[Any, ...], Kind] = {}
 _KINDS_MAX = 8192
+
+
+def window_dim(dim: Any, cls: type[Kind]) -> Any:
+    """A PyTorch dim of a tensor whose dim 0 holds the batch times k windows, as a dim of the
+    per-example tensor with the windows at dim 1 (see Kind.on_windows)."""
+    if not is_int(dim) or dim < 0:
+        return dim  # from the end: the same dim
+    if dim == 0:
+        raise SpecError(f"cnnsize's {cls.type_name} works along dim 0, which holds the batch "
+                        "times the windows (a window partition): a count per example cannot "
+                        "follow that", hint="work along the other dims, or undo the partition "
+                                            "first (x.view(B, ...))")
+    return int(dim) + 1
 
 
 def _args_key(cls: type[Kind], args: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -723,7 +764,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "norm": ("batchnorm1d", "batchnorm2d", "batchnorm3d", "instancenorm1d", "instancenorm2d",
              "instancenorm3d", "layernorm", "layernorm2d", "groupnorm", "localresponsenorm"),
     "shape_ops": ("reshape", "unflatten", "permute", "transpose", "squeeze", "unsqueeze",
-                  "expand", "channelshuffle", "contiguous", "slice", "select", "chunk", "split"),
+                  "expand", "channelshuffle", "contiguous", "roll", "slice", "select", "chunk",
+                  "split"),
     "stochastic": ("stochasticdepth",),
     "pad": ("zeropad1d", "zeropad2d", "zeropad3d", "constantpad1d", "constantpad2d",
             "constantpad3d", "reflectionpad1d", "reflectionpad2d", "reflectionpad3d",

@@ -70,6 +70,7 @@ class _Learned(Kind):
 
     family = "learned"
     operator: ClassVar[str] = "mul"
+    window_dims: ClassVar[tuple[str, ...] | None] = ()
 
     def args(self) -> dict[str, Any]:
         out = super().args()
@@ -198,6 +199,7 @@ class Token(_Learned):
     first: bool = arg(True, to_bool)
 
     type_name, torch_name, operator = "token", "", "cat"
+    window_dims = ("dim",)
     param_functions = ("cat", "concat", "concatenate")
     spec_only = frozenset({"first"})
     origin = "`torch.cat([t.expand(n, -1, -1), x], dim)`, t an `nn.Parameter` (ViT's class token)"

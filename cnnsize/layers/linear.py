@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import ShapeError
+from ..errors import ShapeError, SpecError
 from .base import (
     SPATIAL_SYMBOLS,
     Cost,
@@ -38,7 +38,26 @@ class Linear(Kind):
     in_features: int | None = arg(None, to_optional(to_int(1)))
 
     type_name, torch_name, family = "linear", "Linear", "linear"
+    window_dims = ()  # the last dim, at every position of the others
+    functions, function_args, state_args = ("linear",), ("weight", "bias"), ("weight", "bias")
+    origin = "`nn.Linear`, `F.linear(x, weight, bias)` with the model's weight"
     examples = (({"out_features": 120}, (400,)), ({"out_features": 5, "bias": False}, (3, 7)))
+
+    @classmethod
+    def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
+                  in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
+        """F.linear(x, weight, bias) with the model's own weight (Swin's attention calls it
+        with its nn.Linear's weight): out_features from the weight's rows, bias whether given."""
+        raw = dict(zip(cls.function_args, positional))
+        raw.update(keywords)
+        if set(raw) - {"weight", "bias"}:
+            raise SpecError(f"F.linear with {sorted(set(raw) - {'weight', 'bias'})}: cnnsize's "
+                            "linear takes a weight and a bias")
+        shape = tuple(int(s) for s in getattr(raw.get("weight"), "shape", ()))
+        if len(shape) != 2:
+            raise SpecError(f"F.linear with a weight of shape {fmt_shape(shape)}: cnnsize's "
+                            "linear has a weight of out_features × in_features")
+        return {"out_features": shape[0], "bias": raw.get("bias") is not None}
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
         return {"in_features": shape[-1], "out_features": self.out_features, "bias": self.bias}
@@ -89,6 +108,7 @@ class Flatten(Kind):
     end_dim: int = arg(-1, to_int())
 
     type_name, torch_name, family = "flatten", "Flatten", "reshape"
+    window_dims = ("start_dim", "end_dim")
     examples = (({}, (16, 5, 5)), ({"start_dim": 2}, (3, 4, 5)))
     functions, function_args = ("flatten",), ("start_dim", "end_dim")
 

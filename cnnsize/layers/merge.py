@@ -60,14 +60,27 @@ def _dim(dim: int, rank: int, type_name: str, extra: int = 0) -> int:
     return dim % full - 1
 
 
+def to_constant_shape(value: Any, cls: type[Kind], name: str) -> tuple[int, ...]:
+    items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(items, (list, tuple)) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in items):
+        raise SpecError(f"expected the constant tensor's shape, a list of integers >= 1, got "
+                        f"{value!r}")
+    return tuple(int(v) for v in items)
+
+
 @kind_class(frozen=True)
 class _Elementwise(Kind):
     """out = in_0 ∘ in_1 ∘ … with broadcasting; saved for backward as PyTorch's formulas need.
-    With `other`, a Python number, one input: x ∘ other (`x * self.scale`)."""
+    With `other`, a Python number, one input: x ∘ other (`x * self.scale`); with `constant`, the
+    shape of a tensor that forward makes from shapes alone (Swin's attention mask: not the
+    input's values, not learned), one input: x ∘ that tensor."""
 
     other: float | None = arg(None, to_optional(to_float))
+    constant: tuple[int, ...] | None = arg(None, to_optional(to_constant_shape))
 
     family = "merge"
+    window_dims: ClassVar[tuple[str, ...] | None] = ()
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 2
     function_args = ("other",)
@@ -78,7 +91,8 @@ class _Elementwise(Kind):
     # (saved input, needed when this input needs a gradient; None: always)
     saves: ClassVar[tuple[tuple[int, int | None], ...]] = ()
     examples: ClassVar[tuple[tuple[dict[str, Any], Any], ...]] = (
-        ({}, ((4, 5, 5), (4, 5, 5))), ({}, ((4, 5, 5), (4, 1, 1))), ({"other": 0.5}, ((3, 4),)))
+        ({}, ((4, 5, 5), (4, 5, 5))), ({}, ((4, 5, 5), (4, 1, 1))), ({"other": 0.5}, ((3, 4),)),
+        ({"constant": [1, 5, 1]}, ((4, 5, 5),)))
 
     @classmethod
     def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
@@ -93,13 +107,29 @@ class _Elementwise(Kind):
             return None  # a complex number, a numpy scalar: not a Python number
         return super().from_call(positional, keywords, in_shapes, out_shape)
 
+    def args(self) -> dict[str, Any]:
+        out = super().args()
+        if self.constant is not None:
+            out["constant"] = list(self.constant)
+        return out
+
+    def validate(self) -> None:
+        if self.other is not None and self.constant is not None:
+            raise SpecError(f"{self.type_name} takes a number (other) or a constant tensor "
+                            "(constant), not both", field="constant")
+
     def check_arity(self, inputs: Sequence[Shape]) -> None:
+        if self.constant is not None and len(inputs) != 1:
+            raise SpecError(f"{self.type_name} with constant: {list(self.constant)} takes one "
+                            f"input, got {len(inputs)}", field="inputs",
+                            hint="constant is the shape of a tensor that forward makes; drop it "
+                                 "to combine tensors")
         if self.other is not None and len(inputs) != 1:
             raise SpecError(f"{self.type_name} with other: {self.other:g} takes one input, got "
                             f"{len(inputs)}", field="inputs",
                             hint="other is a number that multiplies (adds, …) one tensor; drop "
                                  "it to combine tensors")
-        if self.other is None and len(inputs) < 2:
+        if self.other is None and self.constant is None and len(inputs) < 2:
             more = " or more" if self.max_inputs is None else ""
             raise SpecError(f"{self.type_name} takes 2{more} inputs, got {len(inputs)}; or one "
                             "and other: a number",
@@ -118,6 +148,8 @@ class _Elementwise(Kind):
                                  "backward: the number is not a tensor)",
                                  f"units = {product_text(list(inputs[0]))} = {units:,}",
                                  f"FLOPs = units = {units:,}"))
+        if self.constant is not None:
+            return self.with_constant(inputs[0], self.constant)
         shape = broadcast(inputs)
         inplace = bool(getattr(self, "inplace", False))
         if shape is not None and inplace and shape != inputs[0]:
@@ -142,11 +174,44 @@ class _Elementwise(Kind):
                              f"units = {product_text(list(shape))} = {units:,}",
                              f"FLOPs = (inputs − 1)·units = {len(inputs) - 1}·{units:,} = {flops:,}"))
 
+    def with_constant(self, shape: Shape, constant: Shape) -> Cost:
+        """x ∘ c, c a tensor of `constant` (PyTorch's shape, right-aligned against x's rank as a
+        parameter's is: learned.per_example) that forward makes from shapes alone."""
+        from .learned import per_example
+
+        inplace = bool(getattr(self, "inplace", False))
+        mine = per_example(constant, len(shape), self.type_name)
+        out = broadcast([shape, mine])
+        if out is None or (inplace and out != shape):
+            raise ShapeError(f"cannot {self.type_name} {fmt_shape(shape)} and a constant of "
+                             f"{fmt_shape(constant)} (per example {fmt_shape(mine)})",
+                             field="constant", hint="the constant broadcasts into the input: "
+                             "each of its dims is 1 or the input's size (right-aligned)")
+        units = math.prod(out)
+        # x·c and x/c keep c for x's gradient (autograd saves the other operand); x ± c nothing
+        keeps = self.type_name in ("mul", "div")
+        saved = (Saved("new", elements=math.prod(constant), per_batch=False, when_grad=0),) \
+            if keeps else ()
+        return Cost(output_shape=out, elementwise_flops=units, rf=self.rf_rule,
+                    storage="inplace" if inplace else "new", saved=saved,
+                    explain=(f"{self.what} of {fmt_shape(shape)} and a constant of "
+                             f"{fmt_shape(constant)} that forward makes (broadcast as "
+                             f"{fmt_shape(mine)}) → {fmt_shape(out)} (the constant is not an "
+                             "activation" + ("; saved for the input's gradient, once per batch)"
+                                             if keeps else ": nothing saved for backward)"),
+                             f"units = {product_text(list(out))} = {units:,}",
+                             f"FLOPs = units = {units:,}"))
+
     def torch_module(self, shape: Shape) -> Any:
+        import functools
         import operator
 
         from ..verify import modules
 
+        if self.constant is not None:
+            name = ("i" if getattr(self, "inplace", False) else "") + self.operator
+            return modules.Function(self.type_name, functools.partial(
+                _with_constant, getattr(operator, name)), {"constant": list(self.constant)})
         if self.other is not None:
             import torch
 
@@ -157,6 +222,13 @@ class _Elementwise(Kind):
         return modules.Function(self.type_name, getattr(operator, name), dict(self.call_kwargs()))
 
     operator: ClassVar[str] = "add"
+
+
+def _with_constant(function: Any, x: Any, constant: Sequence[int]) -> Any:
+    """x ∘ a constant tensor of that shape (ones: what it holds changes no count)."""
+    import torch
+
+    return function(x, torch.ones(tuple(constant), dtype=x.dtype, device=x.device))
 
 
 @register
@@ -171,12 +243,13 @@ class Add(_Elementwise):
     spec_only = frozenset({"inplace"})
     examples = (({}, ((4, 5, 5), (4, 5, 5))), ({}, ((3, 4), (3, 4), (1, 4))),
                 ({"inplace": True}, ((4, 5, 5), (4, 1, 5))), ({"other": 2.0}, ((3, 4),)),
-                ({"other": -1.0, "inplace": True}, ((2, 3),)))
+                ({"other": -1.0, "inplace": True}, ((2, 3),)),
+                ({"constant": [1, 3, 1, 4, 4]}, ((3, 2, 4, 4),)))
 
     def torch_module(self, shape: Shape) -> Any:
         from ..verify import modules
 
-        if self.other is not None:
+        if self.other is not None or self.constant is not None:
             return _Elementwise.torch_module(self, shape)
         return modules.Function("add", _sum_into if self.inplace else _sum)
 
@@ -231,6 +304,7 @@ class _Join(Kind):
     family = "merge"
     min_inputs, max_inputs = 1, None
     joins: ClassVar[Literal["cat", "stack"]] = "cat"
+    window_dims = ("dim",)
     function_args = ("dim",)
 
     def torch_module(self, shape: Shape) -> Any:
@@ -307,6 +381,7 @@ class MatMul(Kind):
     """
 
     type_name, torch_name, family = "matmul", "", "merge"
+    window_dims = ()
     min_inputs, max_inputs = 2, 2
     functions, origin = ("matmul", "bmm"), "`torch.matmul`, `@`"
     examples = (({}, ((3, 4), (4, 5))), ({}, ((2, 6, 3), (1, 3, 7))))
@@ -328,7 +403,8 @@ class MatMul(Kind):
         batch = math.prod(lead)
         macs = batch * n * k * m
         # An operand whose leading dims broadcast is expanded and copied; the copy is saved.
-        saved = tuple(Saved("input", index=i, when_grad=1 - i) if s[:-2] == lead else
+        saved = tuple(Saved("input", index=i, when_grad=1 - i, flattened=len(s) > 2)
+                      if s[:-2] == lead else
                       Saved("new", elements=batch * math.prod(s[-2:]), when_grad=1 - i)
                       for i, s in ((1, b), (0, a)))
         return Cost(output_shape=shape, macs=macs, connections=macs, rf="global", saved=saved,

@@ -330,6 +330,7 @@ class LayerNorm(Kind):
     bias: bool = arg(True, to_bool)
 
     type_name, torch_name, family = "layernorm", "LayerNorm", "norm"
+    window_dims = ()  # the last dims, at every position of the others
     functions = ("layer_norm",)
     function_args = ("normalized_shape", "weight", "bias", "eps")
     state_args = ("weight", "bias")

@@ -96,7 +96,7 @@ def pad_cost(shape: Shape, pads: tuple[int, ...], mode: PadMode, field: str = "p
         sym = syms[n - 1 - i]
         w1 = shape[axis]
         w2 = w1 + left + right
-        before, after = _SIDES[i]
+        before, after = _SIDES[i] if i < len(_SIDES) else (f"start{i}", f"end{i}")  # (F.pad)
         formula = (f"{sym}2 = {sym}1 + P_{before} + P_{after} = {w1} + {left} + {right} = "
                    f"{w2:,}")
         side = f"{before}, {after}"

@@ -219,8 +219,9 @@ class _AdaptivePoolNd(Kind):
         rf: RFEffect = "global" if global_pool else tuple(
             Window(b.longest, w1 // w2 if w1 >= w2 else Fraction(w1, w2))
             for b, w1, w2 in zip(bins, spatial, sizes))
-        # PyTorch computes an average pool to 1 as a mean, whose backward needs no tensor.
-        saved = () if global_pool and not self.is_max and self.ndim < 3 else _saved(self.is_max, units)
+        # PyTorch computes an average pool to 1 as a mean, whose backward needs no tensor (1d,
+        # 2d and 3d: adaptive_avg_pool3d's shortcut too, torch 2.13 and 2.14).
+        saved = () if global_pool and not self.is_max else _saved(self.is_max, units)
         return Cost(output_shape=out, connections=connections, elementwise_flops=flops,
                     neurons=True, rf=rf, saved=saved, explain=tuple(explain))
 

@@ -46,6 +46,7 @@ class _Reduce(Kind):
 
     family = "reduce"
     function_args = ("dim", "keepdim")
+    window_dims = ("dim",)
     what: ClassVar[str] = "sum"
     per_output: ClassVar[int] = -1  # FLOPs per output beyond n − 1 (mean: one division)
     saves: ClassVar[tuple[Saved, ...]] = ()

@@ -1,5 +1,5 @@
 """Data movement: reshape/view, unflatten, permute, transpose, squeeze/unsqueeze, expand, channel
-shuffle, contiguous, and the pieces of a tensor (slice, select, chunk, split).
+shuffle, contiguous, roll, and the pieces of a tensor (slice, select, chunk, split).
 
 No parameters, no MACs, no FLOPs: every output element is a copy of one input element, so its
 receptive field is that element's (the spatial dims move with their axes: `Cost.moves`).
@@ -10,10 +10,13 @@ Memory (docs/conventions.md, "Views and copies"): permute, transpose, squeeze, u
 expand and the pieces are always views of their input (no new storage); reshape, view, flatten
 and unflatten are views where PyTorch's view rule (computeStride) finds strides for the input
 as it is laid out, else reshape copies (after a transpose or permute: analyze.py follows the
-strides); contiguous copies only a tensor that is not contiguous; channel shuffle always copies.
+strides); contiguous copies only a tensor that is not contiguous; channel shuffle and roll
+always copy.
 
 Dims count the batch dim as 0, as in PyTorch; an op that would move the batch dim (permute's
-dims[0] != 0, a reshape that merges it, a piece of dim 0) is refused. A graph op makes one
+dims[0] != 0, a reshape that merges it, a piece of dim 0) is refused (`cnnsize import` reads a
+reshape that folds windows into the batch dim as a per-example one, and a kind's dims on such a
+tensor through `Kind.on_windows`: verify/importer.py). A graph op makes one
 tensor: `chunk`, `split` and `unbind` are one op per piece, chosen by `index` (not PyTorch's
 argument: `x1, x2 = x.chunk(2, dim=1)` is two rows, index 0 and 1).
 """
@@ -188,6 +191,8 @@ def _call(x: Any, op: str, **args: Any) -> Any:
         return x.expand(x.shape[0], *args["size"])
     if op == "contiguous":
         return x.contiguous()
+    if op == "roll":
+        return torch.roll(x, list(args["shifts"]), list(args["dims"]))
     if op == "slice":
         index = [slice(None)] * (args["dim"] % x.dim()) + [
             slice(args["start"], args["end"], args["step"])]
@@ -286,6 +291,7 @@ class Unflatten(_Move):
     unflattened_size: tuple[int, ...] = arg(convert=to_sizes)
 
     type_name, torch_name, storage = "unflatten", "Unflatten", "reshape"
+    window_dims = ("dim",)
     functions, function_args = ("unflatten",), ("dim", "sizes")
     examples = (({"dim": 1, "unflattened_size": [2, 4]}, (8, 3)),
                 ({"dim": -1, "unflattened_size": [5, -1]}, (3, 10)))
@@ -335,6 +341,16 @@ class Permute(_Move):
         dims = _sizes_of(positional, keywords, "dims")
         return {"dims": dims} if dims and set(keywords) <= {"dims"} else None
 
+    @classmethod
+    def on_windows(cls, args: Mapping[str, Any], windows: int) -> dict[str, Any]:
+        """permute(0, a, b, …) of a tensor whose dim 0 is the batch times the windows is, per
+        example, permute(0, 1, a + 1, b + 1, …): the windows stay at dim 1."""
+        dims = list(args["dims"])
+        rank = len(dims)
+        if not all(is_int(d) and -rank <= d < rank for d in dims) or dims[0] % rank != 0:
+            return Kind.on_windows(args, windows)  # (refused by the kind, or as dim 0)
+        return {**args, "dims": [0, 1] + [d % rank + 1 for d in dims[1:]]}
+
     def analyze_one(self, shape: Shape) -> Cost:
         rank = len(shape) + 1
         if len(self.dims) != rank:
@@ -362,6 +378,7 @@ class Transpose(_Move):
     dim1: int = arg(convert=to_int())
 
     type_name, torch_name = "transpose", ""
+    window_dims = ("dim0", "dim1")
     functions, function_args = ("transpose", "swapaxes", "swapdims"), ("dim0", "dim1")
     origin = "`torch.transpose`, `x.transpose`"
     examples = (({"dim0": 1, "dim1": 2}, (2, 3, 4, 5)), ({"dim0": -1, "dim1": -2}, (3, 4)))
@@ -392,6 +409,7 @@ class Squeeze(_Move):
     dim: tuple[int, ...] | None = arg(None, to_optional_dims)
 
     type_name, torch_name = "squeeze", ""
+    window_dims = ("dim",)
     functions, function_args = ("squeeze",), ("dim",)
     origin = "`torch.squeeze`, `x.squeeze`"
     examples = (({"dim": -1}, (3, 4, 1)), ({}, (3, 1, 4, 1)), ({"dim": [2, 3]}, (3, 1, 1)))
@@ -426,6 +444,7 @@ class Unsqueeze(_Move):
     dim: int = arg(convert=to_int())
 
     type_name, torch_name = "unsqueeze", ""
+    window_dims = ("dim",)
     functions, function_args = ("unsqueeze",), ("dim",)
     origin = "`torch.unsqueeze`, `x.unsqueeze`, `x[:, None]`"
     examples = (({"dim": 1}, (3, 4)), ({"dim": -1}, (3, 4, 5)))
@@ -460,6 +479,12 @@ class Expand(_Move):
             raise SpecError(f"expand to {len(sizes)} dims of an input of {len(in_shapes[0])}: "
                             "new leading dims would come before the batch dim")
         return {"size": _batch_first(sizes, in_shapes, out_shape, "expand")}
+
+    @classmethod
+    def on_windows(cls, args: Mapping[str, Any], windows: int) -> dict[str, Any]:
+        """expand(N·k, …) of a tensor whose dim 0 is the batch times k windows keeps the
+        windows (-1) per example."""
+        return {**args, "size": [-1, *args["size"]]}
 
     def analyze_one(self, shape: Shape) -> Cost:
         if len(self.size) != len(shape):
@@ -507,6 +532,7 @@ class Contiguous(_Move):
     """x.contiguous(): the input itself where it is contiguous, else a contiguous copy."""
 
     type_name, torch_name, storage = "contiguous", "", "contiguous"
+    window_dims = ()
     functions = ("contiguous",)
     origin = "`x.contiguous()`"
     examples = (({}, (3, 4, 5)),)
@@ -523,6 +549,52 @@ class Contiguous(_Move):
 
     def analyze_one(self, shape: Shape) -> Cost:
         return self.moved(shape, shape, [(a,) for a in range(len(shape))], "laid out contiguously")
+
+
+def to_shifts(value: Any, cls: type[Kind], name: str) -> tuple[int, ...]:
+    items = [value] if is_int(value) else value
+    if not isinstance(items, (list, tuple)) or not items or not all(is_int(v) for v in items):
+        raise SpecError(f"expected a shift or a list of shifts (integers), got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+@register
+@kind_class(frozen=True)
+class Roll(_Move):
+    """torch.roll(x, shifts, dims): the elements shifted cyclically along each of `dims` by its
+    shift (Swin's shifted windows); a copy."""
+
+    shifts: tuple[int, ...] = arg(convert=to_shifts)
+    dims: tuple[int, ...] = arg(convert=to_dims)
+
+    type_name, torch_name, storage = "roll", "", "new"
+    functions, function_args = ("roll",), ("shifts", "dims")
+    window_dims = ("dims",)
+    origin = "`torch.roll` (with `dims`: one shift per dim)"
+    examples = (({"shifts": [-3, -3], "dims": [1, 2]}, (8, 8, 4)), ({"shifts": 2, "dims": -1}, (3, 5)),
+                ({"shifts": [1, 2, 3], "dims": [1, 2, 3]}, (4, 5, 6, 2)))
+
+    @classmethod
+    def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
+                  in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
+        args = super().from_call(positional, keywords, in_shapes, out_shape)
+        if args is not None and args.get("dims") is None:
+            raise SpecError("torch.roll without dims rolls the flattened tensor, the batch dim "
+                            "included, which a count per example cannot follow: give the dims")
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in (args or {}).items()}
+
+    def validate(self) -> None:
+        if len(self.shifts) != len(self.dims):
+            raise SpecError(f"roll takes one shift per dim: {len(self.shifts)} shifts "
+                            f"{list(self.shifts)} for {len(self.dims)} dims {list(self.dims)}",
+                            field="shifts", hint="list a shift for each dim in dims")
+
+    def analyze_one(self, shape: Shape) -> Cost:
+        axes = [axis(d, len(shape), self.type_name, "dims") for d in self.dims]
+        moved = ", ".join(f"{s:+d} along dim {d} (size {shape[a]})"
+                          for s, d, a in zip(self.shifts, self.dims, axes))
+        return self.moved(shape, shape, [(a,) for a in range(len(shape))],
+                          f"the elements shifted cyclically by {moved}")
 
 
 # ---------------------------------------------------------------- pieces (always views)
@@ -550,6 +622,7 @@ class Slice(_Move):
     step: int = arg(1, to_int(1))
 
     type_name, torch_name = "slice", ""
+    window_dims = ("dim",)
     functions = ("narrow",)
     origin = "`x[:, start:end:step]`, `torch.narrow`"
     examples = (({"end": 2}, (4, 3, 3)), ({"dim": 2, "start": 1, "end": -1}, (2, 5, 5)),
@@ -585,6 +658,7 @@ class Select(_Move):
     index: int = arg(0, to_int())
 
     type_name, torch_name = "select", ""
+    window_dims = ("dim",)
     functions, function_args = ("select", "unbind"), ("dim", "index")
     origin = "`x[:, index]`, `torch.select`, `torch.unbind` (one row per `index`)"
     examples = (({"index": 1}, (3, 4, 4)), ({"dim": -1, "index": -1}, (2, 5)))
@@ -612,6 +686,7 @@ class _Pieces(_Move):
     """One of the pieces torch.chunk or torch.split cut a tensor into along `dim`."""
 
     function_args: ClassVar[tuple[str, ...]] = ()
+    window_dims = ("dim",)
 
     def pieces(self, size: int) -> list[tuple[int, int]]:
         """(start, length) of every piece of a dim of this size."""
@@ -701,6 +776,6 @@ class Split(_Pieces):
         return list(zip(starts, sizes))
 
 
-__all__ = ["ChannelShuffle", "Chunk", "Contiguous", "Expand", "Permute", "Reshape", "Select",
-           "Slice", "Split", "Squeeze", "Transpose", "Unflatten", "Unsqueeze", "axis",
+__all__ = ["ChannelShuffle", "Chunk", "Contiguous", "Expand", "Permute", "Reshape", "Roll",
+           "Select", "Slice", "Split", "Squeeze", "Transpose", "Unflatten", "Unsqueeze", "axis",
            "reshape_moves", "to_dims"]

@@ -24,6 +24,24 @@ of a kind with `state_args` (F.conv2d, F.batch_norm, …) counts the model's ten
 and is not counted. A quantized model's ops (torch.ops.quantized.*) are their float
 counterparts (`quantized`). What cannot be followed is refused by its causes (a use of what a
 failed call made is a consequence, not listed), or, with `opaque`, kept as an `opaque` row.
+
+Windows in the batch dim (Swin's window partition, docs/conventions.md): a reshape or view whose
+output's dim 0 is not the traced batch N but a multiple N·k of it (k > 1) folds k windows into
+the batch; the tensor it makes is "folded", and per example it is (k, *shape[1:]) — the spec's
+row is a per-example reshape to that shape. The rule reads dim 0 as the batch times the windows,
+batch outermost, which is how a reshape lays out the elements of each example (a reshape keeps
+their order, so example n is rows n·k to n·k + k − 1); the trace runs at batch 1 (N = 1: every
+dim 0 of s > 1 is k = s), and crosscheck's runs at other batches read it the same way. A call on
+folded tensors is its kind's row per example, its dims moved up one (`Kind.on_windows`: the
+windows are dim 1), and what it makes is folded too; a later reshape to dim 0 = N·k' keeps k'
+windows, one to dim 0 = N unfolds them (Swin's attn.view(B, nW, heads, N, N) for the mask, and
+its window reverse). Refused: a kind that reads dim 1 as channels (conv, batch norm), a call
+along dim 0, one that combines a folded tensor with a batch-first one or other windows, and a
+result whose dim 0 is not N·k. A tensor that forward makes from shapes alone (x.new_zeros(...)
+then slice assignments and masked_fill: Swin's attention mask) is a constant; x ∘ that constant
+(add, sub, mul, div) is the kind with `constant:` its shape. A module called on windows (timm's
+qkv nn.Linear) is checked against the trace here, as torch functions are (`Trace.windowed`):
+its hooks would see N·k rows.
 """
 
 from __future__ import annotations
@@ -64,6 +82,12 @@ _PARAMETER_VIEWS = {"expand", "broadcast_to", "view", "reshape", "unsqueeze", "s
 _PARAMETER_GATHERS = {"getitem", "index_select", "embedding"}
 # Keywords of torch functions that change nothing cnnsize counts.
 _IGNORED_KEYWORDS = {"_stacklevel", "training", "out"}
+# Calls that make a tensor from another's shape, dtype and device alone (not its values): a
+# constant (Swin's attention mask, x.new_zeros(...)).
+_FROM_SHAPE = {"new_zeros", "new_ones", "new_full", "new_empty", "zeros_like", "ones_like",
+               "full_like", "empty_like"}
+# Calls without a tensor operand that make a tensor from sizes alone.
+_FROM_SIZES = {"zeros", "ones", "full", "empty"}
 _WRITES = {"setitem", "copy", "index_put", "masked_fill", "scatter", "index_copy", "fill"}
 # Calls that read tensor values into Python (the path forward takes may depend on the data),
 # and calls whose output shape depends on the values.
@@ -109,6 +133,9 @@ class Trace:
     notes: list[str] = field(default_factory=list)  # what the import decided (the spec's meta)
     quantization_buffers: int = 0  # scale and zero point buffers of quantized ops: not counted
     prepared: list[str] = field(default_factory=list)  # rows whose weight forward computes
+    # rows of module calls on windows folded into the batch dim: their hooks would see N·k
+    # rows, so they are checked against the trace here, as torch functions are
+    windowed: list[str] = field(default_factory=list)
 
 
 def _normalise(func: Any) -> tuple[str, bool, bool]:
@@ -233,6 +260,7 @@ class _Tracer(TorchFunctionMode):
         self.quantized_rows: dict[int, str] = {}  # id(nn.quantized module) → its first row
         self.qparams: set[int] = set()  # buffers a quantized op reads as its scale, zero point
         self.quantized_note = False
+        self.windowed: list[str] = []  # rows of module calls on windows (Trace.windowed)
         self.paths: dict[int, str] = {}
         for name, sub in model.named_modules():
             self.paths.setdefault(id(sub), name)
@@ -249,6 +277,9 @@ class _Tracer(TorchFunctionMode):
         self.errors: list[str] = []
         self.data_reads: list[str] = []
         self.constants: dict[int, str] = {}  # id(tensor) → where forward made it
+        # the constants made from shapes alone (x.new_zeros, torch.zeros, and what forward does
+        # to them with numbers and each other: Swin's attention mask), usable as `constant:`
+        self.from_shapes: set[int] = set()
         self.opaque: dict[int, str] = {}     # id(tensor) → the call without a kind that made it
         self.sharing: dict[int, set[str]] = {}  # storage → names of the tensors in it
         self.rewritten: list[tuple[int, str, set[str]]] = []  # in-place ops and stale views
@@ -259,6 +290,10 @@ class _Tracer(TorchFunctionMode):
         self.aliases: dict[int, tuple[nn.Parameter, tuple[int, ...]]] = {}
         self.param_rows: dict[int, str] = {}  # id(parameter) → the row that counts it
         self.gathered: set[int] = set()       # aliases that hold a parameter's gathered values
+        # id(tensor) → k: a traced tensor whose dim 0 holds the batch times k windows (Swin's
+        # window partition); per example its shape is (k, *shape[1:])
+        self.folded: dict[int, int] = {}
+        self.window_note = False
         # id(tensor) → (the traced tensor, permute dims) of a permute that moved the batch dim
         self.moved_batch: dict[int, tuple[torch.Tensor, list[int]]] = {}
         self.buffers: set[int] | None = None  # storages of the model's buffers, when needed
@@ -321,6 +356,11 @@ class _Tracer(TorchFunctionMode):
             self.errors.append(f"{what} uses a tensor that forward computes from the parameter "
                                f"{self.parameter_names(params)} ({', '.join(calls)}): cnnsize "
                                "counts such a tensor only as the weight of a layer (F.conv2d)")
+        elif id(tensor) in self.buffer_names:
+            self.errors.append(
+                f"{what} runs on the buffer {self.buffer_names[id(tensor)]} (not on the input): "
+                "work on buffers and parameters alone, once per forward and not per example "
+                "(Swin V2's continuous position bias MLP, cpb_mlp), is not followed")
         elif id(tensor) in self.constants:
             self.errors.append(f"{what} uses a tensor that forward creates "
                                f"({self.constants[id(tensor)]})")
@@ -375,11 +415,12 @@ class _Tracer(TorchFunctionMode):
         given, call_args = self.forward_call(module, cls, args, kwargs, where)
         inputs: list[str] = []
         shapes: list[tuple[int, ...]] = []
+        windows = self.windows_of(given[:cls.call_inputs(given)], where)
         for t in given[:cls.call_inputs(given)]:  # inputs named at the call, as forward saw them
             n = self.name_of(t, where)
             if n is not None:
                 inputs.append(n)
-                shapes.append(tuple(t.shape[1:]))
+                shapes.append((windows, *t.shape[1:]) if windows else tuple(t.shape[1:]))
         tensors = _flat_tensors(output)
         if not tensors or (len(tensors) != 1 and not cls.extra_outputs) or not inputs:
             if not tensors or (len(tensors) != 1 and not cls.extra_outputs):
@@ -404,7 +445,7 @@ class _Tracer(TorchFunctionMode):
             self.calls[id(module)] = name
             if state:
                 self.by_state[state] = (name, (type(module), args_))
-        out_shape = tuple(tensors[0].shape[1:])
+        out_shape = (windows, *tensors[0].shape[1:]) if windows else tuple(tensors[0].shape[1:])
         args_ = cls.from_module_call(_shown({**args_, **call_args}, kind) if call_args else args_,
                                      shapes, out_shape)
         if first is not None and call_args:
@@ -419,10 +460,13 @@ class _Tracer(TorchFunctionMode):
                 f"{where} is partly frozen ({', '.join(n for n, g in grads.items() if g)} "
                 f"trains, {', '.join(n for n, g in grads.items() if not g)} does not): cnnsize "
                 "counts a layer's parameters as all trainable or all frozen")
-        self.ops.append(TracedOp(name, kind, args_, inputs, out_shape,
+        self.ops.append(TracedOp(name, kind, args_, inputs, tuple(tensors[0].shape[1:]),
                                  module=self.paths.get(id(module), ""), shares=first, where=where,
                                  trainable=any(grads.values()) or not grads))
         self.produce(tensors[0], name)
+        if windows:  # its input holds windows in dim 0: so does its output
+            self.on_windows(len(self.ops) - 1, windows, tensors[:1], where)
+            self.windowed.append(name)
         self.counted.update(id(t) for t in (*module.parameters(), *module.buffers()))
 
     def forward_call(self, module: nn.Module, cls: type[Kind], args: Any, kwargs: Any,
@@ -508,36 +552,56 @@ class _Tracer(TorchFunctionMode):
             self.data_reads.append(f"{getattr(func, '__name__', base)} at {_user_frame()}")
         path, where = self.where()
         what = f"{base} in {where}"
+        windows = self.windows_of(tensors, what)
+        rows = len(self.ops)
+        done = self.follow(func, base, inplace, swapped, args, kwargs, tensors, traced, derived,
+                           before, out_tensors, what, path, where)
+        if windows and not done:
+            self.on_windows(rows, windows, out_tensors, what)
+        return out
+
+    def follow(self, func: Any, base: str, inplace: bool, swapped: bool, args: Sequence[Any],
+               kwargs: dict[str, Any], tensors: list[torch.Tensor], traced: list[torch.Tensor],
+               derived: list[torch.Tensor], before: set[int], out_tensors: list[torch.Tensor],
+               what: str, path: str, where: str) -> bool:
+        """The rows of one call (see function_call); True where it placed the windows itself (a
+        reshape that folds or unfolds them)."""
         if out_tensors and any(id(t) in self.moved_batch for t in tensors):
             self.unmove(base, args, kwargs, out_tensors, what, path, where)
-            return out
+            return False
+        if base in _FROM_SHAPE and out_tensors:
+            for t in out_tensors:  # x.new_zeros(...): made from shapes, not from x's values
+                self.constants[id(t)] = f"{base} at {_user_frame()}"
+                self.from_shapes.add(id(t))
+                self.keep.append(t)
+            return False
         writes = inplace or base in _WRITES or any(id(t) in before for t in out_tensors)
         if derived and base in _WRITES:
             self.errors.append(f"{what}: forward writes into a tensor (x[...] = …, copy_), which "
                                "cnnsize cannot follow")
-            return out
+            return False
         if not out_tensors:
-            return out  # shapes, sizes, flags: metadata, no op
+            return False  # shapes, sizes, flags: metadata, no op
         if not traced and derived:
             for t in out_tensors:  # computed from a call without a kind: an error if used
                 self.opaque[id(t)] = self.opaque[id(derived[0])]
                 self.keep.append(t)
-            return out
+            return False
         if not traced and any(id(t) in self.failed for t in tensors):
-            self.fail(out, what)  # computed from what could not be followed: so is this
-            return out
+            self.fail(out_tensors, what)  # computed from what could not be followed: so is this
+            return False
         if not traced:
             held = [self.parameter(t) for t in tensors]
             if len(held) == 1 and held[0] is not None and base in _PARAMETER_VIEWS \
                     and len(out_tensors) == 1:
                 self.alias(tensors[0], held[0], out_tensors[0])
-                return out
+                return False
             params = [(t, h) for t, h in zip(tensors, held) if h is not None]
             index = [t for t, h in zip(tensors, held) if h is None]
             if len(params) == 1 and len(out_tensors) == 1 and base in _PARAMETER_GATHERS and \
                     index and all(self.is_buffer(t) and not t.is_floating_point() for t in index):
                 self.alias(*params[0], out_tensors[0], gathered=True)  # table[index]
-                return out
+                return False
             sources = self.parameter_sources(tensors)
             if sources:  # forward's own work on parameters (a standardised weight)
                 calls = tuple(dict.fromkeys(
@@ -546,35 +610,45 @@ class _Tracer(TorchFunctionMode):
                 for t in out_tensors:
                     self.prepared[id(t)] = (sources, calls)
                     self.keep.append(t)
-                return out
+                return False
             if not tensors or all(id(t) not in self.producer for t in tensors):
+                shaped = all(id(t) in self.from_shapes for t in tensors) and (
+                    bool(tensors) or base in _FROM_SIZES)
+                if tensors and not shaped:  # written into with other values: no longer
+                    self.from_shapes.discard(id(tensors[0]))
                 for t in out_tensors:  # made inside forward (torch.zeros, a parameter's view, …)
                     self.constants.setdefault(id(t), f"{base} at {_user_frame()}")
-            return out
+                    self.keep.append(t)
+                    if shaped:
+                        self.from_shapes.add(id(t))
+            return False
         if base in _SAME_TENSOR and len(out_tensors) == 1 and out_tensors[0] is traced[0]:
-            return out  # the input itself (x.contiguous() of a contiguous x): no op
+            return False  # the input itself (x.contiguous() of a contiguous x): no op
+        if base in ("reshape", "view") and len(traced) == 1 and len(out_tensors) == 1 and \
+                self.window_reshape(base, traced[0], args, kwargs, out_tensors[0], what, path, where):
+            return True
         if base == "getitem" and len(traced) == 1 and len(out_tensors) == 1:
             self.getitem(args, out_tensors[0], what, path, where)
-            return out
+            return False
         if base == "permute" and len(traced) == 1 and len(out_tensors) == 1 and \
                 self.defer_permute(args, kwargs, traced[0], out_tensors[0]):
-            return out
+            return False
         qualified = getattr(func, "_qualified_op_name", "")
         if qualified.startswith("quantized::"):
             self.quantized(qualified, args, kwargs, out_tensors, what, path, where)
-            return out
+            return False
         if base in FUNCTIONS and REGISTRY[FUNCTIONS[base]].state_args:
             self.with_state(base, args, kwargs, out_tensors, what, path, where)
-            return out
+            return False
         if any(self.parameter(t) is not None for t in tensors) and (
                 base in PARAM_FUNCTIONS or base not in FUNCTIONS):
             self.with_parameter(base, inplace, swapped, args, kwargs, out_tensors, what, where)
-            return out
+            return False
         mapped = self.map_function(base, inplace, swapped, args, kwargs, out_tensors, what)
         if mapped is None:
             if writes:  # an in-place op without a kind would change a tensor behind our back
                 self.errors.append(f"{what}: cnnsize has no kind for this in-place op")
-            return out
+            return False
         for kind, spec_args, inputs, tensor in mapped:
             name = self.unique(f"{path}.{base}" if path else base)
             self.ops.append(TracedOp(name, kind, spec_args, inputs, tuple(tensor.shape[1:]),
@@ -582,7 +656,7 @@ class _Tracer(TorchFunctionMode):
             self.produce(tensor, name)
             if len(mapped) > 1:
                 self.pieces.add(name)
-        return out
+        return False
 
     def defer_permute(self, args: Sequence[Any], kwargs: Mapping[str, Any], x: torch.Tensor,
                       out: torch.Tensor) -> bool:
@@ -598,7 +672,87 @@ class _Tracer(TorchFunctionMode):
         if dims[0] == 0 or dims[1] != 0:
             return False
         self.moved_batch[id(out)] = (x, dims)
+        if id(x) in self.folded:
+            self.folded[id(out)] = self.folded[id(x)]
         self.keep.append(out)
+        return True
+
+    # ---- windows in the batch dim (see the module docstring)
+    def windows_of(self, tensors: Sequence[torch.Tensor], what: str) -> int:
+        """k where a call's traced tensors hold the batch times k windows in dim 0 (0: none);
+        an error where it combines such a tensor with another k or with a batch-first one."""
+        ks = {self.folded[id(t)] for t in tensors if id(t) in self.folded}
+        if not ks:
+            return 0
+        plain = [t for t in tensors if id(t) in self.producer and id(t) not in self.folded]
+        if len(ks) > 1 or plain:
+            self.errors.append(
+                f"{what} combines a tensor whose dim 0 holds the batch times "
+                f"{' or '.join(map(str, sorted(ks)))} windows with "
+                + ("one of other windows" if len(ks) > 1 else
+                   f"one whose dim 0 is the batch ({'×'.join(map(str, plain[0].shape))})")
+                + ", which a count per example cannot follow")
+            return 0
+        return ks.pop()
+
+    def on_windows(self, rows: int, windows: int, outs: Sequence[torch.Tensor], what: str
+                   ) -> None:
+        """The rows of a call on tensors whose dim 0 holds the batch times `windows`, as
+        per-example rows: the windows are dim 1 (the kind's on_windows moves its dims), and
+        every tensor the call makes must hold the batch times the same windows."""
+        for op in self.ops[rows:]:
+            try:
+                op.args = _shown(REGISTRY[op.kind].on_windows(op.args, windows), op.kind)
+            except SpecError as e:
+                self.errors.append(f"{what}: {e.message}")
+                return
+            op.shape = (windows, *op.shape)
+        for t in outs:
+            if id(t) not in self.producer or id(t) in self.folded:
+                continue
+            if t.dim() and t.shape[0] == self.batch * windows:
+                self.folded[id(t)] = windows
+            else:
+                self.errors.append(f"{what} makes a tensor of {'×'.join(map(str, t.shape))} from "
+                                   f"one whose dim 0 holds the batch ({self.batch}) times "
+                                   f"{windows} windows, which a count per example cannot follow")
+
+    def window_reshape(self, base: str, x: torch.Tensor, args: Sequence[Any],
+                       kwargs: Mapping[str, Any], out: torch.Tensor, what: str, path: str,
+                       where: str) -> bool:
+        """x.view/reshape that folds windows into dim 0 (its output's dim 0 is N·k, k > 1), or
+        that works on a tensor holding them (keeping k' windows, or unfolding: dim 0 is N
+        again): per example, a reshape to (k', *sizes[1:]) or to sizes[1:]. False where dim 0
+        stays the batch (an ordinary reshape) or the output has one dim (refused as it is)."""
+        held = self.folded.get(id(x), 0)
+        rest = list(args[1:])
+        sizes = (list(rest[0]) if len(rest) == 1 and isinstance(rest[0], (list, tuple)) else rest
+                 or list(kwargs.get("shape", kwargs.get("size", ()))))
+        if out.dim() < 2 or len(sizes) != out.dim() or not all(type(v) is int for v in sizes) \
+                or (not held and out.shape[0] == self.batch):
+            return False
+        if out.shape[0] % self.batch:
+            self.errors.append(f"{what}: {base}{tuple(sizes)} of an input "
+                               f"{list(x.shape)} makes a dim 0 of {out.shape[0]}, not a multiple "
+                               f"of the batch ({self.batch}), which a count per example cannot "
+                               "follow")
+            return True
+        windows = out.shape[0] // self.batch
+        shape = ([windows] if windows > 1 else []) + sizes[1:]
+        name = self.unique(f"{path}.{base}" if path else base)
+        self.ops.append(TracedOp(name, "reshape", _shown({"shape": shape}, "reshape"),
+                                 [self.producer[id(x)]],
+                                 (*shape[:1], *out.shape[1:]) if windows > 1 else
+                                 tuple(out.shape[1:]), where=where))
+        self.produce(out, name)
+        if windows > 1:
+            self.folded[id(out)] = windows
+            if not self.window_note:
+                self.window_note = True
+                self.notes.append(
+                    f"{name}: forward folds {windows} windows into the batch dim (dim 0 = N·"
+                    f"{windows}); per example they are dim 1 of each row until a reshape "
+                    "brings the batch back (docs/conventions.md, \"Windows in the batch dim\")")
         return True
 
     def unmove(self, base: str, args: Sequence[Any], kwargs: Mapping[str, Any],
@@ -1009,6 +1163,32 @@ class _Tracer(TorchFunctionMode):
             self.produce(out if i == len(steps) - 1 else t, row)
             name = row
 
+    def with_constant(self, cls: type[Kind], tensors: list[torch.Tensor], position: int,
+                      rest: list[Any], kwargs: dict[str, Any], out: torch.Tensor, what: str
+                      ) -> list[tuple[str, dict[str, Any], list[str], torch.Tensor]] | None:
+        """x ∘ c where forward made c from shapes alone (Swin's attention mask, built from
+        x.new_zeros and slice assignments): the kind with `constant`, c's shape as PyTorch has
+        it; c first is refused where the order matters (c − x)."""
+        constant, x = tensors[position], tensors[1 - position]
+        if position == 0 and not getattr(cls, "commutative", True):
+            self.errors.append(f"{what}: a tensor that forward creates "
+                               f"({self.constants[id(constant)]}) {cls.type_name} a tensor: "
+                               f"cnnsize's {cls.type_name} takes the constant second")
+            return None
+        keywords = {k: v for k, v in kwargs.items() if k not in _IGNORED_KEYWORDS}
+        try:
+            spec_args = cls.from_call(rest, keywords, [tuple(x.shape)], tuple(out.shape))
+        except SpecError as e:
+            self.errors.append(f"{what}: {e.message}")
+            return None
+        source = self.name_of(x, what)
+        if spec_args is None or source is None:
+            if spec_args is None:
+                self.errors.append(f"{what}: not a {cls.type_name} with a constant operand")
+            return None
+        spec_args["constant"] = [int(v) for v in constant.shape]
+        return [(cls.type_name, _shown(spec_args, cls.type_name), [source], out)]
+
     def map_function(self, base: str, inplace: bool, swapped: bool, args: Sequence[Any],
                      kwargs: dict[str, Any], outs: list[torch.Tensor], what: str
                      ) -> list[tuple[str, dict[str, Any], list[str], torch.Tensor]] | None:
@@ -1031,6 +1211,10 @@ class _Tracer(TorchFunctionMode):
         cls = cls.call_kind([tuple(t.shape) for t in tensors])  # F.instance_norm: 1d, 2d or 3d
         kind = cls.type_name
         fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        made_here = [i for i, t in enumerate(tensors)
+                     if id(t) in self.from_shapes and id(t) not in self.producer]
+        if "constant" in fields and len(tensors) == 2 and len(made_here) == 1 and len(outs) == 1:
+            return self.with_constant(cls, tensors, made_here[0], rest, kwargs, outs[0], what)
         if len(tensors) < cls.min_inputs or (cls.max_inputs is not None
                                              and len(tensors) > cls.max_inputs):
             self.errors.append(f"{what}: {base} with {len(tensors)} tensor operand(s) (a number "
@@ -1264,7 +1448,7 @@ def _trace(module: nn.Module, model: nn.Module, input_shape: InputShapes,
                  {path: type(sub).__name__ for path, sub in model.named_modules()},
                  tracer.notes,
                  sum(b.numel() for b in model.buffers() if id(b) in tracer.qparams),
-                 tracer.prepared_rows)
+                 tracer.prepared_rows, tracer.windowed)
 
 
 _MOST_CAUSES = 4  # causes a refusal lists (a model that fails once fails on and on after)
@@ -1458,7 +1642,7 @@ def module_to_spec(module: nn.Module, input_shape: InputShapes, name: str | None
                    example=example, opaque=opaque)
     spec = _spec_of(traced, module, name)
     _verify(module, parse(spec, source=f"<{type(module).__name__}>"), traced)
-    names = {op.name: op.module for op in traced.ops}
+    names = {op.name: None if op.name in traced.windowed else op.module for op in traced.ops}
     method = "one traced forward pass" + (
         " (the path this input takes: forward reads tensor values)" if traced.data_reads else "")
     return spec, names, method
