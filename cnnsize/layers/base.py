@@ -262,9 +262,11 @@ def to_optional(inner: Converter) -> Converter:
 REQUIRED = object()
 
 
-def arg(default: Any = REQUIRED, convert: Converter | None = None) -> Any:
-    """Declare a constructor argument: its PyTorch default (or REQUIRED) and its converter."""
-    meta = {"convert": convert, "required": default is REQUIRED}
+def arg(default: Any = REQUIRED, convert: Converter | None = None, *, sizes: bool = False) -> Any:
+    """Declare a constructor argument: its PyTorch default (or REQUIRED) and its converter.
+    `sizes`: a tensor's shape (or a list F.pad reads), shown as a list in args(): [4, 4] is a
+    shape, not the 4 that a kernel size (4, 4) is shown as."""
+    meta = {"convert": convert, "required": default is REQUIRED, "sizes": sizes}
     if default is REQUIRED:
         return field(default=None, metadata=meta)
     return field(default=default, metadata=meta)
@@ -630,7 +632,8 @@ class Kind:
             default = convert(f.default, type(self), f.name) if convert and f.default is not None \
                 else f.default
             if f.metadata.get("required") or value != default:
-                out[f.name] = _compact(value)
+                out[f.name] = list(value) if f.metadata.get("sizes") and \
+                    isinstance(value, tuple) else _compact(value)
         return out
 
     # helpers for subclasses

@@ -66,16 +66,11 @@ def per_example(shape: Shape, rank: int, what: str) -> Shape:
 
 @kind_class(frozen=True)
 class _Learned(Kind):
-    shape: tuple[int, ...] = arg(convert=to_parameter_shape)
+    shape: tuple[int, ...] = arg(convert=to_parameter_shape, sizes=True)
 
     family = "learned"
     operator: ClassVar[str] = "mul"
     window_dims: ClassVar[tuple[str, ...] | None] = ()
-
-    def args(self) -> dict[str, Any]:
-        out = super().args()
-        out["shape"] = list(self.shape)
-        return out
 
     @classmethod
     def from_param_call(cls, parameter: Shape, position: int, positional: Sequence[Any],
@@ -139,7 +134,8 @@ class Shift(_Learned):
     """y = x + β, β a learned tensor that broadcasts into x (a position embedding); with
     `gathered_from`, β = table[index] of that shape (a relative position bias: Swin, MaxViT)."""
 
-    gathered_from: tuple[int, ...] | None = arg(None, to_optional(to_parameter_shape))
+    gathered_from: tuple[int, ...] | None = arg(None, to_optional(to_parameter_shape),
+                                                sizes=True)
 
     type_name, torch_name, operator = "shift", "", "add"
     param_functions = ("add",)
@@ -147,12 +143,6 @@ class Shift(_Learned):
               "gathered by an index buffer (a relative position bias)")
     examples = (({"shape": [1, 5, 8]}, (5, 8)), ({"shape": [3, 1, 1]}, (3, 2, 2)),
                 ({"shape": [1, 2, 9, 9], "gathered_from": [25, 2]}, (3, 2, 9, 9)))
-
-    def args(self) -> dict[str, Any]:
-        out = super().args()
-        if self.gathered_from is not None:
-            out["gathered_from"] = list(self.gathered_from)
-        return out
 
     def validate(self) -> None:
         rows = self.gathered_from[1:] if self.gathered_from else ()

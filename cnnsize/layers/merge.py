@@ -77,7 +77,7 @@ class _Elementwise(Kind):
     input's values, not learned), one input: x ∘ that tensor."""
 
     other: float | None = arg(None, to_optional(to_float))
-    constant: tuple[int, ...] | None = arg(None, to_optional(to_constant_shape))
+    constant: tuple[int, ...] | None = arg(None, to_optional(to_constant_shape), sizes=True)
 
     family = "merge"
     window_dims: ClassVar[tuple[str, ...] | None] = ()
@@ -106,12 +106,6 @@ class _Elementwise(Kind):
         if other is not None and (isinstance(other, bool) or not isinstance(other, (int, float))):
             return None  # a complex number, a numpy scalar: not a Python number
         return super().from_call(positional, keywords, in_shapes, out_shape)
-
-    def args(self) -> dict[str, Any]:
-        out = super().args()
-        if self.constant is not None:
-            out["constant"] = list(self.constant)
-        return out
 
     def validate(self) -> None:
         if self.other is not None and self.constant is not None:

@@ -39,7 +39,7 @@ class Opaque(Kind):
     """An op without formulas: its output shape as traced, its costs not counted."""
 
     op: str = arg(convert=to_label)
-    shape: tuple[int, ...] = arg(convert=to_shape)
+    shape: tuple[int, ...] = arg(convert=to_shape, sizes=True)
     params: int = arg(0, to_int(0))
     buffers: int = arg(0, to_int(0))
 
@@ -49,11 +49,6 @@ class Opaque(Kind):
               "are not counted)")
     examples = (({"op": "grid_sample", "shape": [4, 5, 5]}, ((4, 6, 6), (5, 5, 2))),
                 ({"op": "my_op", "shape": [3], "params": 6, "buffers": 2}, ((2, 3),)))
-
-    def args(self) -> dict[str, Any]:
-        out = super().args()
-        out["shape"] = list(self.shape)
-        return out
 
     def torch_module(self, shape: Shape) -> Any:
         from ..verify.modules import OpaqueStandIn

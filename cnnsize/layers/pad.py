@@ -188,7 +188,7 @@ CircularPad1d, CircularPad2d, CircularPad3d = (
 class Pad(Kind):
     """F.pad(input, pad, mode, value): any of the four modes, over the last len(pad)/2 dims."""
 
-    pad: tuple[int, ...] = arg(convert=_to_pad)
+    pad: tuple[int, ...] = arg(convert=_to_pad, sizes=True)  # F.pad's list: [1, 1, 1, 1] is not 1
     mode: PadMode = arg("constant", to_choice(*PAD_MODES))
     value: float | None = arg(None, to_optional(to_float))
 
@@ -198,11 +198,6 @@ class Pad(Kind):
                 ({"pad": [1, 0, 0, 2, 1, 1], "mode": "replicate"}, (2, 3, 4, 5)),
                 ({"pad": [2, 1], "mode": "circular", "value": None}, (3, 4)),
                 ({"pad": [0, 0, -1, 2], "value": 1.5}, (2, 4, 5)))
-
-    def args(self) -> dict[str, Any]:
-        out = super().args()
-        out["pad"] = list(self.pad)  # F.pad takes a list: [1, 1, 1, 1] is not 1
-        return out
 
     def validate(self) -> None:
         if self.value is not None and self.mode != "constant":
