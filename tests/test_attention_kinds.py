@@ -25,24 +25,22 @@ from cnnsize.errors import CnnsizeError, ShapeError, SpecError
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
-from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from cnnsize.verify.crosscheck import _saved_for_backward, crosscheck  # noqa: E402
+from cnnsize.verify.crosscheck import (  # noqa: E402
+    _countable_attention,
+    _saved_for_backward,
+    crosscheck,
+)
 from cnnsize.verify.importer import from_module  # noqa: E402
 
 
 def flop_counter(fn, countable=True):
     """FlopCounterMode's total for fn(); `countable`: the fast path off and the math kernel."""
     counter = FlopCounterMode(display=False)
-    fast = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(not countable)
-    try:
-        with counter, torch.no_grad(), (sdpa_kernel(SDPBackend.MATH) if countable
-                                        else contextlib.nullcontext()):
-            fn()
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fast)
+    with counter, torch.no_grad(), (_countable_attention() if countable
+                                    else contextlib.nullcontext()):
+        fn()
     return counter.get_total_flops()
 
 

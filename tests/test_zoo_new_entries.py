@@ -238,17 +238,13 @@ def flop_counter_macs(model: Any, shape: tuple[int, ...]) -> tuple[int, Any]:
     """torch.utils.flop_counter's FLOPs over one forward, halved, and the output. MHA's fast
     path and the fused SDPA kernels have no formula there: the math path runs instead."""
     import torch
-    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
-    fast = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
+    from cnnsize.verify.crosscheck import _countable_attention
+
     counter = FlopCounterMode(display=False)
-    try:
-        with counter, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
-            out = model(torch.randn(1, *shape))
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fast)
+    with counter, torch.no_grad(), _countable_attention():
+        out = model(torch.randn(1, *shape))
     flops = counter.get_total_flops()
     assert flops % 2 == 0
     return flops // 2, out

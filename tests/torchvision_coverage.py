@@ -135,17 +135,13 @@ def flop_counter_macs(module: torch.nn.Module, shape: tuple[int, ...]) -> int:
     SDPA kernel compute the same numbers as the math they fuse, but flop_counter has no formula
     for them and would count no attention at all: the math path runs instead (SDPA's math
     kernel is its two matrix products)."""
-    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
-    fast = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
+    from cnnsize.verify.crosscheck import _countable_attention
+
     counter = FlopCounterMode(display=False)
-    try:
-        with counter, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
-            module(torch.randn(1, *shape))
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fast)
+    with counter, torch.no_grad(), _countable_attention():
+        module(torch.randn(1, *shape))
     flops = counter.get_total_flops()
     assert flops % 2 == 0
     return flops // 2
