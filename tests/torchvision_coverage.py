@@ -165,14 +165,35 @@ class Row:
     refused: str = ""                  # the whole model's refusal (out of scope) or failure
     seconds: float = 0.0
 
+    # each comparison: True, False, or None where there is nothing to compare
+    @property
+    def params_ok(self) -> bool | None:
+        return None if self.params is None else self.params == self.module_params
+
+    @property
+    def published_params_ok(self) -> bool | None:
+        """Against num_params: a quantized model's through its float model's import."""
+        if self.params is None or self.published_params is None:
+            return None
+        return self.published_params == (self.float_params if self.float_params is not None
+                                         else self.params)
+
+    @property
+    def macs_ok(self) -> bool | None:
+        return None if self.macs is None else self.macs == self.counter_macs
+
+    @property
+    def published_gops_ok(self) -> bool | None:
+        if self.macs is None or self.published_gops is None:
+            return None
+        return round(self.macs / 1e9, 3) == round(self.published_gops, 3)
+
     @property
     def exact(self) -> bool:
-        published = self.published_params is None or self.part or self.published_params == (
-            self.float_params if self.family == "quantization" else self.params)
-        gops = (self.published_gops is None or self.part or self.macs is None
-                or round(self.macs / 1e9, 3) == round(self.published_gops, 3))
-        return bool(self.params == self.module_params and published and gops
-                    and self.macs == self.counter_macs and self.output_ok and self.unchanged)
+        """Every comparison made holds; the published ones are absent for a submodule."""
+        return bool(self.params_ok and self.macs_ok and self.output_ok and self.unchanged
+                    and self.published_params_ok is not False
+                    and self.published_gops_ok is not False)
 
 
 def _shapes(value: Any) -> list[tuple[int, ...]]:
@@ -247,14 +268,9 @@ def table(rows: list[Row]) -> str:
         model = f"{r.model} ({r.part})" if r.part else r.model
         gmacs = "" if r.macs is None else f"{r.macs / 1e9:.3f}"
         cells = [r.family, model, "×".join(map(str, r.input)), _count(r.params),
-                 mark(None if r.params is None else r.params == r.module_params),
-                 mark(None if r.params is None or r.published_params is None
-                      else r.published_params == (r.float_params if r.float_params is not None
-                                                  else r.params))
+                 mark(r.params_ok), mark(r.published_params_ok)
                  + (f" (float model: {r.float_params:,})" if r.float_params is not None else ""),
-                 gmacs, mark(None if r.macs is None else r.macs == r.counter_macs),
-                 mark(None if r.macs is None or r.published_gops is None
-                      else round(r.macs / 1e9, 3) == round(r.published_gops, 3)),
+                 gmacs, mark(r.macs_ok), mark(r.published_gops_ok),
                  mark(r.output_ok), mark(r.unchanged), f"{r.seconds:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
         if r.refused:
