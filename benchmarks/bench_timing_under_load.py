@@ -5,7 +5,8 @@ another process keeps one core busy (a Python loop that never sleeps: one core a
 kind of load a second program puts on a laptop), and prints for each run `sum_over_whole` (the
 median of the per-layer times summed in each round, over the whole network's median), the sum of
 the per-layer medians over the whole, the whole's median and spread, the rounds, the threads
-used and the load average. Without --no-load the loader starts first and is stopped at the end.
+used and the load average, then the rule that chose the threads (without --threads, the CPUs
+the loader leaves free). Without --no-load the loader starts first and is stopped at the end.
 
     python benchmarks/bench_timing_under_load.py [--model vgg16] [--runs 5] [--threads N]
         [--repeat 10] [--no-load]
@@ -41,6 +42,7 @@ def main() -> None:
         print(f"{'run':>3} {'sum / whole':>11} {'medians / whole':>15} {'whole ms':>9} {'IQR / median':>12} "
               f"{'rounds':>6} {'threads':>7} {'load/CPU':>8} {'flagged':>7}")
         ratios = []
+        rules_seen = []
         for run in range(1, args.runs + 1):
             cmd = [sys.executable, "-m", "cnnsize", "time", args.model, "--device", "cpu",
                    "--repeat", str(args.repeat), "--format", "json"]
@@ -52,6 +54,7 @@ def main() -> None:
             data = json.loads(proc.stdout)
             whole = data["whole"]
             ratios.append(data["sum_over_whole"])
+            rules_seen.append(data["threads_rule"])
             flagged = sum(1 for layer in data["layers"] if layer["flag"])
             load = data["load_per_cpu"]
             medians = data["layer_sum_s"] / whole["median_s"]
@@ -59,6 +62,8 @@ def main() -> None:
                   f"{(whole['q3_s'] - whole['q1_s']) / whole['median_s']:12.1%} "
                   f"{whole['n']:>6} {data['threads']:>7} {load if load is None else f'{load:.2f}':>8} "
                   f"{flagged:>7}")
+        rules = sorted(set(rules_seen))
+        print(f"threads chosen by: {'; '.join(rules)}")
         inside = sum(0.9 <= r <= 1.1 for r in ratios)
         print(f"sum / whole within 0.9–1.1 in {inside} of {len(ratios)} runs "
               f"(range {min(ratios):.3f}–{max(ratios):.3f})")

@@ -296,8 +296,9 @@ def _declare_time(sub: Any) -> None:
                      help="timed rounds (10; more while the times spread)")
     tim.add_argument("--backward", action="store_true", help="also time the backward pass")
     tim.add_argument("--threads", type=_positive, metavar="N",
-                     help="torch's intra-op threads while timing (default: torch's, one per "
-                          "core); 1 keeps small CPU ops from waiting for the thread pool")
+                     help="torch's intra-op threads while timing (default on CPU: the CPUs "
+                          "other programs leave free, as /proc/stat shows them; on CUDA: "
+                          "torch's); 1 keeps small CPU ops from waiting for the thread pool")
     tim.add_argument("--no-cudnn-benchmark", action="store_true",
                      help="turn cuDNN autotuning off (on by default)")
     tim.add_argument("--sweep", metavar="batch=1,8,32[;size=112,224]",

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 torch = pytest.importorskip("torch")
+from cnnsize.render.timing import render_sweep  # noqa: E402
 from cnnsize.verify import timing  # noqa: E402
 from cnnsize.verify.timing import Peaks, Stats, roofline, sweep, time_layers  # noqa: E402
 
@@ -155,7 +156,70 @@ def test_interleaved_rounds_flags_and_threads_with_an_injected_clock():
     assert {layer.flag for layer in result.layers} == {"resolution"}
     assert any("12 of 12 layers" in w for w in result.warnings)
     text = result.render("text")
-    assert "1 thread (torch.set_num_threads, --threads)" in text and "warning: 12 of 12" in text
+    assert "1 thread (--threads)" in text and "warning: 12 of 12" in text
+
+
+def _stat(tmp_path, *cpus):
+    """A /proc/stat with one `cpuN user nice system idle iowait irq softirq steal` line per
+    (busy, idle) pair given."""
+    path = tmp_path / "stat"
+    lines = ["cpu  0 0 0 0 0 0 0 0"] + [f"cpu{i} {busy} 0 0 {idle} 0 0 0 0"
+                                        for i, (busy, idle) in enumerate(cpus)]
+    path.write_text("\n".join([*lines, "intr 1 2 3", "ctxt 9"]) + "\n")
+    return path
+
+
+def test_busy_cpus_reads_the_non_idle_share_of_each_cpu_while_it_sleeps(tmp_path, monkeypatch):
+    """cpu0 busy for all 100 ticks of the window, cpu1 for 30 of 100, cpu2 not this process's
+    (left out): 1.3 CPUs busy. The window is the time slept between the two readings."""
+    monkeypatch.setattr(timing, "_cpus", lambda: [0, 1])
+    path = _stat(tmp_path, (1000, 50), (200, 800), (0, 0))
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        _stat(tmp_path, (1100, 50), (230, 870), (100, 0))
+
+    assert timing.busy_cpus(0.3, path, sleep) == pytest.approx(1.3)
+    assert slept == [0.3]
+    assert timing.busy_cpus(0.3, tmp_path / "missing", sleep) is None  # no /proc/stat
+
+
+def test_default_threads_are_the_cpus_other_programs_leave_free(monkeypatch):
+    monkeypatch.setattr(timing, "_cpus", lambda: list(range(4)))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    for busy, want in [(0.0, 4), (0.4, 4), (1.0, 3), (2.6, 1), (3.9, 1), (7.0, 1)]:
+        monkeypatch.setattr(timing, "busy_cpus", lambda busy=busy: busy)
+        threads, rule = timing.default_threads("cpu", None)
+        assert threads == want, busy
+        assert f"4 CPUs, {busy:.1f} busy with other programs" in rule
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # torch's default caps it
+    monkeypatch.setattr(timing, "busy_cpus", lambda: 0.0)
+    assert timing.default_threads("cpu", None)[0] == 2
+    monkeypatch.setattr(timing, "busy_cpus", lambda: None)  # no /proc/stat: torch's default
+    assert timing.default_threads("cpu", None) == (2, "torch's default; no /proc/stat to see "
+                                                      "free CPUs")
+    assert timing.default_threads("cpu", 3) == (3, "--threads")
+    assert timing.default_threads("cuda", None) == (2, "torch's default")
+
+
+def test_time_and_sweep_state_the_threads_and_their_rule(monkeypatch):
+    """Without --threads a busy core is left to its program, and the output says why."""
+    before = torch.get_num_threads()
+    monkeypatch.setattr(timing, "_cpus", lambda: list(range(before + 1)))
+    monkeypatch.setattr(timing, "busy_cpus", lambda: float(before))  # one CPU left free
+    result = time_layers("lenet5", warmup=1, repeat=3, clock=FakeClock(), peaks=PEAKS,
+                         reference_timer=False)
+    assert torch.get_num_threads() == before
+    assert result.threads == 1 and result.to_dict()["threads"] == 1
+    rule = (f"the free CPUs: {before + 1} CPUs, {before:.1f} busy with other programs; "
+            "--threads to choose")
+    assert result.to_dict()["threads_rule"] == rule
+    assert f"1 thread ({rule})" in result.render("text").splitlines()[0]
+    swept = sweep("lenet5", batches=[1], warmup=0, repeat=1, clock=FakeClock())
+    assert (swept.threads, swept.threads_rule) == (1, rule)
+    assert f"1 thread ({rule})" in render_sweep(swept, "text").splitlines()[0]
+    assert swept.to_dict()["threads"] == 1
 
 
 def test_a_wide_spread_is_warned_about():
@@ -231,11 +295,10 @@ def test_more_rounds_run_while_the_medians_are_unsettled():
 def test_the_thread_pool_cost_flags_only_layers_big_enough_to_wake_the_pool(monkeypatch):
     """On 2+ threads a 65,536-element probe measures the pool's wake-up; a layer over fewer than
     32,768 elements never wakes it and is judged against the one-element probe alone."""
-    if torch.get_num_threads() < 2:
-        pytest.skip("one thread: no pool probe")
     probes = iter([[1e-6] * 20, [1.0] * 20])  # one element: 1 µs; the pool: 1 s
     monkeypatch.setattr(timing, "_hooked_call_overhead", lambda *a, **k: next(probes))
-    result = time_layers("lenet5", warmup=0, repeat=4, peaks=PEAKS, reference_timer=False)
+    result = time_layers("lenet5", warmup=0, repeat=4, peaks=PEAKS, reference_timer=False,
+                         threads=2)
     assert result.pool_overhead is not None and result.pool_overhead.median == 1.0
     flags = {layer.name: layer.flag for layer in result.layers}
     # C1 reads 1·32·32 and writes 6·28·28 = 4,704 elements: under the grain size, no pool flag

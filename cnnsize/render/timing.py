@@ -67,7 +67,7 @@ def render_timing(result: TimingResult, fmt: str = "text") -> str:
         f"warm-up + {result.whole.n} timed rounds (whole, then per layer"
         + (f"; {result.whole.n - result.repeat} more than --repeat, as the times spread"
            if result.whole.n > result.repeat else "") + f"); {result.threads} "
-        f"thread{'s' if result.threads != 1 else ''} (torch.set_num_threads, --threads)"
+        f"thread{'s' if result.threads != 1 else ''} ({result.threads_rule})"
         + (f"; load average {result.load_per_cpu:.2f} per CPU at the start"
            if result.load_per_cpu is not None else ""),
         f"device peaks: {_rate(p.flops_per_s, 'FLOP/s')} ({p.method}); "
@@ -121,7 +121,8 @@ def render_sweep(result: Sweep, fmt: str = "text") -> str:
         return out.getvalue()
     body = table([[str(c) for c in r] for r in rows],
                  ["batch", "input", "latency ms", "IQR ms", "images/s"], _TABLEFMT.get(fmt, "simple"))
-    lines = [f"{result.name} on {result.device}, {result.dtype}", "", body]
+    lines = [f"{result.name} on {result.device}, {result.dtype}; {result.threads} "
+             f"thread{'s' if result.threads != 1 else ''} ({result.threads_rule})", "", body]
     if result.interrupted:
         lines.append("interrupted: the settings measured before Ctrl-C are shown")
     lines += [f"skipped {s}" for s in result.skipped]

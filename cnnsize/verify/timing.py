@@ -81,6 +81,70 @@ def load_per_cpu() -> float | None:
     return load / max(cpus, 1)
 
 
+def _cpus() -> list[int]:
+    """The CPUs this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        return list(range(os.cpu_count() or 1))
+
+
+def _cpu_times(cpus: Sequence[int], stat: Path) -> dict[int, tuple[int, int]] | None:
+    """(busy, total) jiffies of each of `cpus` from /proc/stat, or None where it is missing."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return None
+    wanted = {f"cpu{c}": c for c in cpus}
+    out = {}
+    for line in text.splitlines():
+        name, *fields = line.split()
+        if name in wanted and len(fields) >= 4:
+            ticks = [int(f) for f in fields[:8]]  # user nice system idle iowait irq softirq steal
+            idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+            out[wanted[name]] = (sum(ticks) - idle, sum(ticks))
+    return out or None
+
+
+def busy_cpus(window_s: float = 0.25, stat: Path = Path("/proc/stat"),
+              sleep: Callable[[float], None] = time.sleep) -> float | None:
+    """How many of this process's CPUs other programs keep busy now: the non-idle share of
+    each CPU over `window_s` seconds of /proc/stat while this process sleeps, added up; None
+    where the OS has no /proc/stat."""
+    cpus = _cpus()
+    before = _cpu_times(cpus, stat)
+    if before is None:
+        return None
+    sleep(window_s)
+    after = _cpu_times(cpus, stat)
+    if after is None:
+        return None
+    total = 0.0
+    for cpu, (busy0, all0) in before.items():
+        busy1, all1 = after.get(cpu, (busy0, all0))
+        if all1 > all0:
+            total += (busy1 - busy0) / (all1 - all0)
+    return total
+
+
+def default_threads(device: str, threads: int | None) -> tuple[int, str]:
+    """The intra-op threads to time with, and the rule that chose them, in words. On CPU
+    without --threads: the CPUs that other programs leave free (busy_cpus, rounded), at most
+    torch's default and at least 1, because a thread that shares its core with another
+    program holds up every op it takes part in; on CUDA and with --threads: as given."""
+    if threads is not None:
+        return threads, "--threads"
+    if device.startswith("cuda"):
+        return torch.get_num_threads(), "torch's default"
+    cpus = len(_cpus())
+    busy = busy_cpus()
+    if busy is None:
+        return torch.get_num_threads(), "torch's default; no /proc/stat to see free CPUs"
+    free = max(1, min(torch.get_num_threads(), round(cpus - busy)))
+    return free, (f"the free CPUs: {cpus} CPU{'s' if cpus != 1 else ''}, {busy:.1f} busy "
+                  "with other programs; --threads to choose")
+
+
 # ---------------------------------------------------------------- statistics
 
 
@@ -303,6 +367,7 @@ class TimingResult:
     peaks: Peaks
     notes: tuple[str, ...] = ()
     threads: int = 1                  # torch's intra-op threads while timing
+    threads_rule: str = "--threads"   # what chose them (default_threads)
     load_per_cpu: float | None = None  # the load average per CPU at the start
     overhead: Stats | None = None     # one hooked call of a one-element op
     resolution_s: float = 0.0         # the clock's smallest step, measured
@@ -338,6 +403,7 @@ class TimingResult:
                 "round_sums": self.round_sums.to_dict() if self.round_sums else None,
                 "sum_over_whole": self.sum_over_whole,
                 "images_per_s": self.images_per_s, "threads": self.threads,
+                "threads_rule": self.threads_rule,
                 "load_per_cpu": self.load_per_cpu,
                 "hooked_call_overhead": self.overhead.to_dict() if self.overhead else None,
                 "thread_pool_overhead": self.pool_overhead.to_dict() if self.pool_overhead
@@ -423,7 +489,8 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
                 reference_timer: bool = True, threads: int | None = None,
                 progress: bool = False) -> TimingResult:
     """Time every layer and the whole network; see the module docstring. `threads`: torch's
-    intra-op threads while timing (default: as torch has it, one per core)."""
+    intra-op threads while timing (default: default_threads, the CPUs other programs leave
+    free)."""
     if dtype not in DTYPES:
         raise CnnsizeError(f"timing runs {', '.join(DTYPES)}", field="dtype")
     check_device(device)
@@ -444,8 +511,8 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
     torch.backends.cudnn.benchmark = cudnn_benchmark
     on_device = contextlib.ExitStack()
     try:
-        if threads is not None:
-            torch.set_num_threads(threads)
+        threads, threads_rule = default_threads(device, threads)
+        torch.set_num_threads(threads)
         used_threads = torch.get_num_threads()
         # the peaks first: with the threads the layers get, judged by the load before any of
         # this process's own work
@@ -508,7 +575,8 @@ def time_layers(net: SpecLike, *, device: str = "cpu", batch: int = 1, dtype: st
     return TimingResult(report, device, _device_name(device), dtype, batch, channels_last,
                         cudnn_benchmark and cuda, warmup, repeat, tuple(layers), whole_stats,
                         Stats.of(whole_bwd) if whole_bwd else None, reference, peaks, tuple(notes),
-                        used_threads, busy, overhead, resolution, tuple(warnings), pool,
+                        used_threads, threads_rule, busy, overhead, resolution,
+                        tuple(warnings), pool,
                         Stats.of(sums))
 
 
@@ -714,12 +782,26 @@ def _grad_intervals(recorder: _Recorder, order: list[str]) -> dict[str, float]:
     return out
 
 
+def _benchmark() -> Any:
+    """torch.utils.benchmark, imported with torch.utils.cpp_extension's log line silenced: where
+    a CUDA toolkit is installed beside a CPU build of torch, that import warns "No CUDA runtime
+    is found", which is about compiling extensions, not about timing."""
+    import logging
+
+    log = logging.getLogger("torch.utils.cpp_extension")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        from torch.utils import benchmark
+    finally:
+        log.setLevel(level)
+    return benchmark
+
+
 def _reference(model: nn.Module, x: torch.Tensor, repeat: int) -> Stats | None:
     """The whole model timed by torch.utils.benchmark.Timer, for comparison: blocks of calls
     (blocked_autorange) until `repeat` blocks or a second have run, each block one sample."""
-    from torch.utils import benchmark
-
-    timer = benchmark.Timer(stmt="with torch.no_grad(): model(x)",
+    timer = _benchmark().Timer(stmt="with torch.no_grad(): model(x)",
                             globals={"model": model, "x": x, "torch": torch},
                             num_threads=torch.get_num_threads())  # Timer's default is 1 thread
     samples: list[float] = []
@@ -757,9 +839,12 @@ class Sweep:
     points: tuple[SweepPoint, ...]
     interrupted: bool = False
     skipped: tuple[str, ...] = field(default=())
+    threads: int = 1
+    threads_rule: str = "--threads"   # what chose them (default_threads)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "device": self.device, "dtype": self.dtype,
+                "threads": self.threads, "threads_rule": self.threads_rule,
                 "interrupted": self.interrupted, "skipped": list(self.skipped),
                 "points": [p.to_dict() for p in self.points]}
 
@@ -770,16 +855,18 @@ def sweep(net: SpecLike, *, batches: Iterable[int] = (1,), sizes: Iterable[int] 
           progress: bool = False, cudnn_benchmark: bool = True,
           threads: int | None = None) -> Sweep:
     """Latency and images/s over batch sizes (and square input sizes); Ctrl-C stops cleanly
-    with the points measured so far. `threads`: torch's intra-op threads meanwhile."""
+    with the points measured so far. `threads`: torch's intra-op threads meanwhile (default:
+    default_threads)."""
     check_device(device)
     previous = torch.backends.cudnn.benchmark
     previous_threads = torch.get_num_threads()
     torch.backends.cudnn.benchmark = cudnn_benchmark
     try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        return _sweep(net, batches, sizes, device, dtype, channels_last, warmup, repeat, clock,
-                      progress)
+        threads, rule = default_threads(device, threads)
+        torch.set_num_threads(threads)
+        result = _sweep(net, batches, sizes, device, dtype, channels_last, warmup, repeat,
+                        clock, progress)
+        return replace(result, threads=torch.get_num_threads(), threads_rule=rule)
     finally:
         torch.backends.cudnn.benchmark = previous
         torch.set_num_threads(previous_threads)
