@@ -21,8 +21,9 @@ of its wall time; the ratios are to the floor's CPU time.
     python benchmarks/bench_report.py [--repeat 5] [--no-peers] [--peers-python PATH]
 
 Run it with the interpreter of the install to measure: a base install (PyYAML and tabulate
-only) is what a student has; `--peers-python` runs the peers with another interpreter (one that
-has torch, torchinfo, fvcore and ptflops).
+only) is what a student has; the header says whether site's start-up loads an editable
+install's path finder, as that moves the floor (`python -c pass`); `--peers-python` runs the
+peers with another interpreter (one that has torch, torchinfo, fvcore and ptflops).
 """
 
 from __future__ import annotations
@@ -135,6 +136,18 @@ def in_process(name: str, calls: int, cold: bool) -> float:
     return statistics.median(runs)
 
 
+def install_kind() -> str:
+    """Whether site's start-up loads an editable install's path finder, which moves the floor:
+    the finder imports pathlib, re, fnmatch, … in every process, `python -c pass` included,
+    where a regular install's cnnsize has to import what it needs itself. (The commands run in
+    the repository, so `-m cnnsize` reads this source tree either way.)"""
+    probe = subprocess.run([sys.executable, "-c", "import sys; print(any('__editable__' in m "
+                            "for m in sys.modules))"], capture_output=True, text=True, env=ENV,
+                           cwd=ROOT, check=True).stdout.strip()
+    return ("an editable install's path finder in site's start-up (in the floor too)"
+            if probe == "True" else "no editable install's path finder in site's start-up")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="rounds (5)")
@@ -159,7 +172,8 @@ def main() -> None:
             if has(args.peers_python, peer) and has(args.peers_python, "torch"):
                 commands[f"{peer} on vgg16"] = [args.peers_python, "-c", script]
     print(f"{args.repeat} rounds, whole processes with bytecode, Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start; "
+          f"{install_kind()}")
     results = rounds(commands, args.repeat)
     floor = results["python -c pass"][0]
     minimal = results["minimal: libyaml + tabulate"][0]
