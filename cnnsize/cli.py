@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -20,6 +21,27 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse's formatter finds the width with shutil, whose import (zlib, bz2, lzma) cost
+        # more than parsing a report's arguments; it is made for every add_argument
+        make: Any = self.formatter_class
+        return make(prog=self.prog, width=_help_width())  # type: ignore[no-any-return]
+
+
+def _help_width() -> int:
+    """The width argparse gives help text: shutil.get_terminal_size's columns ($COLUMNS, else
+    the terminal of stdout, else 80), less 2."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
 
 
 def _positive(text: str) -> int:

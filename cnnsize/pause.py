@@ -12,14 +12,14 @@ everything as usual.
 
 from __future__ import annotations
 
+import _thread
 import functools
 import gc
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()  # threading.Lock itself, without importing threading
 _depth = 0       # calls running now, in any thread
 _was_on = False  # whether the collector was on when the first of them began
 

@@ -49,6 +49,24 @@ def test_symbolic_path_imports_no_heavy_module(tmp_path):
     assert "HEAVY []" in proc.stdout
 
 
+def test_a_text_report_imports_none_of_the_modules_it_does_not_use():
+    """What `cnnsize report vgg16` to stdout leaves out: tabulate (the text table is
+    render.simple_table), shutil (argparse's width), threading (the locks are _thread's). Only
+    what the report imports counts: site's start-up may import them (a certifi .pth does)."""
+    code = textwrap.dedent("""
+        import sys
+        before = set(sys.modules)
+        from cnnsize.cli import main
+        main(["report", "vgg16"])
+        print("UNUSED", sorted(m for m in ("tabulate", "shutil", "threading")
+                               if m in sys.modules and m not in before))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert "UNUSED []" in proc.stdout
+
+
 BLOCKED = textwrap.dedent("""
     import importlib.abc, sys
 

@@ -7,11 +7,11 @@ shape, the formulas behind them, and the torch.nn module it stands for.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import dataclasses
 import inspect
 import math
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -335,7 +335,7 @@ def _record_fields(cls: type[Any]) -> type[Any]:
                     params.frozen = True
 
 
-_MAKING = threading.Lock()  # the bases' flags are changed while a kind is made
+_MAKING = _thread.allocate_lock()  # held while a kind is made: the bases' flags change
 
 
 class _Signature:
