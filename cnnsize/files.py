@@ -13,7 +13,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from .errors import CnnsizeError, SpecError
@@ -26,7 +25,8 @@ MAX_VALUES = 2_000_000        # values in one file, YAML aliases expanded
 def read_text(path: str | os.PathLike[str], what: str = "spec") -> str:
     """A file's text (UTF-8), or a SpecError that says what is wrong with it."""
     name = os.fspath(path)
-    longest = max((len(part) for part in Path(name).parts), default=0)
+    longest = max((len(part) for part in name.replace(os.altsep or os.sep, os.sep).split(os.sep)),
+                  default=0)
     if longest > 255:
         raise SpecError(f"a file name has at most 255 characters; this one has {longest}",
                         source=_short(name))
@@ -37,7 +37,8 @@ def read_text(path: str | os.PathLike[str], what: str = "spec") -> str:
         if size > MAX_FILE_BYTES:
             raise SpecError(f"the file has {size:,} bytes; a {what} file may have "
                             f"{MAX_FILE_BYTES:,}", source=name)
-        data = Path(name).read_bytes()
+        with open(name, "rb") as fh:
+            data = fh.read()
     except OSError as e:
         raise SpecError(f"cannot read the file: {e.strerror or e}", source=_short(name)) from None
     try:
@@ -128,7 +129,8 @@ def read_yaml_cached(path: str | os.PathLike[str], source: str) -> Any:
     folder is read-only, the file is parsed each time."""
     import marshal
 
-    raw = Path(path).read_bytes()
+    with open(path, "rb") as fh:
+        raw = fh.read()
     cache = cache_path(path)
     if cache is not None:
         try:

@@ -14,7 +14,6 @@ import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from .errors import CnnsizeError, SpecError, SpecTypeError
@@ -92,11 +91,19 @@ Node = Layer | Sequential | Concat | Residual
 # ---------------------------------------------------------------- loading
 
 
-ZOO = Path(__file__).parent / "zoo"  # package data, next to this file
+# package data, next to this file (os.path, not pathlib, whose import a report would pay)
+ZOO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zoo")
 
 
 def zoo_names() -> list[str]:
-    return sorted(p.name[:-5] for p in ZOO.iterdir() if p.name.endswith(".yaml"))
+    return sorted(name[:-5] for name in os.listdir(ZOO) if name.endswith(".yaml"))
+
+
+def _stem(path: str) -> str:
+    """The file name without its last suffix, by pathlib's rule for `stem`."""
+    name = os.path.basename(path.rstrip(os.sep + (os.altsep or "")))
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 # Parsed zoo networks (frozen), by name, with the stat of the file they were read from: the
@@ -105,9 +112,9 @@ _ZOO_PARSED: dict[str, tuple[tuple[int, int], Network]] = {}
 
 
 def _zoo_network(name: str) -> Network | None:
-    path = ZOO / f"{name}.yaml"
+    path = os.path.join(ZOO, f"{name}.yaml")
     try:
-        st = path.stat()
+        st = os.stat(path)
     except (OSError, ValueError):  # not there, or not a file name (a NUL)
         return None
     stamp = (st.st_mtime_ns, st.st_size)
@@ -210,7 +217,7 @@ class _Parser:
                             hint=f"did you mean 'input'? Keras's input_shape is the spec's "
                                  f"input, channels first: {example}")
         _check_keys(data, TOP_KEYS, "the spec")
-        name = data.get("name", Path(self.source).stem if self.source != "<dict>" else "network")
+        name = data.get("name", _stem(self.source) if self.source != "<dict>" else "network")
         if not isinstance(name, str):
             raise SpecError("must be a string", field="name")
         self.blocks = self._blocks(data.get("blocks", {}))
@@ -723,6 +730,8 @@ class _Lowering:
                   trainable: bool) -> str:
         if node.shares is None:
             assert node.kind is not None
+            if node.kind.max_inputs == 0 and not node.inputs:  # a source (state): `inputs: []`
+                xs = ()
             self.add(Op(node.path, node.kind, xs, scope=scope, trainable=trainable))
             return node.path
         try:

@@ -9,6 +9,7 @@ in place and not.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
@@ -144,8 +145,9 @@ def test_frozen_parts_of_zoo_networks_match_autograd(net, frozen, shape):
     from cnnsize.spec import ZOO, read_yaml
     from cnnsize.verify.crosscheck import crosscheck
 
-    path = ZOO / f"{net}.yaml"
-    spec = read_yaml(path.read_text(encoding="utf-8"), str(path))
+    path = os.path.join(ZOO, f"{net}.yaml")
+    with open(path, encoding="utf-8") as fh:
+        spec = read_yaml(fh.read(), path)
     _freeze(spec["layers"], frozen)
     if shape:
         spec["input"] = shape

@@ -194,7 +194,7 @@ def test_the_zoo_read_through_its_cache_is_the_zoo_read_by_pyyaml(name, tmp_path
     """The cache's key is the file's bytes, not PyYAML's version: this holds it to the same
     data that PyYAML reads today."""
     monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path))  # not in the package
-    path = ZOO / f"{name}.yaml"
+    path = Path(ZOO) / f"{name}.yaml"
     fresh = files.read_yaml(path.read_text(encoding="utf-8"), name)
     assert files.read_yaml_cached(path, name) == fresh  # parsed, and the cache written
     cache = files.cache_path(path)
