@@ -330,10 +330,8 @@ class _Pass:
                     per = batch if item.per_batch else 1
                     ssid = train.new(f"{op.name} (saved)", item.elements * per * self._itemsize(item),
                                      index, index)
-                elif item.flattened and view_strides(
-                        (batch, *in_shapes[item.index]), strides[op.inputs[item.index]],
-                        (batch * math.prod(in_shapes[item.index][:-2]),
-                         *in_shapes[item.index][-2:])) is None:  # bmm's operand: a copy
+                elif item.bmm is not None and _bmm_copies(
+                        item.bmm, (batch, *in_shapes[item.index]), strides[op.inputs[item.index]]):
                     ssid = train.new(f"{op.name} (saved copy of input {item.index})",
                                      math.prod(in_shapes[item.index]) * batch
                                      * self._itemsize(item), index, index)
@@ -757,6 +755,16 @@ def view_strides(old: Shape, strides: Shape, new: Shape) -> Shape | None:
             if d > 0:
                 base, tensor_numel, view_numel = strides[d - 1], 1, 1
     return tuple(out) if view_d == -1 else None
+
+
+def _bmm_copies(bmm: tuple[tuple[int, ...], tuple[int, int, int]], shape: Shape,
+                strides: Shape) -> bool:
+    """Whether bmm's operand is a copy: the tensor (batch dim first) permuted to bmm's order
+    and merged into its three groups (Saved.bmm) is no view of it."""
+    order, (a, b, _) = bmm
+    dims = tuple(shape[d] for d in order)
+    grouped = (math.prod(dims[:a]), math.prod(dims[a:a + b]), math.prod(dims[a + b:]))
+    return view_strides(dims, tuple(strides[d] for d in order), grouped) is None
 
 
 def _view(cost: Cost, batch: int, shape: Shape, strides: Shape) -> Shape | None:

@@ -577,7 +577,10 @@ def test_timms_attention_imports_with_the_batch_moved_and_back(fused):
     assert got.totals.macs == 52_224 + 18_496 + 17_408
     assert flop_counter(lambda: model(torch.randn(1, 17, 32))) == 2 * got.totals.macs
     result = crosscheck(model, input_shape=(17, 32), batch=2)
-    assert all(c.status != "mismatch" for c in result.all_checks() if c.quantity != "saved_bytes")
+    # saved bytes differ with the fused kernel, whose output follows the query's layout
+    # (docs/conventions.md); written out with @, bmm's copies of the permuted heads are followed
+    assert all(c.status != "mismatch" for c in result.all_checks()
+               if not fused or c.quantity != "saved_bytes")
 
 
 def test_a_batch_moved_and_used_before_it_comes_back_is_refused():

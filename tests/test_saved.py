@@ -160,3 +160,33 @@ def test_frozen_parts_of_zoo_networks_match_autograd(net, frozen, shape):
     saved = checks["saved_bytes"]
     assert saved.predicted == saved.measured and saved.measured > 0
     assert result.ok
+
+
+class _WindowAttention(torch.nn.Module):
+    """MaxViT's attention, small: q, k, v are permuted views of one qkv tensor (heads before the
+    tokens of each window), multiplied by torch.einsum."""
+
+    def __init__(self, dim: int = 8, heads: int = 2) -> None:
+        super().__init__()
+        self.qkv, self.out, self.heads = torch.nn.Linear(dim, 3 * dim), torch.nn.Linear(dim, dim), heads
+
+    def forward(self, x):
+        b, g, p, d = x.shape
+        q, k, v = (t.reshape(b, g, p, self.heads, d // self.heads).permute(0, 1, 3, 2, 4)
+                   for t in self.qkv(x).chunk(3, dim=-1))
+        attn = torch.einsum("bghid,bghjd->bghij", q, k * 0.5).softmax(-1)
+        out = torch.einsum("bghij,bghjd->bghid", attn, v)
+        return self.out(out.permute(0, 1, 3, 2, 4).reshape(b, g, p, d))
+
+
+@pytest.mark.parametrize("windows", [1, 4])
+def test_einsum_saves_the_copies_bmm_makes_of_permuted_operands(windows):
+    """torch.einsum hands each operand to bmm permuted (batch-like letters, own, summed) and
+    reshaped to three dims: a permuted head of the qkv tensor is copied, and autograd keeps the
+    copy, not the qkv storage it is a view of (maxvit_t's saved bytes differed by 6,823,936 B)."""
+    from cnnsize.verify.crosscheck import crosscheck
+
+    result = crosscheck(_WindowAttention(), input_shape=(windows, 6, 8), batch=2)
+    saved = {c.quantity: c for c in result.totals}["saved_bytes"]
+    assert saved.predicted == saved.measured and saved.measured > 0
+    assert result.ok

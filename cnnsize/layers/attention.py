@@ -441,7 +441,10 @@ class Einsum(Kind):
     examples = (({"equation": "bhid,bhjd->bhij"}, ((2, 5, 4), (2, 7, 4))),
                 ({"equation": "b g h i j, b g h j d -> b g h i d"}, ((3, 2, 5, 7), (3, 2, 7, 4))),
                 ({"equation": "...ij,...jk->...ik"}, ((2, 3, 4), (2, 4, 5))),
-                ({"equation": "bi,bj->bij"}, ((3,), (4,))))
+                ({"equation": "bi,bj->bij"}, ((3,), (4,))),
+                # heads after the tokens: both operands are permuted for bmm, and copied
+                ({"equation": "bihd,bjhd->bhij"}, ((5, 2, 4), (7, 2, 4))),
+                ({"equation": "bhij,bjhd->bihd"}, ((2, 5, 7), (7, 2, 4))))
 
     def torch_module(self, shape: Shape) -> Any:
         from ..verify import modules
@@ -483,13 +486,37 @@ class Einsum(Kind):
         macs = math.prod(lead) * math.prod(sizes[c] for c in every)
         summed = [c for c in every if c not in out]
         factors = [*lead, *(sizes[c] for c in every)]
-        saved = (Saved("input", index=1, when_grad=0), Saved("input", index=0, when_grad=1))
+        left, right = _bmm_operands(ellipsis, len(lead), a, b, out)
+        saved = (Saved("input", index=1, when_grad=0, bmm=right),
+                 Saved("input", index=0, when_grad=1, bmm=left))
         return Cost(output_shape=shape, macs=macs, connections=macs, rf="global", saved=saved,
                     explain=(f"output = {fmt_shape(shape)} ({self.equation.replace(' ', '')}; "
                              f"summed over {', '.join(summed) or 'nothing'})",
                              "connections = MACs = ∏ every letter's size"
                              + (" · ∏ '...'" if lead else "")
                              + f" = {product_text(factors)} = {macs:,}"))
+
+
+def _bmm_operands(ellipsis: bool, lead: int, a: str, b: str, out: str
+                  ) -> tuple[tuple[tuple[int, ...], tuple[int, int, int]], ...]:
+    """How torch.einsum hands its two operands to bmm (ATen's sumproduct_pair), as Saved.bmm:
+    each operand's dims (the batch first) in einsum's order — the output's labels, '...' (the
+    batch and the leading dims) at its place, then the summed letters alphabetically — grouped
+    as (in both and the output, its own, summed) for the left one and (in both and the output,
+    summed, its own) for the right one."""
+    dots = [str(d) for d in range(1 + lead)] if ellipsis else []
+    terms = [[*dots, *a], [*dots, *b]]
+    kept = [*dots, *out]
+    order = [*kept, *sorted(c for c in {*a, *b} if c not in out)]
+    layouts = []
+    for mine, other, left in ((terms[0], terms[1], True), (terms[1], terms[0], False)):
+        both = [c for c in order if c in mine and c in other and c in kept]
+        own = [c for c in order if c in mine and c not in other]
+        summed = [c for c in order if c in mine and c in other and c not in kept]
+        groups = (both, own, summed) if left else (both, summed, own)
+        layouts.append((tuple(mine.index(c) for g in groups for c in g),
+                        (len(groups[0]), len(groups[1]), len(groups[2]))))
+    return layouts[0], layouts[1]
 
 
 def _einsum(*xs: Any, equation: str) -> Any:

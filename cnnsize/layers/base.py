@@ -97,9 +97,10 @@ class Saved:
     when_grad: int | None = None  # saved only when this input needs a gradient (mul's operands)
     for_weights: bool = False     # saved only for the weights' gradient (linear's input): not
     # when they are frozen
-    flattened: bool = False       # the input as matmul hands it to bmm, N·∏lead × rows × cols:
-    # its own storage where that reshape is a view of it, else a contiguous copy (analyze.py
-    # follows the strides: a transposed or permuted head of a window attention is copied)
+    # the input as bmm gets it (matmul, einsum): its dims (0: the batch) in this order, merged
+    # into three groups of these lengths; its own storage where that reshape is a view of it,
+    # else a contiguous copy (analyze.py follows the strides: a permuted head is copied)
+    bmm: tuple[tuple[int, ...], tuple[int, int, int]] | None = None
 
 
 @record

@@ -397,7 +397,10 @@ class MatMul(Kind):
         batch = math.prod(lead)
         macs = batch * n * k * m
         # An operand whose leading dims broadcast is expanded and copied; the copy is saved.
-        saved = tuple(Saved("input", index=i, when_grad=1 - i, flattened=len(s) > 2)
+        # bmm gets (N·∏lead) × rows × cols
+        saved = tuple(Saved("input", index=i, when_grad=1 - i,
+                            bmm=(tuple(range(len(s) + 1)), (len(s) - 1, 1, 1)) if len(s) > 2
+                            else None)
                       if s[:-2] == lead else
                       Saved("new", elements=batch * math.prod(s[-2:]), when_grad=1 - i)
                       for i, s in ((1, b), (0, a)))
