@@ -205,7 +205,7 @@ class _Pass:
         self._rules: dict[int, tuple[Cost, tuple[bool, bool, tuple[Saved, ...],
                                                  tuple[str, ...]]]] = {}
         # per distinct cost and whether the row calls a module again: the counts of its row
-        self._counts: dict[tuple[int, bool], tuple[Cost, tuple[int, ...]]] = {}
+        self._counts: dict[tuple[int, bool, bool], tuple[Cost, tuple[int, ...]]] = {}
 
     def rules(self, cost: Cost) -> tuple[bool, bool, tuple[Saved, ...], tuple[str, ...]]:
         """(shares its input's storage at inference, in training, what it saves, its notes)."""
@@ -258,8 +258,13 @@ class _Pass:
         # this pass's costs by kind (the graph holds its kinds, so an id stays theirs): a kind
         # is hashed by its arguments, which takes longer than looking it up by id
         costs: dict[tuple[int, tuple[Shape, ...]], Cost] = {}
+        once = g.per_pass()
         for index, op in enumerate(g.ops):
             name, inputs = op.name, op.inputs
+            # a row computed from the model's own tensors alone runs once per forward pass: its
+            # counts and memory are those of one "example", whatever the batch
+            per_pass = name in once
+            examples = 1 if per_pass else batch
             in_shapes = tuple([shapes[n] for n in inputs])
             try:
                 cost = costs.get((id(op.kind), in_shapes))
@@ -280,26 +285,33 @@ class _Pass:
                         f"it calls the module of {op.shares} again"
                 raise e.located(path=op.name, kind=op.kind.type_name) from None
             shapes[name] = cost.output_shape
-            in_fields = [fields[n] for n in inputs]
-            field, layouts[name], rf_note = _apply_rf(
-                cost, in_fields, [layouts[n] for n in inputs], in_shapes, extents)
-            if cost.spatial_last_note and _last_axis_spatial(layouts[inputs[0]]):
+            # a tensor computed once per pass holds no part of the input: no field of its own,
+            # and none that it adds where it meets the input's
+            keep = [i for i, x in enumerate(inputs) if x not in once]
+            in_fields = [fields[inputs[i]] for i in keep]
+            field, layouts[name], rf_note = (None, None, None) if per_pass else _apply_rf(
+                cost, in_fields, [layouts[inputs[i]] for i in keep],
+                tuple(in_shapes[i] for i in keep), extents)
+            if cost.spatial_last_note and not per_pass and _last_axis_spatial(layouts[inputs[0]]):
                 cost = replace(cost, notes=(*cost.notes, cost.spatial_last_note))
             fields[name] = field
             units = cost.units
-            nbytes = units * batch * size
+            nbytes = units * examples * size
             end = last_use.get(name, index)  # an output nobody reads is freed at once
             # inference: a storage of its own, or its first input's
             rules = self.rules(cost)
             shares_inference, shares_training, saves, _ = rules
             view = None
             if cost.storage in ("reshape", "contiguous"):  # a view if the strides allow
-                view = _view(cost, batch, in_shapes[0], strides[inputs[0]])
+                view = _view(cost, examples, in_shapes[0], strides[inputs[0]])
                 shares_inference = shares_training = view is not None
-            strides[name] = _out_strides(cost, batch, in_shapes, [strides[n] for n in inputs],
+            strides[name] = _out_strides(cost, examples, in_shapes, [strides[x] for x in inputs],
                                          view, shares_inference)
             stored = not shares_inference
-            if stored:
+            if not inputs:  # a source (state): the model's own tensor, not an activation
+                stored = False
+                sid = infer.new(name, 0, index, end)
+            elif stored:
                 sid = infer.new(name, nbytes, index, end)
                 live += nbytes
             else:
@@ -317,7 +329,9 @@ class _Pass:
             trainable = cost.weights + cost.biases > 0 and op.trainable
             needs_grad = (trainable or any([grads[n] for n in inputs])) and name in leads
             grads[name] = needs_grad
-            if shares_training:
+            if not inputs:
+                train.new(name, 0, index, end)
+            elif shares_training:
                 train.share(name, inputs[0], end)
             else:
                 train.new(name, nbytes, index, end)
@@ -327,13 +341,13 @@ class _Pass:
                         or (item.for_weights and not trainable):
                     continue
                 if item.what == "new":
-                    per = batch if item.per_batch else 1
+                    per = examples if item.per_batch else 1
                     ssid = train.new(f"{op.name} (saved)", item.elements * per * self._itemsize(item),
                                      index, index)
                 elif item.bmm is not None and _bmm_copies(
-                        item.bmm, (batch, *in_shapes[item.index]), strides[op.inputs[item.index]]):
+                        item.bmm, (examples, *in_shapes[item.index]), strides[op.inputs[item.index]]):
                     ssid = train.new(f"{op.name} (saved copy of input {item.index})",
-                                     math.prod(in_shapes[item.index]) * batch
+                                     math.prod(in_shapes[item.index]) * examples
                                      * self._itemsize(item), index, index)
                 else:
                     ssid = train.storage[op.inputs[item.index] if item.what == "input" else op.name]
@@ -345,7 +359,8 @@ class _Pass:
                 if infer.last[freed] == index:
                     live -= infer.size[freed]
             rows.append(self._row(op, cost, units, rules[3], in_shapes, field, rf_note,
-                                  nbytes if stored else 0, op_live, row_saved, in_fields, stored))
+                                  nbytes if stored else 0, op_live, row_saved, in_fields, stored,
+                                  per_pass))
         peak_at = g.ops[peak_index].name if peak_index >= 0 else ""
         return Report(g.name, g.input_shape, conv, tuple(rows),
                       self._totals(rows, input_bytes, peak, peak_at, infer.alive_at(peak_index),
@@ -405,13 +420,16 @@ class _Pass:
     def _row(self, op: Op, cost: Cost, units: int, notes: tuple[str, ...],
              in_shapes: tuple[Shape, ...], field: Field, rf_note: str | None,
              activation_bytes: int, live_bytes: int, saved_bytes: int, in_fields: list[Field],
-             stored: bool) -> LayerStats:
+             stored: bool, per_pass: bool = False) -> LayerStats:
         conv = self.conv
         shared = op.shares is not None
-        known = self._counts.get((id(cost), shared))
+        known = self._counts.get((id(cost), shared, per_pass))
         if known is None:
-            known = self._counts[id(cost), shared] = (cost, self._row_counts(cost, shared))
+            known = self._counts[id(cost), shared, per_pass] = (
+                cost, self._row_counts(cost, shared, 1 if per_pass else conv.batch))
         weights, biases, buffers, buffer_bytes, connections, macs, flops = known[1]
+        if per_pass and op.inputs:
+            notes += (PER_PASS_NOTE,)
         if shared:
             notes += (f"calls the module of {op.shares} again" + (
                 f": its {cost.weights + cost.biases:,} parameters are counted there"
@@ -446,19 +464,20 @@ class _Pass:
             neurons=cost.neurons,
             kind=op.kind,
             notes=notes,
-            _explain=partial(_explain_lines, cost, conv, op.inputs, op.shares, stored,
-                             in_fields, field, rf_note),
+            _explain=partial(_explain_lines, cost, replace(conv, batch=1) if per_pass else conv,
+                             op.inputs, op.shares, stored, in_fields, field, rf_note, per_pass),
             inputs=op.inputs,
             input_shapes=in_shapes,
             shares=op.shares,
             live_bytes=live_bytes,
             saved_bytes=saved_bytes,
+            per_pass=per_pass,
         )
 
-    def _row_counts(self, cost: Cost, shared: bool) -> tuple[int, ...]:
+    def _row_counts(self, cost: Cost, shared: bool, batch: int) -> tuple[int, ...]:
         """(weights, biases, buffers, buffer bytes, connections, MACs, FLOPs) of a row, for
-        the batch, as the conventions count them; a module's second call counts no
-        parameters or buffers."""
+        the batch (1 for a row run once per pass), as the conventions count them; a module's
+        second call counts no parameters or buffers."""
         conv = self.conv
         flops = conv.flops_per_mac * cost.macs
         if conv.elementwise_flops:
@@ -470,8 +489,8 @@ class _Pass:
                 + 8 * cost.long_buffers,
                 cost.connections + (cost.bias_connections
                                     if conv.bias and conv.bias_connections else 0),
-                cost.macs * conv.batch,
-                flops * conv.batch)
+                cost.macs * batch,
+                flops * batch)
 
     def _totals(self, rows: list[LayerStats], input_bytes: int, peak: int, peak_at: str,
                 peak_live: tuple[tuple[str, int], ...], saved: int,
@@ -521,6 +540,9 @@ class _Pass:
             uncalled_buffers=sum(u.buffers for u in uncalled),
         )
 
+
+PER_PASS_NOTE = ("once per forward pass, not per example: computed from the model's buffers "
+                 "alone, its MACs, FLOPs and memory are not multiplied by the batch")
 
 # The row counts that the totals add up (units apart: neuron rows only).
 _TOTALLED = ("weights", "biases", "params", "trainable_params", "buffers", "buffer_bytes",
@@ -623,14 +645,20 @@ def _reference(original: Graph, conv: Conventions) -> _Reference | None:
 
 
 def _explain_lines(cost: Cost, conv: Conventions, inputs: tuple[str, ...], shares: str | None,
-                   stored: bool, in_fields: list[Field], field: Field, field_note: str | None
-                   ) -> tuple[str, ...]:
-    """A row's --explain lines (LayerStats.explain), made when first read."""
+                   stored: bool, in_fields: list[Field], field: Field, field_note: str | None,
+                   per_pass: bool = False) -> tuple[str, ...]:
+    """A row's --explain lines (LayerStats.explain), made when first read; a row run once per
+    forward pass is explained at batch 1 (`conv` says so), with a line that says why."""
     from .explain import row_lines
 
-    return row_lines(cost, conv, inputs=inputs, shares=shares, stored=stored,
-                     in_fields=in_fields, field=field, summarize=_field_summary,
-                     field_note=field_note)
+    lines = row_lines(cost, conv, inputs=inputs, shares=shares, stored=stored,
+                      in_fields=in_fields, field=field, summarize=_field_summary,
+                      field_note=field_note)
+    if not per_pass:
+        return lines
+    return (*lines, "once per forward pass: computed from the model's buffers alone, not from "
+                    "the input (its field is none of the input's, shown as global); its counts "
+                    "are those of one pass, whatever the batch")
 
 
 def _reinferred(reference: _Reference, name: str, cost: Cost,

@@ -1712,7 +1712,7 @@ def _bias_slips(ctx: _Context, rows: list[LayerStats] | None, quantity: str,
         if cost is None:
             continue
         macs += row.macs
-        adds += cost.bias_adds * batch
+        adds += cost.bias_adds * (1 if row.per_pass else batch)  # per_pass: once per forward
         if row.shares is None:
             weights += row.weights
             biases += cost.biases
@@ -1778,8 +1778,9 @@ def _elements_or_bytes(ctx: _Context, rows: list[LayerStats] | None, quantity: s
             return (Mistake.ELEMENTS_FOR_BYTES,
                     f"this is the element count ({elements:,}); memory is in bytes: ×{size} B "
                     f"per {dtype} = {computed:,} B ({human_bytes(computed, si=True)})")
-        if rows is None and claim.holds(ctx.base.totals.units * conv.batch):
-            count = ctx.base.totals.units * conv.batch
+        count = sum(row.units * (1 if row.per_pass else conv.batch)  # as totals.units: neurons
+                    for row in ctx.base.layers if row.neurons)
+        if rows is None and claim.holds(count):
             return (Mistake.ELEMENTS_FOR_BYTES,
                     f"this is the layers' element count ({count:,} units, without the input); "
                     f"memory is in bytes, ×{size} B per {dtype}, and includes the input: "

@@ -97,6 +97,16 @@ class Graph:
                 return op
         return None
 
+    def per_pass(self) -> frozenset[str]:
+        """The ops computed from the model's own tensors alone (a `state` source, and every op
+        all of whose inputs are such ops): run once per forward pass, not per example
+        (docs/conventions.md, "Once per forward pass")."""
+        once: set[str] = set()
+        for op in self.ops:
+            if all(name in once for name in op.inputs):  # (a source has no inputs)
+                once.add(op.name)
+        return frozenset(once)
+
     def last_uses(self) -> dict[str, int]:
         """For each tensor, the index of the last op that reads it (outputs: len(ops))."""
         last: dict[str, int] = {}

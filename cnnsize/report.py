@@ -66,6 +66,9 @@ class LayerStats:
     # False: an op cnnsize has no formulas for (opaque): its connections, MACs, FLOPs and
     # memory (NOT_COUNTED) are 0 here, shown as "not counted", null in JSON
     counted: bool = True
+    # True: computed from the model's own tensors alone, once per forward pass (a `state` and
+    # the rows that read only such rows): its counts are not multiplied by the batch
+    per_pass: bool = False
 
     @property
     def explain(self) -> tuple[str, ...]:
@@ -109,6 +112,7 @@ class LayerStats:
             "notes": list(self.notes),
             # an op without formulas (opaque): null, never 0, for what it does not count
             **({} if self.counted else {**dict.fromkeys(NOT_COUNTED), "counted": False}),
+            **({"per_pass": True} if self.per_pass else {}),  # once per forward pass
         }
 
 

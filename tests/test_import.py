@@ -197,8 +197,9 @@ def test_tied_parameters_are_one_module_and_half_tied_ones_are_refused():
 
 
 def test_a_parameter_used_outside_a_module_is_counted_or_refused():
-    """A layer scale (a parameter times a tensor) is a `scale` row that counts the parameter;
-    a use cnnsize has no kind for is refused, naming the parameter and the op."""
+    """A layer scale (a parameter times a tensor) is a `scale` row that counts the parameter,
+    x @ W a `contract` row; a use cnnsize has no kind for is refused, naming the parameter and
+    the op."""
     report = cnnsize.analyze(from_module(m.UsesParameterDirectly(), (3, 8, 8)))
     assert [(r.name, r.type, r.params) for r in report.layers][-1] == ("scale", "scale", 4)
     assert report.totals.params == 3 * 4 * 9 + 4 + 4                     # conv + γ (4×1×1)
@@ -211,8 +212,48 @@ def test_a_parameter_used_outside_a_module_is_counted_or_refused():
         def forward(self, x):
             return x @ self.w
 
-    with pytest.raises(CnnsizeError, match=r"matmul in the model \(Projects\) uses the parameter w directly"):
-        from_module(Projects(), (3, 8, 8))
+    projects = cnnsize.analyze(from_module(Projects(), (3, 8, 8)))
+    assert [(r.name, r.type, r.params, r.macs) for r in projects.layers] == [
+        ("w", "contract", 24, 3 * 8 * 8 * 3)]                             # (3, 8, 8) @ (8, 3)
+
+    class Clamps(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(8))
+
+        def forward(self, x):
+            return torch.maximum(x, self.w)
+
+    with pytest.raises(CnnsizeError, match=r"maximum in the model \(Clamps\) uses the parameter w directly"):
+        from_module(Clamps(), (3, 8, 8))
+
+
+class _Updates(torch.nn.Module):
+    """Forward updates its own buffer in place (a running average), before or after using it."""
+
+    def __init__(self, first: bool) -> None:
+        super().__init__()
+        self.first = first
+        self.register_buffer("mean", torch.zeros(8))
+        self.fc = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        if self.first:
+            self.mean.mul_(0.9)
+            return self.fc(x) - self.mean
+        y = self.fc(x) - self.mean
+        self.mean.add_(y.detach().mean(0), alpha=0.1)
+        return y
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_forward_that_writes_into_the_models_state_is_refused(first):
+    """No row would count a write into a buffer (the write is no op on the input), and the next
+    forward computes something else: refused, naming the buffer; the user's model unchanged."""
+    model = _Updates(first)
+    with pytest.raises(CnnsizeError, match=r"forward writes into the buffer mean in place"):
+        from_module(model, (8,))
+    assert torch.equal(model.mean, torch.zeros(8))
 
 
 def test_the_importer_never_guesses(monkeypatch):

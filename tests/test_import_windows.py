@@ -146,6 +146,7 @@ class Mixed(nn.Module):
     def __init__(self, forward):
         super().__init__()
         self.conv = nn.Conv2d(4, 4, 1)
+        self.lrn = nn.LocalResponseNorm(2)
         self.f = forward
 
     def forward(self, x):
@@ -159,8 +160,8 @@ def _windows(x):
 
 
 @pytest.mark.parametrize(("forward", "message"), [
-    (lambda m, x: m.conv(_windows(x)),
-     r"conv2d reads a tensor whose dim 0 holds the batch times 4 windows"),
+    (lambda m, x: m.lrn(_windows(x)),
+     r"localresponsenorm reads a tensor whose dim 0 holds the batch times 4 windows"),
     (lambda m, x: _windows(x).softmax(dim=0), r"works along dim 0, which holds the batch times "
                                               r"the windows"),
     (lambda m, x: _windows(x) + x[:, :, :2, :2], r"combines a tensor whose dim 0 holds the "
@@ -228,7 +229,142 @@ def test_torchvision_swin_t_is_exact(tv):
 # Swin-S/B and Swin3D-T/S/B: tests/test_torchvision_models.py, as every torchvision model.
 
 
-def test_torchvision_swin_v2_is_refused_naming_its_position_bias_mlp(tv):
-    with pytest.raises(CnnsizeError, match=r"features.1.0.attn.cpb_mlp.0 \(Linear\) runs on the "
-                                           r"buffer features.1.0.attn.relative_coords_table"):
-        from_module(tv.swin_v2_t(), (3, 256, 256))
+def test_torchvision_swin_v2_t_is_exact(tv):
+    """Its continuous position bias MLP runs on a buffer once per forward pass (rows run once
+    per pass); its cosine attention is `normalize`, its logit scale a `scale` (docs/conventions.md,
+    "Once per forward pass")."""
+    got = _exact(tv, "swin_v2_t", (3, 256, 256))
+    table = got["features.1.0.attn.relative_coords_table"]
+    assert (table.type, table.output_shape, table.per_pass) == ("state", (1, 15, 15, 2), True)
+    mlp = got["features.1.0.attn.cpb_mlp.0"]
+    assert mlp.per_pass and mlp.macs == 15 * 15 * 2 * 512  # once, at any batch
+    assert got["features.1.0.attn.normalize"].type == "normalize"
+
+
+# ---------------------------------------------------------------- once per forward pass (Swin V2)
+
+
+class CosineWindowAttention(nn.Module):
+    """Swin V2's window attention written with plain torch calls: a position bias that an MLP
+    computes from a buffer of coordinates (once per forward, whatever the batch), gathered by
+    an index buffer, 16·sigmoid; cosine attention (F.normalize) times a clamped, exponentiated
+    logit scale; the qkv bias cloned with its key third zeroed."""
+
+    def __init__(self, dim=8, heads=2, ws=2):
+        super().__init__()
+        self.ws, self.heads = ws, heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.logit_scale = nn.Parameter(torch.log(10 * torch.ones((heads, 1, 1))))
+        self.cpb_mlp = nn.Sequential(nn.Linear(2, 16), nn.ReLU(inplace=True),
+                                     nn.Linear(16, heads, bias=False))
+        span = torch.arange(-(ws - 1), ws, dtype=torch.float32)
+        table = torch.stack(torch.meshgrid([span, span], indexing="ij")).permute(1, 2, 0)
+        self.register_buffer("coords", table.contiguous().unsqueeze(0))  # 1×3×3×2
+        self.register_buffer("index", torch.randint(len(span) ** 2, (ws ** 4,)))
+
+    def forward(self, x):
+        b, h, w, c = x.shape
+        ws, n = self.ws, self.ws * self.ws
+        bias = self.cpb_mlp(self.coords).view(-1, self.heads)[self.index]
+        bias = 16 * torch.sigmoid(bias.view(n, n, -1).permute(2, 0, 1).contiguous().unsqueeze(0))
+        nw = (h // ws) * (w // ws)
+        x = x.view(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(b * nw, n, c)
+        qkv_bias = self.qkv.bias.clone()
+        qkv_bias[c:2 * c].zero_()
+        qkv = F.linear(x, self.qkv.weight, qkv_bias).reshape(b * nw, n, 3, self.heads, -1)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        attn = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
+        attn = attn * torch.clamp(self.logit_scale, max=4.6).exp() + bias
+        x = F.softmax(attn, dim=-1).matmul(v).transpose(1, 2).reshape(b * nw, n, c)
+        x = self.proj(x)
+        return x.view(b, h // ws, w // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+
+
+class ChannelsLast(nn.Module):
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1)
+
+
+class Cosine(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 2, stride=2), ChannelsLast())
+        self.attn = CosineWindowAttention()
+        self.head = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = x + self.attn(x)
+        return self.head(x.mean(dim=(1, 2)))
+
+
+def test_a_position_bias_computed_from_a_buffer_counts_once_per_pass():
+    model = Cosine().eval()
+    shape = (3, 8, 8)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    graph = from_module(model, shape)
+    spec = graph.meta["spec"]
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    mlp = [r for r in cnnsize.analyze(graph).layers if r.per_pass]
+    assert [(r.name, r.type) for r in mlp] == [
+        ("attn.coords", "state"), ("attn.cpb_mlp.0", "linear"), ("attn.cpb_mlp.1", "relu"),
+        ("attn.cpb_mlp.2", "linear"), ("attn.view", "reshape"), ("attn.getitem", "indexselect"),
+        ("attn.view_2", "reshape"), ("attn.permute", "permute"), ("attn.contiguous", "contiguous"),
+        ("attn.unsqueeze", "unsqueeze"), ("attn.sigmoid", "sigmoid"), ("attn.mul", "mul")]
+    for batch in (1, 2, 3):
+        report = cnnsize.analyze(graph, batch=batch)
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(torch.randn(batch, *shape))
+        # the MLP once: 3·3 positions · (2·16 + 16·2) = 576 MACs, whatever the batch
+        assert sum(r.macs for r in report.layers if r.per_pass) == 9 * (2 * 16 + 16 * 2) == 576
+        assert 2 * report.totals.macs == counter.get_total_flops()
+    # every parameter and buffer counted once: the table (18) and the index (16, int64)
+    report = cnnsize.analyze(graph)
+    assert report.totals.params == sum(p.numel() for p in model.parameters())
+    assert report["attn.coords"].buffers == 18 and report["attn.getitem"].buffers == 16
+    assert report["attn.logit_scale"].type == "scale"
+    assert any("once per forward pass" in n for n in graph.meta["import_notes"])
+    for batch in (1, 2):
+        result = crosscheck(model, input_shape=shape, batch=batch)
+        assert result.ok, result.render()
+    built = crosscheck(spec, batch=2)  # the spec built as a module: the same counts
+    assert built.ok, built.render()
+
+
+def test_rows_once_per_pass_are_counted_once_at_every_batch():
+    """A spec: a buffer (state), a linear on it and a gather by an index buffer, once per
+    pass; a linear on the input per example; their sum. MACs(N) = N·per example + per pass."""
+    spec = {"input": [4, 3], "layers": [
+        {"name": "table", "type": "state", "shape": [5, 2]},
+        {"name": "mlp", "type": "linear", "out_features": 3},      # 5·2·3 = 30 MACs, once
+        {"name": "pick", "type": "indexselect", "dim": 1, "size": 4},  # rows 4 of 5: 4×3
+        {"name": "x", "type": "linear", "out_features": 3, "inputs": "input"},  # 4·3·3 = 36
+        {"name": "sum", "type": "add", "inputs": ["x", "pick"]}]}
+    for batch in (1, 3):
+        report = cnnsize.analyze(spec, batch=batch)
+        assert [r.per_pass for r in report.layers] == [True, True, True, False, False]
+        assert report.totals.macs == 36 * batch + 30
+        assert report["mlp"].activation_bytes == 5 * 3 * 4  # once, float32
+        assert report["sum"].receptive_field == report["x"].receptive_field
+    assert report.totals.buffers == 10 + 4
+    assert "once per forward pass: 3 rows" in report.render("text")
+    result = crosscheck(spec, batch=3)  # built: the buffer as a batch of one
+    assert result.ok, result.render()
+
+
+class ConvOnBuffer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 1)
+        self.register_buffer("grid", torch.randn(1, 2, 4, 4))
+
+    def forward(self, x):
+        return x + self.conv(self.grid)
+
+
+def test_a_conv_on_a_tensor_computed_once_per_pass_is_refused_naming_it():
+    with pytest.raises(CnnsizeError, match=r"conv \(Conv2d\): cnnsize's conv2d on a tensor "
+                                           r"computed from the model's buffers alone"):
+        from_module(ConvOnBuffer(), (2, 4, 4))

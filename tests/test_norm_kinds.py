@@ -490,3 +490,50 @@ def test_import_and_crosscheck_commands(tmp_path):
                            capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "all match" in check.stdout
+
+
+class L2Norm(nn.Module):
+    """SSD's L2Norm written out as torchvision's SSDFeatureExtractorVGG does it: a learned
+    scale per channel times F.normalize over the channels."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(3, c, 3, padding=1)
+        self.scale_weight = nn.Parameter(torch.ones(c) * 20)
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.scale_weight.view(1, -1, 1, 1) * F.normalize(x)
+
+
+def test_normalize_counts_and_imports_as_l2norm():
+    """F.normalize is `normalize`: no params, 3 FLOPs per element for p = 2, 0 MACs, as
+    flop_counter's 0; SSD's L2Norm imports as conv, normalize and a scale, and crosschecks."""
+    r = row("normalize", {}, (8, 5, 5), batch=2)
+    assert (r.params, r.macs) == (0, 0)
+    assert r.flops == 3 * 2 * 8 * 5 * 5  # 3 · batch · units = 1,200
+    assert row("normalize", {"p": 3.0, "dim": -1}, (8, 5, 5)).flops == 4 * 200
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        F.normalize(torch.randn(2, 8, 5, 5))
+    assert counter.get_total_flops() == 0
+    model = L2Norm(6)
+    network = from_module(model, (3, 8, 8))
+    spec = network.meta["spec"]["layers"]
+    assert [(item["name"], item["type"]) for item in spec] == [
+        ("conv", "conv2d"), ("normalize", "normalize"), ("scale_weight", "scale")]
+    report = cnnsize.analyze(network)
+    assert report.totals.params == sum(p.numel() for p in model.parameters()) == 168 + 6
+    checked = crosscheck(model, input_shape=(3, 8, 8), batch=2)
+    assert checked.ok, checked.render()
+    assert crosscheck(network.meta["spec"]).ok
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ({"dim": 0}, "dim 0 is the batch dim"), ({"p": 0.0}, "p must be > 0"),
+    ({"dim": 4}, "out of range")])
+def test_normalize_refuses_what_it_cannot_be(args, message):
+    with pytest.raises(CnnsizeError, match=message):
+        cnnsize.analyze(one("normalize", args, (6, 4, 4)))

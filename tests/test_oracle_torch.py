@@ -67,7 +67,10 @@ def flop_counter_flops(module, shape, kwargs):
 
 
 def one_layer(kind_name, args, shapes):
-    """A spec of one layer; a kind with several inputs reads inputs named a, b, c, ..."""
+    """A spec of one layer; a kind with several inputs reads inputs named a, b, c, ...; a
+    source (state) reads none (the network's input is not read)."""
+    if not shapes:
+        return {"input": [1], "layers": [{"type": kind_name, **args}]}
     if len(shapes) == 1:
         return {"input": list(shapes[0]), "layers": [{"type": kind_name, **args}]}
     names = "abcdefgh"[:len(shapes)]
@@ -80,7 +83,7 @@ def one_layer(kind_name, args, shapes):
 def test_every_kind_matches_torch(kind_name, args, shape):
     cls = REGISTRY[kind_name]
     kind = cls.from_args(args)
-    real = torch_counts(kind.torch_module(shape[0]), shape, kind.call_kwargs())
+    real = torch_counts(kind.torch_module(shape[0] if shape else ()), shape, kind.call_kwargs())
     row = cnnsize.analyze(one_layer(kind_name, args, shape)).layers[0]
     assert row.output_shape == real["output_shape"]
     assert (row.weights, row.biases, row.params, row.buffers) == (

@@ -35,7 +35,10 @@ CASES = list(_cases())
 
 
 def behind_norms(kind_name, args, shapes):
-    """A spec: each input through its own BatchNorm, then the kind."""
+    """A spec: each input through its own BatchNorm, then the kind (a source, state, alone:
+    it reads no input)."""
+    if not shapes:
+        return {"input": [1], "layers": [{"name": "op", "type": kind_name, **args}]}
     names = [f"x{i}" for i in range(len(shapes))]
     layers = [{"name": f"norm{i}", "type": NORM[len(s)], "inputs": n}
               for i, (n, s) in enumerate(zip(names, shapes))]
@@ -53,7 +56,7 @@ def test_saved_for_backward_matches_autograd(kind_name, args, shapes):
     predicted = cnnsize.analyze(spec, conventions=conv).totals.saved_bytes
     torch.manual_seed(0)
     model = build(spec)
-    xs = tuple(torch.randn(2, *s) for s in shapes)
+    xs = tuple(torch.randn(2, *s) for s in shapes) or (torch.randn(2, 1),)
     assert predicted == _saved_for_backward(model, xs), spec
 
 

@@ -398,9 +398,10 @@ class Kind:
     extra_outputs: ClassVar[str] = ""
     parameter_flags: ClassVar[Mapping[str, str]] = {}
     # How `cnnsize import` reads a call on a tensor whose dim 0 holds the batch times k windows
-    # (Swin's window partition, docs/conventions.md "Windows in the batch dim"): None, it
-    # cannot (a conv reads dim 1 as channels); else the fields that are PyTorch dims, which move
-    # up one (per example the windows are dim 1). See on_windows.
+    # (Swin's window partition, docs/conventions.md "Windows in the batch dim"): the fields that
+    # are PyTorch dims, which move up one (per example the windows are dim 1); or None: a kind
+    # that reads dim 1 as channels (conv, pool, batch norm) runs once per window, as on k
+    # examples, where it has a field `windows` (PerWindow), and cannot otherwise. See on_windows.
     window_dims: ClassVar[tuple[str, ...] | None] = None
     # What it stands for in PyTorch, for docs/spec.md (default: the torch.nn class).
     origin: ClassVar[str] = ""
@@ -595,23 +596,28 @@ class Kind:
         raise SpecError(f"{cls.type_name} has no parameter operand")
 
     @classmethod
-    def on_windows(cls, args: Mapping[str, Any], windows: int) -> dict[str, Any]:
+    def on_windows(cls, args: Mapping[str, Any], windows: int, at: int = 0) -> dict[str, Any]:
         """Spec arguments of a call (as from_call read them against the traced tensors) on a
         tensor whose dim 0 holds the batch times `windows`: per example that tensor has the
         windows as dim 1, so each dim of `window_dims` >= 1 moves up one (a dim from the end
-        stays); dim 0, the batch and the windows together, is refused."""
+        stays); dim 0, the batch and the windows together, is refused. `at`: the dim that holds
+        them where a permute moved them from dim 0 (MViT's relative position over time: per
+        example that dim holds the windows, and every dim moves up one)."""
+        if cls.window_dims is None and "windows" in cls._field_names:
+            return {**args, "windows": True}  # once per window, as on k examples (PerWindow)
         if cls.window_dims is None:
             raise SpecError(f"cnnsize's {cls.type_name} reads a tensor whose dim 0 holds the batch "
                             f"times {windows} windows (a window partition) only as one example "
                             "per row, which it is not", hint="a window partition (Swin) is "
                             "followed through elementwise ops, linear, layer norm, softmax, "
-                            "matmul and data movement")
+                            "matmul and data movement, and convolutions, pools and norms over "
+                            "channels run once per window")
         out = dict(args)
         for name in cls.window_dims:
             value = out.get(name, cls._defaults.get(name))
             if value is not None:
-                out[name] = ([window_dim(d, cls) for d in value]
-                             if isinstance(value, (list, tuple)) else window_dim(value, cls))
+                out[name] = ([window_dim(d, cls, at) for d in value]
+                             if isinstance(value, (list, tuple)) else window_dim(value, cls, at))
         return out
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
@@ -633,8 +639,8 @@ class Kind:
             default = convert(f.default, type(self), f.name) if convert and f.default is not None \
                 else f.default
             if f.metadata.get("required") or value != default:
-                out[f.name] = list(value) if f.metadata.get("sizes") and \
-                    isinstance(value, tuple) else _compact(value)
+                out[f.name] = [list(v) if isinstance(v, tuple) else v for v in value] \
+                    if f.metadata.get("sizes") and isinstance(value, tuple) else _compact(value)
         return out
 
     # helpers for subclasses
@@ -656,6 +662,64 @@ class Kind:
                              hint=f"remove {name} to let cnnsize infer it, or fix the layer before")
 
 
+class PerWindow(Kind):
+    """A kind that reads dim 1 as channels (conv, pool, batch norm) with a field `windows`:
+    true, the input per example is k × C × …, k windows (heads) that forward folds into the
+    batch dim (MViT's pooling of each head: x.reshape(B·heads, C, T, H, W)), and the layer runs
+    once per window, as on k examples: its weights once, its MACs, connections and FLOPs k
+    times (docs/conventions.md, "Windows in the batch dim")."""
+
+    windows: bool  # a field of each subclass (spec only: PyTorch's module has no such argument)
+
+    def analyze(self, inputs: Sequence[Shape]) -> Cost:
+        shape = self.single_input(inputs)
+        if not self.windows:
+            return self.analyze_one(shape)
+        if len(shape) < 2:
+            raise ShapeError(f"windows: true reads the input's first dim as the windows, but the "
+                             f"input is {fmt_shape(shape)}", field="windows",
+                             hint=f"the input is k × the {self.type_name}'s own input per example")
+        return over_windows(self.analyze_one(shape[1:]), shape[0])
+
+    def torch_module(self, shape: Shape) -> torch.nn.Module:
+        module = self.one_window_module(shape[1:] if self.windows else shape)
+        if not self.windows:
+            return module
+        from ..verify.modules import PerWindow as Windows
+
+        return Windows(module, self.type_name, self.args())
+
+    def one_window_module(self, shape: Shape) -> torch.nn.Module:
+        """The torch module for one window (its input shape per example)."""
+        return Kind.torch_module(self, shape)
+
+
+def over_windows(cost: Cost, k: int) -> Cost:
+    """The cost of a layer run once on each of k windows (PerWindow): the per-window output
+    k times; weights, biases and buffers once; the work and what training saves k times."""
+    def more(saved: tuple[Saved, ...]) -> tuple[Saved, ...]:
+        return tuple(dataclasses.replace(s, elements=s.elements * k)
+                     if s.what == "new" and s.per_batch else s for s in saved)
+
+    return dataclasses.replace(
+        cost, output_shape=(k, *cost.output_shape), connections=cost.connections * k,
+        bias_connections=cost.bias_connections * k, macs=cost.macs * k,
+        elementwise_flops=cost.elementwise_flops * k, bias_adds=cost.bias_adds * k,
+        saved=more(cost.saved),
+        saved_inplace=None if cost.saved_inplace is None else more(cost.saved_inplace),
+        explain=(*(f"per window: {line}" for line in cost.explain),
+                 f"{k} windows (dim 1 of the input), each run as its own example, the weights "
+                 "shared:",
+                 *([f"units = {k}·{cost.units:,} = {k * cost.units:,}"] if cost.neurons else []),
+                 *([f"weights = {cost.weights:,} (once)"] if cost.weights else []),
+                 *([f"biases = {cost.biases:,} (once)"] if cost.biases else []),
+                 *([f"connections = {k}·{cost.connections:,} = {k * cost.connections:,}"]
+                   if cost.connections else []),
+                 *([f"MACs = {k}·{cost.macs:,} = {k * cost.macs:,}"] if cost.macs else []),
+                 *([f"FLOPs = {k}·{cost.elementwise_flops:,} = {k * cost.elementwise_flops:,}"]
+                   if cost.elementwise_flops else [])))
+
+
 _FIELDS: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
 
 
@@ -663,13 +727,14 @@ _KINDS: dict[tuple[Any, ...], Kind] = {}
 _KINDS_MAX = 8192
 
 
-def window_dim(dim: Any, cls: type[Kind]) -> Any:
-    """A PyTorch dim of a tensor whose dim 0 holds the batch times k windows, as a dim of the
-    per-example tensor with the windows at dim 1 (see Kind.on_windows)."""
+def window_dim(dim: Any, cls: type[Kind], at: int = 0) -> Any:
+    """A PyTorch dim of a tensor whose dim `at` (0 unless a permute moved them) holds the
+    batch times k windows, as a dim of the per-example tensor with the windows at dim `at` + 1
+    (see Kind.on_windows)."""
     if not is_int(dim) or dim < 0:
         return dim  # from the end: the same dim
-    if dim == 0:
-        raise SpecError(f"cnnsize's {cls.type_name} works along dim 0, which holds the batch "
+    if dim == at:
+        raise SpecError(f"cnnsize's {cls.type_name} works along dim {at}, which holds the batch "
                         "times the windows (a window partition): a count per example cannot "
                         "follow that", hint="work along the other dims, or undo the partition "
                                             "first (x.view(B, ...))")
@@ -764,12 +829,13 @@ FAMILIES: dict[str, tuple[str, ...]] = {
              "adaptiveavgpool1d", "adaptiveavgpool2d", "adaptiveavgpool3d", "adaptivemaxpool1d",
              "adaptivemaxpool2d", "adaptivemaxpool3d"),
     "linear": ("linear", "flatten"),
-    "merge": ("add", "sub", "mul", "div", "cat", "stack", "matmul"),
+    "merge": ("add", "sub", "mul", "div", "cat", "stack", "matmul", "sliceadd"),
     "norm": ("batchnorm1d", "batchnorm2d", "batchnorm3d", "instancenorm1d", "instancenorm2d",
-             "instancenorm3d", "layernorm", "layernorm2d", "groupnorm", "localresponsenorm"),
+             "instancenorm3d", "layernorm", "layernorm2d", "groupnorm", "localresponsenorm",
+             "normalize"),
     "shape_ops": ("reshape", "unflatten", "permute", "transpose", "squeeze", "unsqueeze",
                   "expand", "channelshuffle", "contiguous", "roll", "slice", "select", "chunk",
-                  "split"),
+                  "split", "tensorsplit"),
     "stochastic": ("stochasticdepth",),
     "pad": ("zeropad1d", "zeropad2d", "zeropad3d", "constantpad1d", "constantpad2d",
             "constantpad3d", "reflectionpad1d", "reflectionpad2d", "reflectionpad3d",
@@ -778,7 +844,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "resample": ("upsample", "upsamplingnearest2d", "upsamplingbilinear2d", "pixelshuffle",
                  "pixelunshuffle"),
     "reduce": ("mean", "sum", "amax", "amin"),
-    "learned": ("scale", "shift", "token"),
+    "learned": ("scale", "shift", "token", "contract", "state", "indexselect"),
     "lecun": ("subsampling2d", "rbf"),
     "attention": ("multiheadattention", "scaleddotproductattention", "einsum"),
     "opaque": ("opaque",),

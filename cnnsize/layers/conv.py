@@ -21,6 +21,7 @@ from .base import (
     SPATIAL_SYMBOLS,
     Cost,
     Kind,
+    PerWindow,
     Saved,
     Shape,
     Window,
@@ -95,7 +96,7 @@ def check_groups(groups: int, c_in: int, c_out: int) -> None:
 
 
 @kind_class(frozen=True)
-class _ConvNd(Kind):
+class _ConvNd(PerWindow):
     out_channels: int = arg(convert=to_int(1))
     kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
     stride: tuple[int, ...] = arg(1, to_ints(1))
@@ -108,9 +109,11 @@ class _ConvNd(Kind):
     # A partial connection table (LeCun et al. 1998, Table I): for each output channel, the
     # input channels it reads. Not a PyTorch argument; built as one small conv per output map.
     connections: tuple[tuple[int, ...], ...] | None = arg(None, to_connection_table)
+    # Not a PyTorch argument: the input is k windows of C × … each (layers/base.py, PerWindow).
+    windows: bool = arg(False, to_bool)
 
     family = "conv"
-    spec_only = frozenset({"connections"})
+    spec_only = frozenset({"connections", "windows"})
     function_args = ("weight", "bias", "stride", "padding", "dilation", "groups")
     state_args = ("weight", "bias")
 
@@ -152,7 +155,7 @@ class _ConvNd(Kind):
         kw["in_channels"] = shape[0]
         return kw
 
-    def torch_module(self, shape: Shape) -> Any:
+    def one_window_module(self, shape: Shape) -> Any:
         if self.connections is None:
             return Kind.torch_module(self, shape)
         from ..verify.modules import PartialConv
@@ -275,7 +278,10 @@ class Conv2d(_ConvNd):
                  (3, 8, 8)),
                 ({"out_channels": 8, "kernel_size": [3, 5], "stride": [2, 1], "padding": [1, 0],
                   "dilation": [1, 2], "groups": 2, "bias": False}, (4, 17, 19)),
-                ({"out_channels": 4, "kernel_size": 4, "padding": "same"}, (2, 9, 9)))
+                ({"out_channels": 4, "kernel_size": 4, "padding": "same"}, (2, 9, 9)),
+                # MViT's pooling of each head: 3 heads, a depthwise conv shared by all three
+                ({"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "groups": 4,
+                  "bias": False, "windows": True}, (3, 4, 7, 7)))
 
 
 @register
@@ -289,7 +295,7 @@ class Conv3d(_ConvNd):
 
 
 @kind_class(frozen=True)
-class _ConvTransposeNd(Kind):
+class _ConvTransposeNd(PerWindow):
     out_channels: int = arg(convert=to_int(1))
     kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
     stride: tuple[int, ...] = arg(1, to_ints(1))
@@ -303,9 +309,10 @@ class _ConvTransposeNd(Kind):
     # An argument of the forward call, not of the constructor: PyTorch derives output_padding
     # from it (nn.ConvTranspose2d(...)(x, output_size=[16, 16])).
     output_size: tuple[int, ...] | None = arg(None, to_optional(to_ints(1)))
+    windows: bool = arg(False, to_bool)  # k windows of C × … each (PerWindow)
 
     family = "conv"
-    spec_only = frozenset({"output_size"})
+    spec_only = frozenset({"output_size", "windows"})
     function_args = ("weight", "bias", "stride", "padding", "output_padding", "groups",
                      "dilation")
     state_args = ("weight", "bias")
@@ -418,7 +425,8 @@ class ConvTranspose1d(_ConvTransposeNd):
     torch_name = "ConvTranspose1d"
     functions = ("conv_transpose1d",)
     ndim = 1
-    examples = (({"out_channels": 3, "kernel_size": 4, "stride": 2, "padding": 1}, (2, 7)),)
+    examples = (({"out_channels": 3, "kernel_size": 4, "stride": 2, "padding": 1}, (2, 7)),
+                ({"out_channels": 2, "kernel_size": 3, "stride": 2, "windows": True}, (3, 2, 5)))
 
 
 @register

@@ -417,4 +417,79 @@ class MatMul(Kind):
         return modules.Function("matmul", torch.matmul)
 
 
-__all__ = ["Add", "Cat", "Div", "MatMul", "Mul", "Stack", "Sub", "broadcast"]
+def to_slices(value: Any, cls: type[Kind], name: str
+              ) -> tuple[tuple[int, int | None, int | None, int], ...]:
+    """[[dim, start, end, step], …]: PyTorch dims (the batch is 0), Python's slice bounds."""
+    def bound(v: Any) -> bool:
+        return v is None or (isinstance(v, int) and not isinstance(v, bool))
+
+    if not isinstance(value, (list, tuple)) or not value or not all(
+            isinstance(s, (list, tuple)) and len(s) == 4 and all(bound(v) for v in s)
+            and s[0] is not None and s[3] is not None and s[3] >= 1 for s in value):
+        raise SpecError(f"expected a list of [dim, start, end, step] (start and end may be "
+                        f"null, step >= 1), got {value!r}")
+    return tuple((int(d), a, b, int(st)) for d, a, b, st in value)
+
+
+@register
+@kind_class(frozen=True)
+class SliceAdd(Kind):
+    """x[…, start:end:step, …] += y: y added into the part of x that the slices name, x changed
+    in place (MViT's attn[:, :, 1:, 1:] += rel_pos, past its class token)."""
+
+    slices: tuple[tuple[int, int | None, int | None, int], ...] = arg(convert=to_slices,
+                                                                      sizes=True)
+
+    type_name, torch_name, family = "sliceadd", "", "merge"
+    min_inputs, max_inputs = 2, 2
+    origin = "`x[:, :, a:b] += y` (an add into a slice of x, in place)"
+    examples = (({"slices": [[2, 1, None, 1], [3, 1, None, 1]]}, ((2, 5, 5), (2, 4, 4))),
+                ({"slices": [[1, 0, 4, 2]]}, ((5, 3), (1, 3))))
+
+    def analyze(self, inputs: Sequence[Shape]) -> Cost:
+        from .shape_ops import axis
+
+        self.check_arity(inputs)
+        x, y = inputs
+        part = list(x)
+        for d, start, end, step in self.slices:
+            a = axis(d, len(x), self.type_name, "slices")
+            part[a] = len(range(*slice(start, end, step).indices(part[a])))
+        region = tuple(part)
+        if broadcast([region, y]) != region:
+            raise ShapeError(f"y of {fmt_shape(y)} does not broadcast into the part "
+                             f"{fmt_shape(region)} of x ({fmt_shape(x)}) that the slices name",
+                             field="inputs", hint="y takes the part's shape: each dim 1 or the "
+                                                  "part's size")
+        units = math.prod(region)
+        return Cost(output_shape=x, elementwise_flops=units, storage="inplace", rf="same",
+                    explain=(f"x{self.index_text()} += y: x of {fmt_shape(x)}, its part of "
+                             f"{fmt_shape(region)} changed in place",
+                             f"FLOPs = ∏part = {units:,} (one add each)"))
+
+    def index_text(self) -> str:
+        if any(d < 0 for d, *_ in self.slices):
+            return f" (slices {[list(s) for s in self.slices]})"
+        rank = max(d for d, *_ in self.slices) + 1
+        entries = [":"] * rank
+        for d, start, end, step in self.slices:
+            entries[d] = (f"{'' if start is None else start}:{'' if end is None else end}"
+                          + ("" if step == 1 else f":{step}"))
+        return f"[{', '.join(entries)}]"
+
+    def torch_module(self, shape: Shape) -> Any:
+        from ..verify import modules
+
+        return modules.Function(self.type_name, _slice_add,
+                                {"slices": [list(s) for s in self.slices]})
+
+
+def _slice_add(x: Any, y: Any, slices: Sequence[Sequence[Any]]) -> Any:
+    index = [slice(None)] * x.dim()
+    for d, start, end, step in slices:
+        index[d] = slice(start, end, step)
+    x[tuple(index)] += y
+    return x
+
+
+__all__ = ["Add", "Cat", "Div", "MatMul", "Mul", "SliceAdd", "Stack", "Sub", "broadcast"]

@@ -16,6 +16,14 @@ Groups G per example: LayerNorm units / ∏normalized_shape (one per position), 
 num_groups, InstanceNorm C. Training saves the input and μ, 1/σ per group (float32 or wider);
 PyTorch's InstanceNorm runs batch_norm on an N·C-channel view and saves its per-(example,
 channel) copies of γ and of the running statistics too (derivatives.yaml, native_batch_norm).
+Normalize (`F.normalize`, no module in torch.nn): y = x / max(‖x‖_p, eps) along one dim, at each
+position of the others (SSD's L2Norm over channels, Swin V2's cosine attention over the last
+dim); no parameters. Per value (our convention): the p-th power 1 (|x|, x², or |x| for p = ∞;
+2 for any other p: |x| and the power), the sum 1 (a max for p = ∞), the divide 1:
+    FLOPs = 3 · units (p = 1, 2, ∞), 4 · units otherwise;
+the root and the clamp to eps per group are left out, as above. torch.utils.flop_counter counts
+0 (it has no formula for linalg_vector_norm, clamp_min or div). Training saves the input, the
+norm and the clamped norm (G values each, in the dtype), autograd's way.
 LocalResponseNorm (Krizhevsky et al. 2012, eq. 1): each output reads `size` neighbouring channels:
 connections = units · size; FLOPs = units · (2·size + 2) (size squares, size − 1 adds, then scale,
 add k, power, divide: our convention).
@@ -32,6 +40,8 @@ from .base import (
     SAVE_INPUT,
     Cost,
     Kind,
+    Mixes,
+    PerWindow,
     Saved,
     Shape,
     arg,
@@ -109,7 +119,7 @@ class _RunningStatsNorm(Kind):
     accepted_ranks: ClassVar[tuple[int, ...]] = ()
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
-        kw = {name: getattr(self, name) for name in self.arg_names()}
+        kw = {name: getattr(self, name) for name in self.arg_names() if name not in self.spec_only}
         kw["num_features"] = shape[0]
         return kw
 
@@ -134,7 +144,11 @@ class _RunningStatsNorm(Kind):
 
 
 @kind_class(frozen=True)
-class _BatchNormNd(_RunningStatsNorm):
+class _BatchNormNd(_RunningStatsNorm, PerWindow):
+    # Not a PyTorch argument: the input is k windows of C × … each (layers/base.py, PerWindow).
+    windows: bool = arg(False, to_bool)
+
+    spec_only = frozenset({"windows"})
     function_args = ("running_mean", "running_var", "weight", "bias", "training", "momentum",
                      "eps")
     state_args = ("running_mean", "running_var", "weight", "bias")
@@ -200,7 +214,8 @@ class BatchNorm1d(_BatchNormNd):
 @kind_class(frozen=True)
 class BatchNorm2d(_BatchNormNd):
     type_name, torch_name, accepted_ranks = "batchnorm2d", "BatchNorm2d", (3,)
-    examples = (({}, (64, 56, 56)), ({"track_running_stats": False}, (3, 4, 4)))
+    examples = (({}, (64, 56, 56)), ({"track_running_stats": False}, (3, 4, 4)),
+                ({"windows": True}, (4, 3, 2, 3)))
 
 
 @register
@@ -532,3 +547,54 @@ class LocalResponseNorm(Kind):
                            Saved("new", elements=units)),
                     explain=(f"connections = units·size = {units:,}·{self.size} = {units * self.size:,}",
                              f"FLOPs = units·(2·size + 2) = {units:,}·{per} = {units * per:,}"))
+
+
+@register
+@kind_class(frozen=True)
+class Normalize(Kind):
+    """x / max(‖x‖_p, eps) along `dim` (a PyTorch dim: 1 is channels, -1 the last), at each
+    position of the other dims: F.normalize."""
+
+    p: float = arg(2.0, to_float)
+    dim: int = arg(1, to_int())
+    eps: float = arg(1e-12, to_float)
+
+    type_name, torch_name, family = "normalize", "", "norm"
+    origin = "`F.normalize(x, p, dim, eps)` (no `torch.nn` class: SSD's L2Norm, cosine attention)"
+    window_dims = ("dim",)
+    functions, function_args = ("normalize",), ("p", "dim", "eps")
+    examples = (({}, (6, 4, 4)), ({"dim": -1}, (3, 5, 8)), ({"p": 1.0, "dim": 2}, (4, 6)),
+                ({"p": 3.0, "dim": -1, "eps": 1e-6}, (2, 3, 5)))
+
+    def validate(self) -> None:
+        if self.p <= 0:
+            raise SpecError(f"p must be > 0 (the norm's order), got {self.p:g}", field="p",
+                            hint="2.0 for the Euclidean (L2) norm, 1.0 for L1")
+
+    def torch_module(self, shape: Shape) -> torch.nn.Module:
+        from torch.nn import functional as F
+
+        from ..verify import modules
+
+        return modules.Function(self.type_name, F.normalize,
+                                {"p": self.p, "dim": self.dim, "eps": self.eps})
+
+    def analyze_one(self, shape: Shape) -> Cost:
+        from .shape_ops import axis
+
+        a = axis(self.dim, len(shape), self.type_name)
+        units = math.prod(shape)
+        n = shape[a]
+        groups = units // n
+        simple = self.p in (1.0, 2.0, math.inf)
+        per = 3 if simple else 4
+        power = {1.0: "|x| 1", 2.0: "x² 1", math.inf: "|x| 1"}.get(self.p, "|x|^p 2")
+        total = "a max 1" if self.p == math.inf else "sum 1"
+        return Cost(output_shape=shape, elementwise_flops=per * units, rf=Mixes((a,)),
+                    saved=(*SAVE_INPUT, Saved("new", elements=2 * groups)),
+                    explain=(f"y = x / max(‖x‖_{self.p:g}, eps) along dim {self.dim}: G = units / n "
+                             f"= {units:,} / {n:,} = {groups:,} group{_s(groups)} of n = {n:,} "
+                             "values",
+                             "weights = biases = 0",
+                             f"FLOPs = {per}·units = {per}·{units:,} = {per * units:,} ({power}, "
+                             f"{total}, divide 1; the root and the clamp per group left out)"))

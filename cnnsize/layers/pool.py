@@ -19,6 +19,7 @@ from .base import (
     SPATIAL_SYMBOLS,
     Cost,
     Kind,
+    PerWindow,
     RFEffect,
     Saved,
     Shape,
@@ -42,15 +43,18 @@ def _saved(is_max: bool, units: int) -> tuple[Saved, ...]:
 
 
 @kind_class(frozen=True)
-class _PoolNd(Kind):
+class _PoolNd(PerWindow):
     """Shared by max and average pooling: the sliding-window shape rule with ceil_mode."""
 
     kernel_size: tuple[int, ...] = arg(convert=to_ints(1))
     stride: tuple[int, ...] | None = arg(None, to_optional(to_ints(1)))
     padding: tuple[int, ...] = arg(0, to_ints(0))
     ceil_mode: bool = arg(False, to_bool)
+    # Not a PyTorch argument: the input is k windows of C × … each (layers/base.py, PerWindow).
+    windows: bool = arg(False, to_bool)
 
     family = "pool"
+    spec_only = frozenset({"windows"})
     is_max = True
     # PyTorch's avg_pool3d also refuses inputs smaller than the kernel before padding.
     unpadded_input_at_least_kernel = False
@@ -147,7 +151,8 @@ class MaxPool2d(_MaxPoolNd):
     functions = ("max_pool2d",)
     examples = (({"kernel_size": 2}, (6, 28, 28)),
                 ({"kernel_size": 3, "stride": 2, "ceil_mode": True}, (64, 112, 112)),
-                ({"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2}, (3, 15, 14)))
+                ({"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2}, (3, 15, 14)),
+                ({"kernel_size": 3, "stride": 2, "padding": 1, "windows": True}, (2, 3, 5, 5)))
 
 
 @register
@@ -190,10 +195,12 @@ class AvgPool3d(_AvgPoolNd):
 
 
 @kind_class(frozen=True)
-class _AdaptivePoolNd(Kind):
+class _AdaptivePoolNd(PerWindow):
     output_size: tuple[int | None, ...] = arg(convert=to_optional_ints)
+    windows: bool = arg(False, to_bool)  # k windows of C × … each (PerWindow)
 
     family = "pool"
+    spec_only = frozenset({"windows"})
     is_max = False
 
     def analyze_one(self, shape: Shape) -> Cost:
@@ -242,7 +249,7 @@ def _adaptive(name: str, torch_name: str, ndim: int, is_max: bool,
 
 
 AdaptiveAvgPool1d = _adaptive("adaptiveavgpool1d", "AdaptiveAvgPool1d", 1, False,
-                              ({"output_size": 3}, (2, 10)))
+                              ({"output_size": 3, "windows": True}, (4, 2, 10)))
 AdaptiveAvgPool2d = _adaptive("adaptiveavgpool2d", "AdaptiveAvgPool2d", 2, False,
                               ({"output_size": [7, 7]}, (512, 7, 7)))
 AdaptiveAvgPool3d = _adaptive("adaptiveavgpool3d", "AdaptiveAvgPool3d", 3, False,

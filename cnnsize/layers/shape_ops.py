@@ -1,5 +1,6 @@
 """Data movement: reshape/view, unflatten, permute, transpose, squeeze/unsqueeze, expand, channel
-shuffle, contiguous, roll, and the pieces of a tensor (slice, select, chunk, split).
+shuffle, contiguous, roll, and the pieces of a tensor (slice, select, chunk, split, tensor
+split).
 
 No parameters, no MACs, no FLOPs: every output element is a copy of one input element, so its
 receptive field is that element's (the spatial dims move with their axes: `Cost.moves`).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
@@ -204,6 +206,10 @@ def _call(x: Any, op: str, **args: Any) -> Any:
     if op == "split":
         size = args["split_size_or_sections"]
         return x.split(list(size) if isinstance(size, tuple) else size, args["dim"])[args["index"]]
+    if op == "tensorsplit":
+        cut = args["indices_or_sections"]
+        return torch.tensor_split(x, list(cut) if isinstance(cut, tuple) else cut,
+                                  args["dim"])[args["index"]]
     raise ValueError(op)
 
 
@@ -342,13 +348,18 @@ class Permute(_Move):
         return {"dims": dims} if dims and set(keywords) <= {"dims"} else None
 
     @classmethod
-    def on_windows(cls, args: Mapping[str, Any], windows: int) -> dict[str, Any]:
+    def on_windows(cls, args: Mapping[str, Any], windows: int, at: int = 0) -> dict[str, Any]:
         """permute(0, a, b, …) of a tensor whose dim 0 is the batch times the windows is, per
-        example, permute(0, 1, a + 1, b + 1, …): the windows stay at dim 1."""
+        example, permute(0, 1, a + 1, b + 1, …): the windows stay at dim 1; where they are at
+        dim `at` > 0, permute(a, b, …) is permute(0, a + 1, b + 1, …) (the windows go where
+        `at` goes)."""
         dims = list(args["dims"])
         rank = len(dims)
-        if not all(is_int(d) and -rank <= d < rank for d in dims) or dims[0] % rank != 0:
-            return Kind.on_windows(args, windows)  # (refused by the kind, or as dim 0)
+        if not all(is_int(d) and -rank <= d < rank for d in dims) or (
+                at == 0 and dims[0] % rank != 0):
+            return Kind.on_windows(args, windows, at)  # (refused by the kind, or as dim 0)
+        if at:
+            return {**args, "dims": [0] + [d % rank + 1 for d in dims]}
         return {**args, "dims": [0, 1] + [d % rank + 1 for d in dims[1:]]}
 
     def analyze_one(self, shape: Shape) -> Cost:
@@ -382,6 +393,14 @@ class Transpose(_Move):
     functions, function_args = ("transpose", "swapaxes", "swapdims"), ("dim0", "dim1")
     origin = "`torch.transpose`, `x.transpose`"
     examples = (({"dim0": 1, "dim1": 2}, (2, 3, 4, 5)), ({"dim0": -1, "dim1": -2}, (3, 4)))
+
+    @classmethod
+    def on_windows(cls, args: Mapping[str, Any], windows: int, at: int = 0) -> dict[str, Any]:
+        """Where the windows are at dim `at` > 0, a transpose may move that dim (the windows
+        go with it): every dim moves up one per example. At dim 0, see Kind.on_windows."""
+        if not at:
+            return super().on_windows(args, windows)
+        return {k: v + 1 if is_int(v) and v >= 0 else v for k, v in args.items()}
 
     @classmethod
     def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
@@ -481,9 +500,12 @@ class Expand(_Move):
         return {"size": _batch_first(sizes, in_shapes, out_shape, "expand")}
 
     @classmethod
-    def on_windows(cls, args: Mapping[str, Any], windows: int) -> dict[str, Any]:
+    def on_windows(cls, args: Mapping[str, Any], windows: int, at: int = 0) -> dict[str, Any]:
         """expand(N·k, …) of a tensor whose dim 0 is the batch times k windows keeps the
         windows (-1) per example."""
+        if at:
+            raise SpecError(f"expand of a tensor whose dim {at} holds the batch times {windows} "
+                            "windows: a count per example cannot follow that")
         return {**args, "size": [-1, *args["size"]]}
 
     def analyze_one(self, shape: Shape) -> Cost:
@@ -776,6 +798,54 @@ class Split(_Pieces):
         return list(zip(starts, sizes))
 
 
+def to_cuts(value: Any, cls: type[Kind], name: str) -> int | tuple[int, ...]:
+    if is_int(value) and value >= 1:
+        return int(value)
+    if isinstance(value, (list, tuple)) and all(is_int(v) for v in value):
+        return tuple(int(v) for v in value)
+    raise SpecError(f"expected a number of pieces >= 1 or a list of indices, got {value!r}")
+
+
+@register
+@kind_class(frozen=True)
+class TensorSplit(_Pieces):
+    """torch.tensor_split(x, indices_or_sections, dim)[index]: n pieces whose sizes differ by at
+    most one (the first size mod n one longer), or the pieces between the listed indices
+    (Python's slice rules: x[:i0], x[i0:i1], …, x[ik:])."""
+
+    indices_or_sections: int | tuple[int, ...] = arg(convert=to_cuts, sizes=True)
+    dim: int = arg(1, to_int())
+    index: int = arg(0, to_int())
+
+    type_name, torch_name = "tensorsplit", ""
+    functions, function_args = ("tensor_split",), ("indices_or_sections", "dim")
+    origin = "`torch.tensor_split`, `x.tensor_split` (one row per piece)"
+    spec_only = frozenset({"index"})
+    examples = (({"indices_or_sections": [1], "dim": 2, "index": 1}, (2, 5, 4)),
+                ({"indices_or_sections": 3, "index": 0}, (7, 2)))
+
+    @classmethod
+    def from_call(cls, positional: Sequence[Any], keywords: Mapping[str, Any],
+                  in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
+        names = {"indices": "indices_or_sections", "sections": "indices_or_sections",
+                 "tensor_indices_or_sections": "indices_or_sections"}
+        args = super().from_call(positional, {names.get(k, k): v for k, v in keywords.items()},
+                                 in_shapes, out_shape)
+        if args is not None and isinstance(args.get("indices_or_sections"), (tuple, list)):
+            args["indices_or_sections"] = list(args["indices_or_sections"])
+        return args
+
+    def pieces(self, size: int) -> list[tuple[int, int]]:
+        cut = self.indices_or_sections
+        if isinstance(cut, int):
+            base, extra = divmod(size, cut)
+            lengths = [base + (i < extra) for i in range(cut)]
+            return [(sum(lengths[:i]), n) for i, n in enumerate(lengths)]
+        bounds = [0, *cut, size]
+        spans = [slice(a, b).indices(size) for a, b in pairwise(bounds)]
+        return [(start, max(0, stop - start)) for start, stop, _ in spans]
+
+
 __all__ = ["ChannelShuffle", "Chunk", "Contiguous", "Expand", "Permute", "Reshape", "Roll",
-           "Select", "Slice", "Split", "Squeeze", "Transpose", "Unflatten", "Unsqueeze", "axis",
-           "reshape_moves", "to_dims"]
+           "Select", "Slice", "Split", "Squeeze", "TensorSplit", "Transpose", "Unflatten",
+           "Unsqueeze", "axis", "reshape_moves", "to_dims"]

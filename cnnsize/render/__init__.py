@@ -142,6 +142,7 @@ def summary_lines(report: Report, si: bool = False) -> list[str]:
     lines += [
         f"MACs: {lower}{_both(t.macs)}   FLOPs: {lower}{_both(t.flops)}",
         *_not_counted_lines(report),
+        *_per_pass_lines(report),
         f"activation memory (batch {c.batch}, input included): {_bytes(t.activation_bytes, si)} "
         f"summed over every layer's output; inference peak {_bytes(t.peak_bytes, si)} "
         + (f"while {t.peak_at} runs" if t.peak_at else "(the input)"),
@@ -174,6 +175,19 @@ def _not_counted_lines(report: Report) -> list[str]:
             "cnnsize has no formulas for (opaque); their connections, MACs, FLOPs and memory "
             "are n/c and not in these totals, which are lower bounds (≥); the inference peak "
             "takes their outputs as new tensors of the traced shapes"]
+
+
+def _per_pass_lines(report: Report) -> list[str]:
+    """The rows run once per forward pass (computed from the model's buffers alone), whose
+    MACs and FLOPs the totals hold once, whatever the batch."""
+    rows = [row for row in report.layers if row.per_pass]
+    if not rows:
+        return []
+    macs = sum(row.macs for row in rows)
+    return [f"once per forward pass: {len(rows):,} row{'s' if len(rows) != 1 else ''} computed "
+            f"from the model's buffers alone ({macs:,} MACs, {sum(r.flops for r in rows):,} "
+            f"FLOPs): the totals hold them once, whatever the batch (per example · "
+            f"{report.conventions.batch} + per pass)"]
 
 
 def memory_lines(report: Report, si: bool = False) -> list[str]:
@@ -224,6 +238,7 @@ def size_lines(report: Report, si: bool = False) -> list[str]:
         *_uncalled_lines(report),
         f"total mult-adds (MACs): {_both(t.macs)}; FLOPs: {_both(t.flops)}",
         *_not_counted_lines(report),
+        *_per_pass_lines(report),
         f"input size: {_bytes(t.input_bytes, si)}",
         f"params size: {_bytes(t.param_bytes, si)}"
         + (f"; buffers: {_bytes(t.buffer_bytes, si)}" if t.buffer_bytes else ""),

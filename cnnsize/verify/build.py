@@ -30,7 +30,7 @@ def _modules(network: Graph, input_shapes: dict[str, tuple[Shape, ...]]) -> dict
             continue
         shapes = input_shapes[op.name]
         try:
-            out[op.name] = op.kind.torch_module(shapes[0])
+            out[op.name] = op.kind.torch_module(shapes[0] if shapes else ())  # (a source: none)
         except CnnsizeError as e:
             raise e.located(path=op.name, kind=op.kind.type_name) from None
         except (TypeError, ValueError, RuntimeError) as e:

@@ -417,12 +417,14 @@ class _LiveTensors:
 
 def _hooked_forward(model: nn.Module, rows: list[tuple[str, nn.Module]],
                     xs: tuple[torch.Tensor, ...]) -> tuple[dict[str, tuple[Shape, int]], _LiveTensors]:
-    """Output shape and newly allocated bytes per row, from forward hooks, and the live tensors.
-
-    A module called at several places (a shared module) serves its rows in call order.
+    """Output shape (batch dim included) and newly allocated bytes per row, from forward
+    hooks, and the live tensors. The model's own parameters and buffers are not activations
+    (a `state` row returns a buffer). A module called at several places (a shared module)
+    serves its rows in call order.
     """
     measured: dict[str, tuple[Shape, int]] = {}
     live = _LiveTensors(xs)
+    owned = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
     queues: dict[int, list[str]] = {}
     by_id: dict[int, nn.Module] = {}
     for name, module in rows:
@@ -439,8 +441,11 @@ def _hooked_forward(model: nn.Module, rows: list[tuple[str, nn.Module]],
                 output = output[0]  # (out, weights) of nn.MultiheadAttention: its row is out
             if name is None or not isinstance(output, torch.Tensor):
                 return
+            if output.untyped_storage().data_ptr() in owned:
+                measured[name] = (tuple(output.shape), 0)
+                return
             fresh = not live.alive(output)
-            measured[name] = (tuple(output.shape[1:]),
+            measured[name] = (tuple(output.shape),
                               output.numel() * output.element_size() if fresh else 0)
             live.add(output)
             live.measure(name)
@@ -453,7 +458,7 @@ def _hooked_forward(model: nn.Module, rows: list[tuple[str, nn.Module]],
         from .importer import _flat_tensors
 
         for t in _flat_tensors([args, kwargs]):
-            if not live.alive(t):
+            if not live.alive(t) and t.untyped_storage().data_ptr() not in owned:
                 live.add(t)
 
     for key, queue in queues.items():
@@ -652,7 +657,10 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
             layers.append(LayerCheck(row.name, row.type, ()))
             continue
         path = names[row.name] or ""
-        shape, nbytes = measured.get(row.name, (None, None))
+        full, nbytes = measured.get(row.name, (None, None))
+        # per example, without the batch dim; a row run once per pass of an imported model
+        # has the whole tensor's shape (a built model runs it as a batch of one)
+        shape = full if full is None or (imported and row.per_pass) else full[1:]
         checks = [_compare("output_shape", row.output_shape, shape)]
         if row.shares is None:
             own_params = _own({path: sum(p.numel() for p in module.parameters())} | {
@@ -693,7 +701,7 @@ def _crosscheck(net: SpecLike | nn.Module, *, device: str, batch: int, dtype: st
             else:
                 checks.append(Check("flops", flops_pred, 0, NOT_COUNTED,
                                     f"not counted by torch.utils.flop_counter ({row.type})"))
-        acts_pred = sum(r.units for r, _ in group) * batch
+        acts_pred = sum(r.units * (1 if r.per_pass else batch) for r, _ in group)
         if mac_kind and acts and REGISTRY[row.type].family == "attention" and acts != acts_pred:
             checks.append(Check("activations", acts_pred, acts, INFO,
                                 "fvcore counts the output of each matrix product inside (the "

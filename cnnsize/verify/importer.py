@@ -9,7 +9,10 @@ its name and the module it was called in. A call that returns several tensors (c
 unbind) is one row per piece that forward reads; `x[...]` is one row per indexed dim (slice,
 select, unsqueeze); a parameter that forward uses directly (`self.gamma * x`, `x + self.pos`,
 `torch.cat` with `self.class_token.expand(...)`) is counted by the row that uses it
-(layers/learned.py), named after it. Dataflow follows tensor identity, so any graph
+(layers/learned.py), named after it; so is a tensor that forward computes from parameters
+alone and adds or multiplies with x (`computed_from`: MViT's position embedding, its relative
+position tables rel_pos[index]). Python's `x[idx] += y` is a `sliceadd` of x and y (the slices
+of idx). Dataflow follows tensor identity, so any graph
 imports: skips across levels, DenseNet's growing torch.cat lists, lists of tensors passed
 between blocks, several inputs and outputs. A module called twice is one module: its second
 call `shares` the first (parameters counted once). Python control flow runs as it runs for
@@ -35,13 +38,28 @@ dim 0 of s > 1 is k = s), and crosscheck's runs at other batches read it the sam
 folded tensors is its kind's row per example, its dims moved up one (`Kind.on_windows`: the
 windows are dim 1), and what it makes is folded too; a later reshape to dim 0 = N·k' keeps k'
 windows, one to dim 0 = N unfolds them (Swin's attn.view(B, nW, heads, N, N) for the mask, and
-its window reverse). Refused: a kind that reads dim 1 as channels (conv, batch norm), a call
-along dim 0, one that combines a folded tensor with a batch-first one or other windows, and a
-result whose dim 0 is not N·k. A tensor that forward makes from shapes alone (x.new_zeros(...)
-then slice assignments and masked_fill: Swin's attention mask) is a constant; x ∘ that constant
-(add, sub, mul, div) is the kind with `constant:` its shape. A module called on windows (timm's
+its window reverse). A kind that reads dim 1 as channels (conv, pool, batch norm) runs once per
+window, `windows: true` (MViT's heads, each pooled by one depthwise conv3d). A permute that
+moves the batch behind dim 0 then a reshape that merges it, outermost, into dim d (MViT v2's
+r_q.permute(2, 0, 1, …).reshape(T, B·k, C)) holds the windows at dim d (`fold_at`), until a
+permute or transpose brings them to dim 0. Refused: a kind that reads dim 1 as channels without
+`windows`, a call along the dim of the windows, one that combines a folded tensor with a
+batch-first one or other windows, and a result whose dim 0 is not N·k. A tensor that forward
+makes from shapes alone (x.new_zeros(...) then slice assignments and masked_fill: Swin's
+attention mask) is a constant; x ∘ that constant (add, sub, mul, div) is the kind with
+`constant:` its shape. A module called on windows (timm's
 qkv nn.Linear) is checked against the trace here, as torch functions are (`Trace.windowed`):
 its hooks would see N·k rows.
+
+Once per forward pass (docs/conventions.md): a float buffer that forward computes from (Swin
+V2's relative_coords_table, which its cpb_mlp runs on) is a `state` row, and every call on
+tensors computed from such rows alone is a row of whole tensors (no batch dim; its kind's
+PyTorch dims move up one, as for a batch of one), which the graph runs once per pass whatever
+the batch (Graph.per_pass); x[index] there, with an int64 buffer, is an `indexselect`. Where
+such a tensor meets examples it broadcasts against each (a leading 1 that would meet the batch
+is reshaped away first). A tensor that forward computes from one parameter alone, value by
+value (a clamped, exponentiated logit scale), is that parameter where it scales the input: a
+`scale`, the computing not counted, as a prepared weight's.
 """
 
 from __future__ import annotations
@@ -50,6 +68,7 @@ import contextlib
 import copy
 import dataclasses
 import inspect
+import math
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -293,6 +312,14 @@ class _Tracer(TorchFunctionMode):
         # id(tensor) → k: a traced tensor whose dim 0 holds the batch times k windows (Swin's
         # window partition); per example its shape is (k, *shape[1:])
         self.folded: dict[int, int] = {}
+        # id(tensor) → d > 0 of a folded tensor whose batch times k windows is dim d, where a
+        # permute moved the batch and a reshape merged it (MViT's relative position over time,
+        # r_q.permute(2, 0, 1, …).reshape(T, B·heads·H·W, C)); per example its shape is the
+        # traced one with dim d of k (absent: dim 0)
+        self.fold_at: dict[int, int] = {}
+        # id(tensor) → (the tensor, the [dim, start, end, step] of each slice, the slice
+        # rows) of x[idx] with slices only: an in-place add into it may be x[idx] += y
+        self.views: dict[int, tuple[torch.Tensor, list[list[Any]], list[str]]] = {}
         self.window_note = False
         # id(tensor) → (the traced tensor, permute dims) of a permute that moved the batch dim
         self.moved_batch: dict[int, tuple[torch.Tensor, list[int]]] = {}
@@ -301,6 +328,9 @@ class _Tracer(TorchFunctionMode):
         self.counted: set[int] = set()  # ids of the tensors of modules mapped to kinds, their
         # submodules' included (nn.MultiheadAttention's out_proj, which it never calls)
         self.state_rows: dict[int, str] = {}  # id(buffer) → the row of a function that reads it
+        # ids of the tensors computed from the model's float buffers alone (a `state` row and
+        # the rows that read only such tensors): once per forward pass, not per example
+        self.once: set[int] = set()
 
     # ---- naming
     def unique(self, name: str) -> str:
@@ -331,10 +361,25 @@ class _Tracer(TorchFunctionMode):
             return self.parameters[id(tensor)][1], tuple(tensor.shape)
         return self.aliases.get(id(tensor))
 
+    def held(self, tensor: torch.Tensor) -> tuple[nn.Parameter, tuple[int, ...]] | None:
+        """The parameter a tensor is or holds (`parameter`), or the one that forward computes
+        it from alone, value by value (as many values: logit_scale.clamp(max=c).exp(), a
+        prepared scale): that work on the parameter is not per example and is not counted."""
+        found = self.parameter(tensor)
+        if found is not None or id(tensor) not in self.prepared:
+            return found
+        sources = self.prepared[id(tensor)][0]
+        if len(sources) != 1:
+            return None
+        param = self.parameters[next(iter(sources))][1]
+        return (param, tuple(tensor.shape)) if param.numel() == tensor.numel() else None
+
     def name_of(self, tensor: torch.Tensor, what: str) -> str | None:
         name = self.producer.get(id(tensor))
         if name is not None:
             return name
+        if id(tensor) in self.buffer_names and tensor.is_floating_point():
+            return self.state(tensor)
         held = self.parameter(tensor)
         if held is not None or isinstance(tensor, nn.Parameter):
             label = self.parameters[id(held[0])][0] if held is not None else "a parameter"
@@ -358,9 +403,9 @@ class _Tracer(TorchFunctionMode):
                                "counts such a tensor only as the weight of a layer (F.conv2d)")
         elif id(tensor) in self.buffer_names:
             self.errors.append(
-                f"{what} runs on the buffer {self.buffer_names[id(tensor)]} (not on the input): "
-                "work on buffers and parameters alone, once per forward and not per example "
-                "(Swin V2's continuous position bias MLP, cpb_mlp), is not followed")
+                f"{what} uses the integer buffer {self.buffer_names[id(tensor)]} as an operand: "
+                "cnnsize follows an integer buffer only as an index (x[index] of a tensor "
+                "computed once per pass, table[index] of a parameter)")
         elif id(tensor) in self.constants:
             self.errors.append(f"{what} uses a tensor that forward creates "
                                f"({self.constants[id(tensor)]})")
@@ -368,6 +413,116 @@ class _Tracer(TorchFunctionMode):
             self.errors.append(f"{what} uses a tensor that is not the input or an earlier result "
                                "(a buffer or a constant)")
         return None
+
+    def state(self, buffer: torch.Tensor) -> str:
+        """The `state` row of a float buffer that forward computes from (Swin V2's
+        relative_coords_table, which its cpb_mlp runs on): the source of rows run once per
+        forward pass (docs/conventions.md, "Once per forward pass")."""
+        name = self.unique(self.buffer_names[id(buffer)])
+        self.ops.append(TracedOp(name, "state", _shown({"shape": list(buffer.shape)}, "state"),
+                                 [], tuple(buffer.shape), where=self.where()[1]))
+        self.produce(buffer, name)
+        self.once.add(id(buffer))
+        self.state_rows[id(buffer)] = name
+        if not any(op.kind == "state" for op in self.ops[:-1]):
+            self.notes.append(f"{name}: forward computes from the buffer {name}; the rows that "
+                              "read only such buffers run once per forward pass, not per example "
+                              "(their MACs and FLOPs are not multiplied by the batch: "
+                              "docs/conventions.md, \"Once per forward pass\")")
+        return name
+
+    def pass_row(self, index: int, out: torch.Tensor, what: str) -> bool:
+        """Row `index`, read from a call on tensors computed once per pass alone, as such a row:
+        the whole tensor is its one "example" (a batch of one where the spec is built), so its
+        kind's PyTorch dims move up one; False, with an error, for a kind that reads dim 1 as
+        channels (a conv or a BatchNorm)."""
+        op = self.ops[index]
+        cls = REGISTRY[op.kind]
+        if cls.window_dims is None:
+            self.errors.append(f"{what}: cnnsize's {op.kind} on a tensor computed from the "
+                               "model's buffers alone (once per pass) is not followed: it reads "
+                               "dim 1 as channels")
+            return False
+        args = dict(op.args)
+        for field_name in cls.window_dims:
+            value = args.get(field_name, cls._defaults.get(field_name))
+            if value is not None:
+                args[field_name] = ([_moved_up(d) for d in value]
+                                    if isinstance(value, (list, tuple)) else _moved_up(value))
+        op.args = _shown(args, op.kind)
+        op.shape = tuple(out.shape)
+        self.once.add(id(out))
+        return True
+
+    def per_pass(self, base: str, inplace: bool, swapped: bool, args: Sequence[Any],
+                 kwargs: dict[str, Any], outs: list[torch.Tensor], what: str, path: str,
+                 where: str) -> None:
+        """A torch function on tensors computed once per pass alone: the rows of the whole
+        tensors. A reshape is one to the output's shape, x[index] (an int64 buffer of the
+        model) an `indexselect`, a permute keeps the batch of one first; any other call is
+        its kind's row (pass_row)."""
+        x = next(t for t in _flat_tensors(list(args) + list(kwargs.values()))
+                 if id(t) in self.producer)
+        if len(outs) != 1:
+            self.errors.append(f"{what} makes {len(outs)} tensors from a tensor computed once "
+                               "per pass: not followed")
+            return
+        out = outs[0]
+        source = self.producer[id(x)]
+        name = self.unique(f"{path}.{base}" if path else base)
+        rest = list(args[1:])
+        row: tuple[str, dict[str, Any]] | None = None
+        if base in ("reshape", "view") and out.is_floating_point():
+            row = ("reshape", {"shape": list(out.shape)})
+        elif base in ("getitem", "index_select"):
+            dim = 0 if base == "getitem" else (rest[0] if rest else kwargs.get("dim"))
+            index = rest[0] if base == "getitem" else (rest[1] if len(rest) > 1
+                                                        else kwargs.get("index"))
+            if isinstance(index, torch.Tensor) and id(index) in self.buffer_names and \
+                    not index.is_floating_point() and index.dim() == 1 and type(dim) is int:
+                row = ("indexselect", {"dim": _moved_up(dim), "size": index.numel()})
+                self.state_rows[id(index)] = name
+            elif base == "index_select":
+                self.errors.append(f"{what}: index_select of a tensor computed once per pass by "
+                                   "an index that is not an int64 buffer of the model")
+                return
+        elif base == "permute":
+            dims = list(rest[0]) if len(rest) == 1 and isinstance(rest[0], (list, tuple)) \
+                else rest or list(kwargs.get("dims", ()))
+            if all(type(d) is int for d in dims):
+                row = ("permute", {"dims": [0] + [d % x.dim() + 1 for d in dims]})
+        if row is not None:
+            kind, spec_args = row
+            self.ops.append(TracedOp(name, kind, _shown(spec_args, kind), [source],
+                                     tuple(out.shape), where=where))
+            self.produce(out, name)
+            self.once.add(id(out))
+            return
+        self.names.discard(name)
+        if base in FUNCTIONS and REGISTRY[FUNCTIONS[base]].state_args:
+            self.errors.append(f"{what}: cnnsize's {FUNCTIONS[base]} with the model's tensors "
+                               "on a tensor computed once per pass is not followed (its module, "
+                               "nn.Linear, is)")
+            return
+        rows = len(self.ops)
+        if base == "getitem":
+            self.getitem_once(args, out, what, path, where)
+            return
+        mapped = self.map_function(base, inplace, swapped, args, kwargs, outs, what)
+        for kind, spec_args, inputs, tensor in mapped or ():
+            row_name = self.unique(f"{path}.{base}" if path else base)
+            self.ops.append(TracedOp(row_name, kind, spec_args, inputs, tuple(tensor.shape),
+                                     where=where))
+            self.produce(tensor, row_name)
+        for index in range(rows, len(self.ops)):
+            if not self.pass_row(index, out, what):
+                return
+
+    def getitem_once(self, args: Sequence[Any], out: torch.Tensor, what: str, path: str,
+                     where: str) -> None:
+        """x[...] of a tensor computed once per pass: refused but for an index buffer (above)."""
+        self.errors.append(f"{what}: x[{args[1]!r}] of a tensor computed once per pass: cnnsize "
+                           "follows x[index] there with an int64 index buffer of the model")
 
     def produce(self, tensor: Any, name: str, inputs: Sequence[str] = ()) -> None:
         for t in _flat_tensors(tensor):
@@ -416,6 +571,11 @@ class _Tracer(TorchFunctionMode):
         inputs: list[str] = []
         shapes: list[tuple[int, ...]] = []
         windows = self.windows_of(given[:cls.call_inputs(given)], where)
+        if windows and self.fold_of(given) > 0:
+            self.errors.append(f"{where} is called on a tensor whose dim "
+                               f"{self.fold_of(given)} holds the batch (a permute moved it "
+                               "there): cnnsize follows torch functions on such a tensor")
+            windows = 0
         for t in given[:cls.call_inputs(given)]:  # inputs named at the call, as forward saw them
             n = self.name_of(t, where)
             if n is not None:
@@ -433,6 +593,9 @@ class _Tracer(TorchFunctionMode):
             self.opaque[id(t)] = (f"the {cls.extra_outputs} that {where} returns (cnnsize "
                                   "follows its first output)")
             self.keep.append(t)
+        once = all(id(t) in self.once for t in given[:cls.call_inputs(given)])
+        if once:  # on tensors computed once per pass alone: whole tensors (see pass_row)
+            shapes = [tuple(t.shape) for t in given[:cls.call_inputs(given)]]
         first = self.calls.get(id(module))
         args_ = _module_args(module, kind)
         state = tuple(id(t) for t in (*module.parameters(), *module.buffers()))
@@ -446,8 +609,12 @@ class _Tracer(TorchFunctionMode):
             if state:
                 self.by_state[state] = (name, (type(module), args_))
         out_shape = (windows, *tensors[0].shape[1:]) if windows else tuple(tensors[0].shape[1:])
-        args_ = cls.from_module_call(_shown({**args_, **call_args}, kind) if call_args else args_,
-                                     shapes, out_shape)
+        if once:
+            out_shape = tuple(tensors[0].shape)
+        args_ = cls.from_module_call(  # (on windows: as the module sees one window)
+            _shown({**args_, **call_args}, kind) if call_args else args_,
+            [s[1:] for s in shapes] if windows else shapes,
+            out_shape[1:] if windows else out_shape)
         if first is not None and call_args:
             made = next((op for op in self.ops if op.name == first), None)
             if made is not None and made.args != args_:
@@ -464,6 +631,8 @@ class _Tracer(TorchFunctionMode):
                                  module=self.paths.get(id(module), ""), shares=first, where=where,
                                  trainable=any(grads.values()) or not grads))
         self.produce(tensors[0], name)
+        if once:
+            self.pass_row(len(self.ops) - 1, tensors[0], where)
         if windows:  # its input holds windows in dim 0: so does its output
             self.on_windows(len(self.ops) - 1, windows, tensors[:1], where)
             self.windowed.append(name)
@@ -553,11 +722,12 @@ class _Tracer(TorchFunctionMode):
         path, where = self.where()
         what = f"{base} in {where}"
         windows = self.windows_of(tensors, what)
+        at = self.fold_of(tensors) if windows else 0
         rows = len(self.ops)
         done = self.follow(func, base, inplace, swapped, args, kwargs, tensors, traced, derived,
                            before, out_tensors, what, path, where)
         if windows and not done:
-            self.on_windows(rows, windows, out_tensors, what)
+            self.on_windows(rows, windows, out_tensors, what, at)
         return out
 
     def follow(self, func: Any, base: str, inplace: bool, swapped: bool, args: Sequence[Any],
@@ -576,6 +746,8 @@ class _Tracer(TorchFunctionMode):
                 self.keep.append(t)
             return False
         writes = inplace or base in _WRITES or any(id(t) in before for t in out_tensors)
+        if base == "setitem" and self.slice_update(args, what):
+            return False
         if derived and base in _WRITES:
             self.errors.append(f"{what}: forward writes into a tensor (x[...] = …, copy_), which "
                                "cnnsize cannot follow")
@@ -594,7 +766,7 @@ class _Tracer(TorchFunctionMode):
             held = [self.parameter(t) for t in tensors]
             if len(held) == 1 and held[0] is not None and base in _PARAMETER_VIEWS \
                     and len(out_tensors) == 1:
-                self.alias(tensors[0], held[0], out_tensors[0])
+                self.alias(tensors[0], held[0], out_tensors[0], base=base)
                 return False
             params = [(t, h) for t, h in zip(tensors, held) if h is not None]
             index = [t for t, h in zip(tensors, held) if h is None]
@@ -624,6 +796,10 @@ class _Tracer(TorchFunctionMode):
             return False
         if base in _SAME_TENSOR and len(out_tensors) == 1 and out_tensors[0] is traced[0]:
             return False  # the input itself (x.contiguous() of a contiguous x): no op
+        if all(id(t) in self.once for t in traced) and not any(
+                id(t) in self.folded or id(t) in self.moved_batch for t in tensors):
+            self.per_pass(base, inplace, swapped, args, kwargs, out_tensors, what, path, where)
+            return False
         if base in ("reshape", "view") and len(traced) == 1 and len(out_tensors) == 1 and \
                 self.window_reshape(base, traced[0], args, kwargs, out_tensors[0], what, path, where):
             return True
@@ -640,9 +816,13 @@ class _Tracer(TorchFunctionMode):
         if base in FUNCTIONS and REGISTRY[FUNCTIONS[base]].state_args:
             self.with_state(base, args, kwargs, out_tensors, what, path, where)
             return False
-        if any(self.parameter(t) is not None for t in tensors) and (
+        if any(self.held(t) is not None for t in tensors) and (
                 base in PARAM_FUNCTIONS or base not in FUNCTIONS):
             self.with_parameter(base, inplace, swapped, args, kwargs, out_tensors, what, where)
+            return False
+        if base in PARAM_FUNCTIONS and any(id(t) in self.prepared for t in tensors):
+            self.with_computed(base, inplace, swapped, args, kwargs, out_tensors, what, path,
+                               where)
             return False
         mapped = self.map_function(base, inplace, swapped, args, kwargs, out_tensors, what)
         if mapped is None:
@@ -669,7 +849,7 @@ class _Tracer(TorchFunctionMode):
         if len(sizes) != x.dim() or not all(type(d) is int for d in sizes):
             return False
         dims = [d % x.dim() for d in sizes]
-        if dims[0] == 0 or dims[1] != 0:
+        if dims[0] == 0 or dims[1] != 0 or id(x) in self.fold_at:
             return False
         self.moved_batch[id(out)] = (x, dims)
         if id(x) in self.folded:
@@ -684,7 +864,14 @@ class _Tracer(TorchFunctionMode):
         ks = {self.folded[id(t)] for t in tensors if id(t) in self.folded}
         if not ks:
             return 0
-        plain = [t for t in tensors if id(t) in self.producer and id(t) not in self.folded]
+        plain = [t for t in tensors if id(t) in self.producer and id(t) not in self.folded
+                 and id(t) not in self.once]  # (computed once per pass: no batch dim)
+        ats = {self.fold_at.get(id(t), 0) for t in tensors if id(t) in self.folded}
+        if len(ats) > 1:
+            self.errors.append(f"{what} combines tensors that hold the batch times the windows "
+                               f"in different dims ({', '.join(map(str, sorted(ats)))}), which "
+                               "a count per example cannot follow")
+            return 0
         if len(ks) > 1 or plain:
             self.errors.append(
                 f"{what} combines a tensor whose dim 0 holds the batch times "
@@ -695,11 +882,19 @@ class _Tracer(TorchFunctionMode):
             return 0
         return ks.pop()
 
-    def on_windows(self, rows: int, windows: int, outs: Sequence[torch.Tensor], what: str
-                   ) -> None:
+    def fold_of(self, tensors: Sequence[torch.Tensor]) -> int:
+        """The dim that holds the batch times the windows in the folded ones of `tensors`."""
+        return next((self.fold_at.get(id(t), 0) for t in tensors if id(t) in self.folded), 0)
+
+    def on_windows(self, rows: int, windows: int, outs: Sequence[torch.Tensor], what: str,
+                   at: int = 0) -> None:
         """The rows of a call on tensors whose dim 0 holds the batch times `windows`, as
         per-example rows: the windows are dim 1 (the kind's on_windows moves its dims), and
-        every tensor the call makes must hold the batch times the same windows."""
+        every tensor the call makes must hold the batch times the same windows. Where they are
+        at dim `at` > 0 (fold_at), see on_moved_windows."""
+        if at:
+            self.on_moved_windows(rows, windows, outs, what, at)
+            return
         for op in self.ops[rows:]:
             try:
                 op.args = _shown(REGISTRY[op.kind].on_windows(op.args, windows), op.kind)
@@ -717,6 +912,57 @@ class _Tracer(TorchFunctionMode):
                                    f"one whose dim 0 holds the batch ({self.batch}) times "
                                    f"{windows} windows, which a count per example cannot follow")
 
+    def on_moved_windows(self, rows: int, windows: int, outs: Sequence[torch.Tensor],
+                         what: str, at: int) -> None:
+        """One row of a call on a tensor whose dim `at` > 0 holds the batch times `windows`:
+        per example that dim holds the windows, every dim moves up one (the kind's on_windows),
+        and the output holds them in the same dim, or where a permute or transpose moves it. A
+        kind that reads along that dim, or along the last (linear, layer norm, matmul's
+        contraction, which would mix the windows), is refused."""
+        made = self.ops[rows:]
+        if len(made) != 1 or len(outs) != 1:
+            self.errors.append(f"{what} makes {len(made)} rows from a tensor whose dim {at} "
+                               "holds the batch (a permute moved it there): cnnsize follows one "
+                               "op at a time on such a tensor")
+            return
+        op, out = made[0], outs[0]
+        cls = REGISTRY[op.kind]
+        rank = out.dim()
+        named = [op.args.get(name) for name in (cls.window_dims or ())]
+        dims = [v for value in named for v in (value if isinstance(value, list) else [value])
+                if type(v) is int]
+        moves = op.kind in ("permute", "transpose")
+        if op.kind == "matmul" or (not moves and (
+                at >= rank - 1 or any(d % rank == at for d in dims))):
+            self.errors.append(f"{what}: cnnsize's {op.kind} reads along dim {at} or the last, "
+                               f"where dim {at} holds the batch times {windows} windows (a "
+                               "permute moved the batch there): a count per example cannot "
+                               "follow that")
+            return
+        try:
+            op.args = _shown(cls.on_windows(op.args, windows, at), op.kind)
+        except SpecError as e:
+            self.errors.append(f"{what}: {e.message}")
+            return
+        if op.kind == "permute":
+            order = [d % (rank + 1) - 1 for d in op.args["dims"][1:]]
+            at = order.index(at)
+        elif op.kind == "transpose":
+            pair = [op.args["dim0"] % (rank + 1) - 1, op.args["dim1"] % (rank + 1) - 1]
+            at = pair[1 - pair.index(at)] if at in pair else at
+        if out.shape[at] != self.batch * windows:
+            self.errors.append(f"{what} makes a tensor of {'×'.join(map(str, out.shape))} from "
+                               f"one whose dim {at} holds the batch ({self.batch}) times "
+                               f"{windows} windows, which a count per example cannot follow")
+            return
+        op.shape = tuple(windows if d == at else s for d, s in enumerate(out.shape))
+        if id(out) in self.producer:
+            self.folded[id(out)] = windows
+            if at:
+                self.fold_at[id(out)] = at
+            else:
+                self.fold_at.pop(id(out), None)
+
     def window_reshape(self, base: str, x: torch.Tensor, args: Sequence[Any],
                        kwargs: Mapping[str, Any], out: torch.Tensor, what: str, path: str,
                        where: str) -> bool:
@@ -731,6 +977,11 @@ class _Tracer(TorchFunctionMode):
         if out.dim() < 2 or len(sizes) != out.dim() or not all(type(v) is int for v in sizes) \
                 or (not held and out.shape[0] == self.batch):
             return False
+        if id(x) in self.fold_at:
+            self.errors.append(f"{what}: {base}{tuple(sizes)} of a tensor whose dim "
+                               f"{self.fold_at[id(x)]} holds the batch (a permute moved it "
+                               "there), which cnnsize does not follow")
+            return True
         if out.shape[0] % self.batch:
             self.errors.append(f"{what}: {base}{tuple(sizes)} of an input "
                                f"{list(x.shape)} makes a dim 0 of {out.shape[0]}, not a multiple "
@@ -744,6 +995,13 @@ class _Tracer(TorchFunctionMode):
                                  [self.producer[id(x)]],
                                  (*shape[:1], *out.shape[1:]) if windows > 1 else
                                  tuple(out.shape[1:]), where=where))
+        if windows > 1 and out.untyped_storage().data_ptr() != x.untyped_storage().data_ptr():
+            # the batch and the windows merge only as a copy (MViT's heads, after a transpose):
+            # per example the reshape may be a view, so the copy is a row of its own
+            copied = self.unique(f"{path}.contiguous" if path else "contiguous")
+            self.ops.append(TracedOp(copied, "contiguous", {}, [name], self.ops[-1].shape,
+                                     where=where))
+            name = copied
         self.produce(out, name)
         if windows > 1:
             self.folded[id(out)] = windows
@@ -763,6 +1021,9 @@ class _Tracer(TorchFunctionMode):
         x = next(t for t in _flat_tensors(args) if id(t) in self.moved_batch)
         source, dims = self.moved_batch[id(x)]
         rest = list(args[1:])
+        if base in ("reshape", "view") and len(outs) == 1 and id(source) not in self.folded:
+            self.merge_moved(base, x, source, dims, outs[0], what, path, where)
+            return
         indices: list[Any] | None = None
         if base == "getitem" and len(outs) == 1:
             index = rest[0] if rest else None
@@ -795,6 +1056,43 @@ class _Tracer(TorchFunctionMode):
                 self.pieces.add(moved)
                 row = moved
             self.produce(out, row)
+
+    def merge_moved(self, base: str, x: torch.Tensor, source: torch.Tensor, dims: list[int],
+                    out: torch.Tensor, what: str, path: str, where: str) -> None:
+        """A reshape of a tensor that a permute moved the batch behind (defer_permute) that
+        merges the batch into dim j of its output, outermost (MViT's r_q.permute(2, 0, 1, 3, 4,
+        5).reshape(T, B·heads·H·W, C)): per example, the rest of the permute and a reshape
+        with dim j of k = size / N; the output holds the batch times k windows at dim j
+        (fold_at), or at dim 0 (folded) where j = 0."""
+        moved = dims.index(0)
+        before = math.prod(x.shape[:moved])
+        j = next((i for i in range(out.dim()) if math.prod(out.shape[:i]) == before), None)
+        if j is None or out.shape[j] % self.batch:
+            self.errors.append(f"{what}: {base}{tuple(out.shape)} of a tensor whose dim {moved} "
+                               f"is the batch (permute{tuple(dims)}) merges the batch into other "
+                               "dims, not as the outermost of one, which a count per example "
+                               "cannot follow")
+            return
+        windows = out.shape[j] // self.batch
+        name = self.producer[id(source)]
+        order = [d for d in dims if d != 0]
+        if order != sorted(order):
+            row = self.unique(f"{path}.permute" if path else "permute")
+            permuted = source.permute(0, *order)
+            self.ops.append(TracedOp(row, "permute", _shown({"dims": [0, *order]}, "permute"),
+                                     [name], tuple(permuted.shape[1:]), where=where))
+            name = row
+        shape = [windows if i == j else s for i, s in enumerate(out.shape)]
+        if j == 0 and windows == 1:
+            shape = shape[1:]
+        row = self.unique(f"{path}.{base}" if path else base)
+        self.ops.append(TracedOp(row, "reshape", _shown({"shape": shape}, "reshape"), [name],
+                                 tuple(shape), where=where))
+        self.produce(out, row)
+        if j or windows > 1:
+            self.folded[id(out)] = windows
+        if j:
+            self.fold_at[id(out)] = j
 
     def parameter_names(self, ids: Iterable[int]) -> str:
         return ", ".join(sorted(self.parameters[i][0] for i in ids if i in self.parameters))
@@ -1016,9 +1314,11 @@ class _Tracer(TorchFunctionMode):
         return True
 
     def alias(self, source: torch.Tensor, held: tuple[nn.Parameter, tuple[int, ...]],
-              out: torch.Tensor, gathered: bool = False) -> None:
+              out: torch.Tensor, gathered: bool = False, base: str = "view") -> None:
         """A view of a parameter, the parameter broadcast over the batch dim, or its values
-        gathered by an index tensor (a relative position bias: table[index]) and views of those."""
+        gathered by an index tensor (a relative position bias: table[index]) and views of those;
+        any other view of it (a part, or it repeated: MViT's spatial_pos.expand(T, -1, -1)) is
+        computed from it (`prepared`)."""
         param, shape = held
         if gathered or (id(source) in self.gathered and out.numel() == source.numel()):
             self.aliases[id(out)] = (param, tuple(out.shape))
@@ -1027,11 +1327,16 @@ class _Tracer(TorchFunctionMode):
             self.aliases[id(out)] = (param, tuple(out.shape))
         elif len(shape) == out.dim() and shape[0] == 1 and tuple(out.shape[1:]) == shape[1:]:
             self.aliases[id(out)] = (param, shape)  # expand(n, -1, -1): one per example
+        elif out.dim() and out.shape[0] == self.batch and \
+                math.prod(out.shape[1:]) == param.numel() and (
+                    (source is param and base in ("expand", "broadcast_to")
+                     and out.dim() == param.dim() + 1)
+                    or (source is not param and source.dim() == len(shape) and shape[0] == 1
+                        and source.dim() and source.shape[0] == self.batch)):
+            # MViT's class_token.expand(n, -1).unsqueeze(1): one per example, and views of it
+            self.aliases[id(out)] = (param, (1, *out.shape[1:]))
         else:
-            self.constants[id(out)] = (f"a part of the parameter {self.parameters[id(param)][0]} "
-                                       f"taken at {_user_frame()}")
-            self.keep.append(out)
-            return
+            self.prepared[id(out)] = (frozenset({id(param)}), (base,))
         self.keep.append(out)
 
     def operands(self, args: Sequence[Any], kwargs: dict[str, Any], swapped: bool
@@ -1062,9 +1367,9 @@ class _Tracer(TorchFunctionMode):
         kwargs = dict(kwargs)
         every = _flat_tensors(list(args) + list(kwargs.values()))
         tensors, rest = self.operands(args, kwargs, swapped)
-        held = [(i, h) for i, t in enumerate(tensors) if (h := self.parameter(t)) is not None]
+        held = [(i, h) for i, t in enumerate(tensors) if (h := self.held(t)) is not None]
         kind = PARAM_FUNCTIONS.get(base)
-        named = [self.parameters[id(h[0])][0] for t in every if (h := self.parameter(t))]
+        named = [self.parameters[id(h[0])][0] for t in every if (h := self.held(t))]
         label = ", ".join(dict.fromkeys(named))
         if kind is None or len(held) != 1 or len(tensors) != 2 or len(outs) != 1:
             self.errors.append(
@@ -1108,8 +1413,73 @@ class _Tracer(TorchFunctionMode):
         name = self.unique(label if first is None else first)
         if first is None:
             self.param_rows[id(param)] = name
+            computed = self.prepared.get(id(tensors[position]))
+            if computed is not None:  # computed from the parameter in forward (a prepared scale)
+                self.prepared_rows.append(name)
+                self.notes.append(f"{name}: {REGISTRY[kind].type_name} by {label} after "
+                                  f"{', '.join(computed[1])} (forward computes it from the "
+                                  "parameter in each pass, not per example: not counted)")
         self.ops.append(TracedOp(name, kind, spec_args, [source], tuple(outs[0].shape[1:]),
                                  shares=first, where=where, trainable=param.requires_grad))
+        self.produce(outs[0], name)
+
+    def with_computed(self, base: str, inplace: bool, swapped: bool, args: Sequence[Any],
+                      kwargs: dict[str, Any], outs: list[torch.Tensor], what: str, path: str,
+                      where: str) -> None:
+        """x ∘ β where forward computes β from parameters alone, once per pass (MViT's position
+        embedding: repeat_interleave, add and cat of three parameters): the kind of
+        PARAM_FUNCTIONS with `computed_from`, the parameters' shapes (by name), which it counts;
+        the computing is not per example and is not counted (docs/conventions.md)."""
+        kwargs = dict(kwargs)
+        tensors, rest = self.operands(args, kwargs, swapped)
+        computed = [i for i, t in enumerate(tensors) if id(t) in self.prepared]
+        kind = PARAM_FUNCTIONS[base]
+        cls = REGISTRY[kind]
+        if len(tensors) != 2 or len(computed) != 1 or len(outs) != 1 or \
+                "computed_from" not in cls.arg_names():
+            self.errors.append(f"{what} uses a tensor that forward computes from the parameter "
+                               f"{self.parameter_names(self.parameter_sources(tensors))}: "
+                               "cnnsize counts such a tensor as the weight of a layer "
+                               "(F.conv2d), added to one tensor (x + β: a position embedding) "
+                               "or multiplied with one (x @ W, torch.einsum)")
+            return
+        position = computed[0]
+        sources, calls = self.prepared[id(tensors[position])]
+        params = sorted((self.parameters[i] for i in sources), key=lambda item: item[0])
+        source = self.name_of(tensors[1 - position], what)
+        if source is None:
+            return
+        keywords = {k: v for k, v in kwargs.items() if k not in _IGNORED_KEYWORDS}
+        try:
+            spec_args = cls.from_param_call(
+                tuple(tensors[position].shape), position, rest, keywords,
+                [tuple(t.shape) for t in tensors], tuple(outs[0].shape))
+        except SpecError as e:
+            self.errors.append(f"{what}: {e.message}")
+            return
+        spec_args["computed_from"] = [list(p.shape) for _, p in params]
+        if inplace:
+            spec_args["inplace"] = True
+        spec_args = _shown(spec_args, kind)
+        label = ", ".join(name for name, _ in params)
+        owners = {self.param_rows.get(id(p)) for _, p in params}
+        first = next(iter(owners)) if len(owners) == 1 else None
+        if owners != {None}:  # used before: the same row again, or refused
+            made_by = next((op for op in self.ops if op.name == first), None)
+            if made_by is None or (made_by.kind, made_by.args) != (kind, spec_args):
+                self.errors.append(f"{what} uses the parameters {label} again, but not as "
+                                   f"{first or 'one row'} does: cnnsize counts a parameter once, "
+                                   "in one kind")
+                return
+        name = self.unique(first or (f"{path}.{base}" if path else base))
+        if first is None:
+            self.param_rows.update((id(p), name) for _, p in params)
+            self.notes.append(f"{name}: β from {label} by {', '.join(calls)} (forward computes "
+                              "it from the parameters in each pass, not per example: not "
+                              "counted)")
+        self.ops.append(TracedOp(name, kind, spec_args, [source], tuple(outs[0].shape[1:]),
+                                 shares=first, where=where,
+                                 trainable=all(p.requires_grad for _, p in params)))
         self.produce(outs[0], name)
 
     def getitem(self, args: Sequence[Any], out: torch.Tensor, what: str, path: str,
@@ -1162,6 +1532,33 @@ class _Tracer(TorchFunctionMode):
                                      tuple(t.shape[1:]), where=where))
             self.produce(out if i == len(steps) - 1 else t, row)
             name = row
+        if all(kind == "slice" for kind, _ in steps):  # x[idx] += y writes through it
+            self.views[id(out)] = (x, [[a["dim"], a["start"], a["end"], a["step"]]
+                                       for _, a in steps],
+                                   [op.name for op in self.ops[-len(steps):]])
+
+    def slice_update(self, args: Sequence[Any], what: str) -> bool:
+        """x[idx] = v where v is x[idx] (slices) that an in-place add changed: Python's
+        `x[idx] += y` (MViT's attn[:, :, 1:, 1:] += rel_pos). The add's row becomes a
+        `sliceadd` of x and y, which x then is; the slice rows are left to go (pieces) where
+        nothing else reads them. False for any other write (refused as one)."""
+        x, value = (args[0], args[2]) if len(args) > 2 else (None, None)
+        view = self.views.get(id(value)) if isinstance(value, torch.Tensor) else None
+        if view is None or view[0] is not x or id(x) in self.folded:
+            return False
+        _, slices, sliced = view
+        row = self.producer.get(id(value))
+        op = next((o for o in reversed(self.ops) if o.name == row), None)
+        if op is None or op.kind != "add" or not op.args.get("inplace") or \
+                len(op.inputs) != 2 or op.inputs[0] != sliced[-1]:
+            return False
+        op.kind = "sliceadd"
+        op.args = _shown({"slices": slices}, "sliceadd")
+        op.inputs = [self.producer[id(x)], op.inputs[1]]
+        op.shape = tuple(x.shape[1:])
+        self.pieces.update(sliced)
+        self.produce(x, op.name)
+        return True
 
     def with_constant(self, cls: type[Kind], tensors: list[torch.Tensor], position: int,
                       rest: list[Any], kwargs: dict[str, Any], out: torch.Tensor, what: str
@@ -1244,8 +1641,45 @@ class _Tracer(TorchFunctionMode):
         names = [self.name_of(t, what) for t in tensors]
         if any(n is None for n in names):
             return None
-        inputs = [n for n in names if n is not None]
+        inputs = self.aligned(tensors, [n for n in names if n is not None], what)
+        if inputs is None:
+            return None
         return [(kind, spec_args, inputs, out) for spec_args, out in made]
+
+    def aligned(self, tensors: Sequence[torch.Tensor], names: list[str], what: str
+                ) -> list[str] | None:
+        """The inputs of a call that combines tensors computed once per pass (no batch dim)
+        with ones per example: a once-per-pass tensor of more dims than an example has meets
+        the batch with its leading dims, which must be 1 (Swin V2's bias, 1×heads×N×N, added
+        to attention of one window per example): a reshape row without them comes first."""
+        ranks = [t.dim() - (0 if id(t) in self.folded else 1) for t in tensors
+                 if id(t) in self.producer and id(t) not in self.once]
+        if not ranks or len(tensors) != len(names):
+            return names
+        rank = max(ranks)
+        out = []
+        for t, name in zip(tensors, names):
+            extra = t.dim() - rank
+            if id(t) not in self.once or extra <= 0:
+                out.append(name)
+                continue
+            if any(s != 1 for s in t.shape[:extra]):
+                self.errors.append(f"{what}: a tensor computed once per pass "
+                                   f"({'×'.join(map(str, t.shape))}) meets the batch dim with "
+                                   f"sizes other than 1, which a count per example cannot follow")
+                return None
+            row = self.unique(f"{name}.reshape")
+            self.ops.append(TracedOp(row, "reshape",
+                                     _shown({"shape": list(t.shape[extra:])}, "reshape"), [name],
+                                     tuple(t.shape[extra:]), where=what))
+            out.append(row)
+        return out
+
+
+def _moved_up(dim: Any) -> Any:
+    """A PyTorch dim of a tensor computed once per pass (no batch dim) as a dim of that tensor
+    as a batch of one: 0 is 1, negative dims stay."""
+    return dim + 1 if type(dim) is int and dim >= 0 else dim
 
 
 def _input_names(module: nn.Module, count: int) -> list[str]:
@@ -1394,6 +1828,10 @@ def _trace(module: nn.Module, model: nn.Module, input_shape: InputShapes,
 
     handles = [module_hooks.register_module_forward_pre_hook(tracer.pre_hook),
                module_hooks.register_module_forward_hook(tracer.post_hook, with_kwargs=True)]
+    state = [(kind, name, t) for kind, named in (("parameter", model.named_parameters()),
+                                                 ("buffer", model.named_buffers()))
+             for name, t in named]
+    versions = [t._version for _, _, t in state]  # bumped by every write in place
     try:
         with torch.no_grad(), tracer:
             output = model(*xs)
@@ -1409,6 +1847,18 @@ def _trace(module: nn.Module, model: nn.Module, input_shape: InputShapes,
         for handle in handles:
             handle.remove()
     tracer.check_views()
+    # a write into the model's own state is no op on the input: no row would count it
+    written = [f"the {kind} {name}" for (kind, name, t), version in zip(state, versions)
+               if t._version != version]
+    if written:
+        raise CnnsizeError(f"cnnsize cannot follow this model: forward writes into "
+                           f"{', '.join(written[:_MOST_CAUSES])}"
+                           + (f" and {len(written) - _MOST_CAUSES} more" if len(written) >
+                              _MOST_CAUSES else "") + " in place",
+                           hint="cnnsize counts what forward computes from its inputs, not "
+                                "updates of the model's own state (a running average, a "
+                                "counter), which change what the next forward computes; import "
+                                "a part that does not write (--submodule PATH)")
     if tracer.errors:
         raise _cannot_follow(model, tracer)
     if tracer.data_reads and not allow_data_dependent:
@@ -1576,7 +2026,7 @@ def _items(trace: Trace) -> list[dict[str, Any]]:
                 item.update(op.args)
                 if not op.trainable:
                     item["trainable"] = False
-            if op.inputs != [x]:
+            if op.inputs and op.inputs != [x]:  # (a source, `state`, reads none)
                 refs = [_ref(n, op.name, known) for n in op.inputs]
                 item["inputs"] = refs if len(refs) > 1 else refs[0]
             items.append(item)

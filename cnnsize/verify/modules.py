@@ -118,8 +118,14 @@ class Learned(nn.Module):
         self._kind, self._op, self._kwargs = kind, op, dict(kwargs or {})
         self._shape = tuple(shape)
         table = self._kwargs.get("gathered_from")
-        self.weight = nn.Parameter(torch.randn(tuple(table or shape)))
-        if table is not None:  # x + table[index]: an int64 index buffer picks its rows
+        parts = self._kwargs.get("computed_from")
+        # β computed from several parameters in each pass (cnnsize's computed_from): they are
+        # joined and repeated to β's size, a stand-in for what the model computes from them
+        self._parts = [f"part{i}_weight" for i in range(len(parts or ()))]
+        for name, part in zip(self._parts, parts or ()):
+            self.register_parameter(name, nn.Parameter(torch.randn(tuple(part))))
+        self.weight = None if parts else nn.Parameter(torch.randn(tuple(table or shape)))
+        if table is not None and self.weight is not None:  # x + table[index]: an int64 index
             rows = len(self.weight) if self.weight.dim() else 1
             count = self.weight[0].numel() if self.weight.dim() else 1
             self.register_buffer("index", torch.randint(rows, (_prod(shape) // count,)))
@@ -129,21 +135,67 @@ class Learned(nn.Module):
         return self._kind, {"shape": list(self._shape), **extra}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._op == "add_gathered":
-            index: torch.Tensor = self.get_buffer("index")
-            return x + self.weight[index].reshape(self._shape)
+        if self._op.startswith("add"):
+            beta = self.value()
+            return x.add_(beta) if self._kwargs.get("inplace") else x + beta
+        if self._op == "matmul":
+            return torch.matmul(x, self.value())
+        if self._op == "einsum":
+            return torch.einsum(self._kwargs["equation"], x, self.value())
+        assert self.weight is not None
         if self._op == "mul":
             return self.weight * x
         if self._op == "imul":
             return x.mul_(self.weight)
-        if self._op == "add":
-            return x + self.weight
         rank = x.dim() - 1
         shape = tuple(self.weight.shape)
         mine = shape[len(shape) - rank:] if len(shape) > rank else (1,) * (rank - len(shape)) + shape
         token = self.weight.reshape(1, *mine).expand(x.shape[0], *mine)
         pair = [token, x] if self._kwargs.get("first", True) else [x, token]
         return torch.cat(pair, dim=self._kwargs.get("dim", 1))
+
+    def value(self) -> torch.Tensor:
+        """The tensor used: the parameter, its rows gathered by the index, or made from the
+        parts (computed_from)."""
+        if self._parts:
+            joined = torch.cat([self.get_parameter(p).reshape(-1) for p in self._parts])
+            times = -(-_prod(self._shape) // joined.numel())
+            return joined.repeat(times)[:_prod(self._shape)].reshape(self._shape).clone()
+        assert self.weight is not None
+        if self._op == "add_gathered":
+            index: torch.Tensor = self.get_buffer("index")
+            return self.weight[index].reshape(self._shape)
+        return self.weight
+
+
+class State(nn.Module):
+    """A buffer forward computes from (cnnsize's `state`): called without inputs, it returns
+    the buffer as a batch of one, which the rows run once per pass work on."""
+
+    def __init__(self, shape: Sequence[int]) -> None:
+        super().__init__()
+        self.register_buffer("value", torch.randn(tuple(shape)))
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        return "state", {"shape": list(self.get_buffer("value").shape)}
+
+    def forward(self) -> torch.Tensor:
+        return self.get_buffer("value").unsqueeze(0)
+
+
+class IndexSelect(nn.Module):
+    """x.index_select(dim, index) with an int64 index buffer of `size` entries below `rows`."""
+
+    def __init__(self, dim: int, size: int, rows: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.register_buffer("index", torch.randint(rows, (size,)))
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        return "indexselect", {"dim": self.dim, "size": len(self.get_buffer("index"))}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.index_select(self.dim, self.get_buffer("index"))
 
 
 class MultiheadAttention(nn.MultiheadAttention):
@@ -173,6 +225,24 @@ def _prod(sizes: Sequence[int]) -> int:
     for s in sizes:
         out *= s
     return out
+
+
+class PerWindow(nn.Module):
+    """A layer run once on each window of an N × k × C × … input (cnnsize's `windows: true`):
+    the k windows folded into the batch, the layer, and the batch unfolded, as a forward that
+    pools each attention head does (MViT: x.reshape(B·heads, C, T, H, W))."""
+
+    def __init__(self, layer: nn.Module, kind: str, args: dict[str, Any]) -> None:
+        super().__init__()
+        self.layer = layer
+        self._cnnsize_kind, self._cnnsize_args = kind, dict(args)
+
+    def cnnsize_args(self) -> tuple[str, dict[str, Any]]:
+        return self._cnnsize_kind, {**self._cnnsize_args, "windows": True}
+
+    def forward(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        y: torch.Tensor = self.layer(x.flatten(0, 1), **kwargs)
+        return y.reshape(x.shape[0], x.shape[1], *y.shape[1:])
 
 
 class OpaqueStandIn(nn.Module):

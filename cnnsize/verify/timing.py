@@ -470,7 +470,8 @@ def _bytes_moved(report: Report, conv: Conventions) -> dict[str, int]:
         n_in = 1
         for s in row.input_shape or row.output_shape:
             n_in *= s
-        out[row.name] = (n_in * conv.batch + row.params + row.units * conv.batch) * size
+        examples = 1 if row.per_pass else conv.batch  # per_pass: once per forward
+        out[row.name] = (n_in * examples + row.params + row.units * examples) * size
     return out
 
 
