@@ -6,14 +6,23 @@ matplotlib are imported only by the functions that need them.
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING
 
-from .analyze import analyze
-from .conventions import DTYPE_BYTES, Conventions
-from .errors import CnnsizeError, ShapeError, SpecError
-from .report import LayerStats, Report, Totals
-from .spec import Network, load, loads, parse, zoo_names
-from .summary import summary  # eager: its module has its name, and would shadow it
+# The cyclic collector is paused while the package imports (and left as it was): the classes
+# and kinds the import makes are all kept, so its passes over them find nothing to free.
+_COLLECTING = gc.isenabled()
+gc.disable()
+try:
+    from .analyze import analyze
+    from .conventions import DTYPE_BYTES, Conventions
+    from .errors import CnnsizeError, ShapeError, SpecError
+    from .report import LayerStats, Report, Totals
+    from .spec import Network, load, loads, parse, zoo_names
+    from .summary import summary  # eager: its module has its name, and would shadow it
+finally:
+    if _COLLECTING:
+        gc.enable()
 
 if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from .claims import check

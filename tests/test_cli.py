@@ -68,6 +68,16 @@ def test_a_text_report_imports_none_of_the_modules_it_does_not_use():
     assert "UNUSED []" in proc.stdout
 
 
+@pytest.mark.parametrize("collecting", [True, False])
+def test_importing_cnnsize_leaves_the_collector_as_it_was(collecting):
+    code = (f"import gc\n{'' if collecting else 'gc.disable()'}\nimport cnnsize\n"
+            "print(gc.isenabled())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(collecting)
+
+
 BLOCKED = textwrap.dedent("""
     import importlib.abc, sys
 

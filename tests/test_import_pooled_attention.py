@@ -25,17 +25,11 @@ from cnnsize.errors import CnnsizeError
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from cnnsize.verify.crosscheck import crosscheck  # noqa: E402
 from cnnsize.verify.importer import from_module  # noqa: E402
 
-
-def flop_counter(model, shape):
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(torch.randn(1, *shape))
-    return counter.get_total_flops()
+from .test_import_windows import flop_counter  # noqa: E402
 
 
 class PooledAttention(nn.Module):

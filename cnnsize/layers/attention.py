@@ -474,11 +474,7 @@ class Einsum(Kind):
                     raise ShapeError(f"einsum {self.equation!r}: {term!r} names "
                                      f"{len(term)} dims but the operand is N×{fmt_shape(shape)}",
                                      field="inputs")
-            for c, s in zip(letters, dims):
-                if sizes.setdefault(c, s) != s:
-                    raise ShapeError(f"einsum {self.equation!r}: {c!r} is {sizes[c]} in one "
-                                     f"place and {s} in another", field="inputs",
-                                     hint="cnnsize does not broadcast einsum operands")
+            letter_sizes(self.equation, sizes, letters, dims, "inputs")
         lead = lead or ()
         letters_out = out if out_ellipsis else out[1:]
         shape = (*lead, *(sizes[c] for c in letters_out))
@@ -495,6 +491,16 @@ class Einsum(Kind):
                              "connections = MACs = ∏ every letter's size"
                              + (" · ∏ '...'" if lead else "")
                              + f" = {product_text(factors)} = {macs:,}"))
+
+
+def letter_sizes(equation: str, sizes: dict[str, int], letters: str, dims: Shape,
+                 field: str) -> None:
+    """Add each letter's size to `sizes`, a ShapeError where a letter already has another."""
+    for c, s in zip(letters, dims):
+        if sizes.setdefault(c, s) != s:
+            raise ShapeError(f"einsum {equation!r}: {c!r} is {sizes[c]} in one place and {s} "
+                             "in another", field=field,
+                             hint="cnnsize does not broadcast einsum operands")
 
 
 def _bmm_operands(ellipsis: bool, lead: int, a: str, b: str, out: str

@@ -476,7 +476,7 @@ class Contract(_Learned):
         return order == list(x)
 
     def _einsum(self, shape: Shape) -> tuple[Shape, dict[str, int]]:
-        from .attention import _terms
+        from .attention import _terms, letter_sizes
 
         ((_, x), (_, w)), (_, out) = _terms(self.equation or "")
         sizes: dict[str, int] = {}
@@ -485,11 +485,7 @@ class Contract(_Learned):
                 raise ShapeError(f"einsum {self.equation!r}: {what} has {len(dims)} dims per "
                                  f"example ({fmt_shape(dims)}), its term names {len(letters)}",
                                  field="equation")
-            for c, s in zip(letters, dims):
-                if sizes.setdefault(c, s) != s:
-                    raise ShapeError(f"einsum {self.equation!r}: {c!r} is {sizes[c]} in one "
-                                     f"place and {s} in another", field="shape",
-                                     hint="cnnsize does not broadcast einsum operands")
+            letter_sizes(self.equation or "", sizes, letters, dims, "shape")
         return tuple(sizes[c] for c in out[1:]), sizes
 
 
