@@ -414,8 +414,7 @@ class Contract(_Learned):
             out, sizes = self._einsum(shape)
             factors = [sizes[c] for c in sorted(sizes)]
             formula = "∏ every letter's size but the batch's"
-            saved_x = Saved("input", for_weights=True) if self._in_bmm_order() else \
-                Saved("new", elements=math.prod(shape), for_weights=True)
+            saved_x = Saved("input", for_weights=True, bmm=self._bmm_layout())
         else:
             out, factors = self._matmul(shape)
             formula = "∏batch·n·k·m"
@@ -464,16 +463,13 @@ class Contract(_Learned):
         out = (*lead, rows, w[-1]) if len(shape) > 1 else (w[-1],)
         return out, [math.prod(lead), rows, shape[-1], w[-1]]
 
-    def _in_bmm_order(self) -> bool:
-        """Whether x's letters are in the order torch.einsum multiplies it by bmm (those of
-        W and the output, then the output's alone, then the summed ones): then it hands x to
-        bmm as a view, else as a permuted copy (which training saves)."""
-        from .attention import _terms
+    def _bmm_layout(self) -> tuple[tuple[int, ...], tuple[int, int, int]]:
+        """How torch.einsum hands x to bmm (attention._bmm_operands, x the left operand): a
+        view of x where its strides allow, else a permuted copy (which training saves)."""
+        from .attention import _bmm_operands, _terms
 
         ((_, x), (_, w)), (_, out) = _terms(self.equation or "")
-        order = sorted(x, key=lambda c: (0 if c in w and c in out else 1 if c in out else 2,
-                                         x.index(c)))
-        return order == list(x)
+        return _bmm_operands(False, 0, x, w, out)[0]
 
     def _einsum(self, shape: Shape) -> tuple[Shape, dict[str, int]]:
         from .attention import _terms, letter_sizes

@@ -374,6 +374,12 @@ class _Tracer(TorchFunctionMode):
         param = self.parameters[next(iter(sources))][1]
         return (param, tuple(tensor.shape)) if param.numel() == tensor.numel() else None
 
+    def made_as(self, name: str | None, kind: str, spec_args: Mapping[str, Any]) -> bool:
+        """Whether the row `name` exists and is this kind with these arguments: a second use of
+        the state it counts is that row again (shares), anything else is refused."""
+        made_by = next((op for op in self.ops if op.name == name), None)
+        return made_by is not None and (made_by.kind, made_by.args) == (kind, spec_args)
+
     def name_of(self, tensor: torch.Tensor, what: str) -> str | None:
         name = self.producer.get(id(tensor))
         if name is not None:
@@ -1179,8 +1185,7 @@ class _Tracer(TorchFunctionMode):
         shares = None
         if first:  # a second call of the same layer, or state shared otherwise (refused)
             shares = next(iter(first)) if len(first) == 1 and None not in owners else None
-            made_by = next((op for op in self.ops if op.name == shares), None)
-            if made_by is None or (made_by.kind, made_by.args) != (kind, spec_args):
+            if not self.made_as(shares, kind, spec_args):
                 self.errors.append(f"{what} uses the parameters or buffers of "
                                    f"{', '.join(sorted(n for n in first if n))} again, but not as "
                                    "that row does: cnnsize counts a layer's state once, in one kind")
@@ -1465,8 +1470,7 @@ class _Tracer(TorchFunctionMode):
         owners = {self.param_rows.get(id(p)) for _, p in params}
         first = next(iter(owners)) if len(owners) == 1 else None
         if owners != {None}:  # used before: the same row again, or refused
-            made_by = next((op for op in self.ops if op.name == first), None)
-            if made_by is None or (made_by.kind, made_by.args) != (kind, spec_args):
+            if not self.made_as(first, kind, spec_args):
                 self.errors.append(f"{what} uses the parameters {label} again, but not as "
                                    f"{first or 'one row'} does: cnnsize counts a parameter once, "
                                    "in one kind")

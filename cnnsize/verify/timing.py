@@ -74,11 +74,7 @@ def load_per_cpu() -> float | None:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # Windows
         return None
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # macOS
-        cpus = os.cpu_count() or 1
-    return load / max(cpus, 1)
+    return load / max(len(_cpus()), 1)
 
 
 def _cpus() -> list[int]:
