@@ -7,7 +7,6 @@ matplotlib are imported only by the functions that need them.
 from __future__ import annotations
 
 import gc
-from typing import TYPE_CHECKING
 
 # The cyclic collector is paused while the package imports (and left as it was): the classes
 # and kinds the import makes are all kept, so its passes over them find nothing to free.
@@ -24,6 +23,7 @@ finally:
     if _COLLECTING:
         gc.enable()
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:  # what __getattr__ loads on first use, for type checkers
     from .claims import check
     from .comparison import compare

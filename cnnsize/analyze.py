@@ -21,10 +21,8 @@ import operator
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import partial
-from typing import Any
 
 from .conventions import Conventions
 from .errors import CnnsizeError, ShapeError, SpecTypeError
@@ -32,12 +30,19 @@ from .graph import Graph, Op
 from .layers import Cost, Kind, Shape
 from .layers.base import Mixes, Saved, fmt_shape
 from .pause import collector_paused
-from .record import record
+from .record import record, replace
 from .report import SUMMED, ContainerStats, LayerStats, Report, Totals
 from .shape import divisible_inputs, divisible_paddings, fmt
 from .spec import channels_last, load
 
-SpecLike = str | os.PathLike[str] | Mapping[str, Any] | Graph
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
+
+if TYPE_CHECKING:
+    SpecLike = str | os.PathLike[str] | Mapping[str, Any] | Graph
+else:  # (typing is not imported at run time)
+    SpecLike = str | os.PathLike | Mapping | Graph
 InputShape = Shape | Mapping[str, Shape]  # one input's shape, or shapes of inputs by name
 
 # A receptive field: the Pareto set of (field, jump) pairs per path, or None once global. Ints
@@ -138,7 +143,7 @@ def _exact_inputs(network: Graph, conv: Conventions, span: int = 16) -> list[Sha
     return found
 
 
-@dataclass(slots=True, eq=False, repr=False)  # compared and shown nowhere
+@record(frozen=False, eq=False, repr=False)  # compared and shown nowhere
 class _Memory:
     """Tensor storages while the ops run: who shares whose, how big, when each is made and
     when the last op that reads it runs (after which it is freed)."""

@@ -7,7 +7,6 @@ import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
 
 from . import __version__
 from .analyze import analyze
@@ -15,6 +14,10 @@ from .conventions import DTYPE_BYTES, INPLACE_MODES, Conventions
 from .errors import CnnsizeError
 from .render import FORMATS, render, short_count, table
 from .spec import load, parse_input, zoo_names
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 
 class _Parser(argparse.ArgumentParser):

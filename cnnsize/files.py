@@ -13,9 +13,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 from .errors import CnnsizeError, SpecError
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_FILE_BYTES = 64 * 2**20   # a spec or claims file
 MAX_DEPTH = 64                # nesting of lists and mappings in one file

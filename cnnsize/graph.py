@@ -9,16 +9,19 @@ kinds like any other. Every feature walks `Graph.ops` in order.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
 
 from .errors import SpecError
 from .layers import Kind, Shape
+from .record import field, record, replace
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_INPUT = "input"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Op:
     """One step: `kind` applied to the tensors named in `inputs`, producing the tensor `name`."""
 
@@ -35,7 +38,7 @@ class Op:
         return len(self.scope)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Scope:
     """A container as written (sequential, residual, concat, a block, an imported module): the
     ops whose `scope` holds its path are its members, one contiguous run of `Graph.ops`."""
@@ -46,7 +49,7 @@ class Scope:
     parent: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Uncalled:
     """A module of an imported model that its forward never calls: counted apart."""
 
@@ -56,7 +59,7 @@ class Uncalled:
     frozen: int = 0  # of its params, those that do not require gradients
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Graph:
     """A network: named inputs (shape of one example each), ops in topological order, outputs."""
 

@@ -16,9 +16,13 @@ import _thread
 import functools
 import gc
 from collections.abc import Callable
-from typing import Any, TypeVar
 
-F = TypeVar("F", bound=Callable[..., Any])
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
+
 _lock = _thread.allocate_lock()  # threading.Lock itself, without importing threading
 _depth = 0       # calls running now, in any thread
 _was_on = False  # whether the collector was on when the first of them began

@@ -1,67 +1,441 @@
-"""@record: a frozen, slotted dataclass whose __eq__, __hash__ and __repr__ are written once.
+"""@record: cnnsize's data classes, made without importing the dataclasses module.
 
-dataclass() compiles six methods for every frozen class it makes (__init__, __repr__, __eq__,
-__hash__, __setattr__, __delattr__), and for the data classes `cnnsize report` imports that was
-most of the time their modules took to load (report.py: 4.6 ms, 3.2 without these three), while
-a report never compares or prints a row. These three are the same for every class, read from
-its fields: equal when of the same class with equal compared fields, hashed on the fields that
-dataclass() would hash, shown as dataclass() shows them. dataclasses.fields, replace and asdict
-work as for any dataclass.
+Importing dataclasses imports inspect, and with it ast, dis, tokenize and linecache: about 10 ms
+of CPU, a sixth of what all of `cnnsize report vgg16` takes, for nothing a report uses. A record
+is what @dataclass(frozen=True, slots=True) makes, built here from the class's annotations
+(`record(frozen=False, slots=False, eq=False, repr=False)` for the other flavours, and
+`kind_fields` for the layer kinds, which define their methods once, in Kind):
+
+- the fields: every annotation that is not a ClassVar, in order, bases' first; a default is the
+  class attribute or a `field(...)`; a mutable default is refused, as dataclass() refuses it;
+- __init__, compiled the first time the class is called (a report calls a third of them);
+- __eq__, __hash__ (frozen and compared), __repr__ and frozen's __setattr__ and __delattr__,
+  written once here for every class, read from the fields;
+- with slots, the class is made again with __slots__ and copy and pickle still work.
+
+To the rest of Python a record is a dataclass: `dataclasses.fields`, `replace`, `asdict`,
+`is_dataclass` and a @dataclass subclass read `__dataclass_fields__` and
+`__dataclass_params__`, which are made (importing dataclasses) the first time they are read.
+cnnsize's own code calls this module's `fields`, `replace` and `asdict`, which do not import it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import reprlib
-from typing import TYPE_CHECKING, Any, TypeVar
+import sys
+from types import MappingProxyType, SimpleNamespace
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing is not imported at run time (a report does not need it)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar, overload
 
-# per class: the fields compared, hashed and shown
-_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
+    from typing_extensions import dataclass_transform
+
+    T = TypeVar("T")
 
 
-def _fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    known = _FIELDS.get(cls)
-    if known is None:
-        fields = dataclasses.fields(cls)
-        known = _FIELDS[cls] = (
-            tuple(f.name for f in fields if f.compare),
-            tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash)),
-            tuple(f.name for f in fields if f.repr))
-    return known
+class _Missing:
+    __slots__ = ()
 
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()  # a field without a default (dataclasses.MISSING's role)
+
+
+class Field:
+    """One field of a record: what dataclasses.Field holds, for the options records use."""
+
+    __slots__ = ("compare", "default", "default_factory", "hash", "init", "metadata", "name",
+                 "repr", "type")
+
+    def __init__(self, default: Any = MISSING, default_factory: Any = MISSING, init: bool = True,
+                 repr: bool = True, hash: bool | None = None, compare: bool = True,
+                 metadata: Any = None) -> None:
+        if default is not MISSING and default_factory is not MISSING:
+            raise ValueError("cannot specify both default and default_factory")
+        self.name = ""
+        self.type: Any = None
+        self.default = default
+        self.default_factory = default_factory
+        self.init = init
+        self.repr = repr
+        self.hash = hash
+        self.compare = compare
+        self.metadata = MappingProxyType(dict(metadata) if metadata else {})
+
+    def __repr__(self) -> str:
+        return (f"Field(name={self.name!r}, default={self.default!r}, "
+                f"default_factory={self.default_factory!r}, init={self.init}, repr={self.repr}, "
+                f"hash={self.hash}, compare={self.compare}, metadata={dict(self.metadata)!r})")
+
+
+def field(*, default: Any = MISSING, default_factory: Any = MISSING, init: bool = True,
+          repr: bool = True, hash: bool | None = None, compare: bool = True,
+          metadata: Any = None) -> Any:
+    """A field's options, as dataclasses.field takes them (without kw_only)."""
+    return Field(default, default_factory, init, repr, hash, compare, metadata)
+
+
+def fields(obj: Any) -> tuple[Field, ...]:
+    """The fields of a record (class or instance), in order."""
+    try:
+        found: tuple[Field, ...] = obj._record_fields
+    except AttributeError:
+        raise TypeError(f"{obj!r} is not a record") from None
+    return found
+
+
+def is_record(obj: Any) -> bool:
+    """Whether obj is a record class or instance."""
+    return hasattr(obj if isinstance(obj, type) else type(obj), "_record_fields")
+
+
+def replace(obj: T, /, **changes: Any) -> T:
+    """A copy of a record with some fields changed (dataclasses.replace, for records)."""
+    for f in fields(obj):
+        if not f.init:
+            if f.name in changes:
+                raise ValueError(f"field {f.name} is declared with init=False, it cannot be "
+                                 "specified with replace()")
+            continue
+        if f.name not in changes:
+            changes[f.name] = getattr(obj, f.name)
+    made: T = obj.__class__(**changes)
+    return made
+
+
+def asdict(obj: Any, *, dict_factory: Callable[[list[tuple[str, Any]]], Any] = dict) -> Any:
+    """A record as a dict of its fields, recursively (dataclasses.asdict, for records)."""
+    if not hasattr(type(obj), "_record_fields"):
+        raise TypeError("asdict() should be called on record instances")
+    return _asdict(obj, dict_factory)
+
+
+_ATOMIC = frozenset({type(None), bool, int, float, complex, str, bytes})
+
+
+def _asdict(obj: Any, dict_factory: Callable[[list[tuple[str, Any]]], Any]) -> Any:
+    cls = type(obj)
+    if cls in _ATOMIC:
+        return obj
+    record_fields = getattr(cls, "_record_fields", None)
+    if record_fields is not None:
+        return dict_factory([(f.name, _asdict(getattr(obj, f.name), dict_factory))
+                             for f in record_fields])
+    if hasattr(cls, "__dataclass_fields__"):  # a dataclass that is not a record
+        import dataclasses
+
+        return dataclasses.asdict(obj, dict_factory=dict_factory)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple
+        return cls(*[_asdict(v, dict_factory) for v in obj])
+    if isinstance(obj, (list, tuple)):
+        return cls(_asdict(v, dict_factory) for v in obj)
+    if isinstance(obj, dict):
+        return cls((_asdict(k, dict_factory), _asdict(v, dict_factory)) for k, v in obj.items())
+    import copy
+
+    return copy.deepcopy(obj)
+
+
+# ---------------------------------------------------------------- the shared methods
 
 def _eq(self: Any, other: object) -> bool:
+    names: tuple[str, ...] = self._record_compared
     if other.__class__ is not self.__class__:
         return NotImplemented  # type: ignore[no-any-return]  # (mypy knows it in methods only)
-    names = _fields(self.__class__)[0]
     return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
 
 
 def _hash(self: Any) -> int:
-    return hash(tuple(getattr(self, n) for n in _fields(self.__class__)[1]))
+    return hash(tuple(getattr(self, n) for n in self._record_hashed))
 
 
 @reprlib.recursive_repr()
 def _repr(self: Any) -> str:
-    shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in _fields(self.__class__)[2])
+    shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._record_shown)
     return f"{self.__class__.__qualname__}({shown})"
 
 
-if TYPE_CHECKING:  # type checkers see what it is: a frozen dataclass
-    from typing_extensions import dataclass_transform
+def frozen_error(name: str, verb: str = "assign to") -> Exception:
+    """The error assigning to a frozen record's field raises: dataclasses.FrozenInstanceError
+    (an AttributeError), imported only then."""
+    import dataclasses
 
-    @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
-    def record(cls: type[T]) -> type[T]: ...
-else:
-    def record(cls: type[T]) -> type[T]:
-        """@dataclass(frozen=True, slots=True) with the shared __eq__, __hash__, __repr__."""
-        cls.__eq__ = _eq
-        cls.__hash__ = _hash
-        cls.__repr__ = _repr
-        made: type[T] = dataclasses.dataclass(frozen=True, slots=True, eq=False, repr=False)(cls)
+    return dataclasses.FrozenInstanceError(f"cannot {verb} field {name!r}")
+
+
+def _frozen_setattr(self: Any, name: str, value: Any) -> None:
+    raise frozen_error(name)
+
+
+def _frozen_delattr(self: Any, name: str) -> None:
+    raise frozen_error(name, "delete")
+
+
+def _getstate(self: Any) -> list[Any]:
+    return [getattr(self, f.name) for f in self._record_fields]
+
+
+def _setstate(self: Any, state: list[Any]) -> None:
+    for f, value in zip(self._record_fields, state):
+        object.__setattr__(self, f.name, value)  # a frozen record's own __setattr__ refuses
+
+
+# ---------------------------------------------------------------- dataclasses' view of a record
+
+class _DataclassFields:
+    """__dataclass_fields__ of a record and its subclasses: dataclasses.Field objects made from
+    its fields the first time it is read (what dataclasses.fields, replace and asdict read)."""
+
+    def __get__(self, obj: object, owner: type) -> dict[str, Any]:
+        made: dict[str, Any] | None = owner.__dict__.get("_record_dataclass_fields")
+        if made is None:
+            import dataclasses
+
+            made = {}
+            for f in owner._record_fields:  # type: ignore[attr-defined]
+                options: dict[str, Any] = dict(init=f.init, repr=f.repr, hash=f.hash,
+                                               compare=f.compare, metadata=f.metadata)
+                if f.default is not MISSING:
+                    options["default"] = f.default
+                if f.default_factory is not MISSING:
+                    options["default_factory"] = f.default_factory
+                made[f.name] = made_field = dataclasses.field(**options)
+                made_field.name, made_field.type = f.name, f.type
+                made_field._field_type = dataclasses._FIELD  # type: ignore[attr-defined]
+                made_field.kw_only = False  # (what dataclass() sets in a field it makes)
+            type.__setattr__(owner, "_record_dataclass_fields", made)
         return made
 
 
-__all__ = ["record"]
+class _DataclassParams:
+    """__dataclass_params__: the flags a @dataclass subclass reads from its bases."""
+
+    def __get__(self, obj: object, owner: type) -> SimpleNamespace:
+        flags: dict[str, bool] = owner._record_flags  # type: ignore[attr-defined]
+        return SimpleNamespace(order=False, unsafe_hash=False, match_args=True, kw_only=False,
+                               weakref_slot=False, **flags)
+
+
+_DATACLASS_FIELDS = _DataclassFields()
+_DATACLASS_PARAMS = _DataclassParams()
+
+
+# ---------------------------------------------------------------- making a record
+
+def _is_classvar(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        head = annotation.strip().split("[", 1)[0].strip()
+        return head == "ClassVar" or head.endswith(".ClassVar")
+    typing = sys.modules.get("typing")  # an annotation object: typing made it
+    return typing is not None and (annotation is typing.ClassVar
+                                   or getattr(annotation, "__origin__", None) is typing.ClassVar)
+
+
+def _own_fields(cls: type) -> list[Field]:
+    annotations = cls.__dict__.get("__annotations__")  # noqa: RUF063 - (inspect's import)
+    if annotations is None and "__annotate__" in cls.__dict__:  # Python 3.14's lazy ones
+        annotations = cls.__annotations__
+    own = []
+    for name, annotation in (annotations or {}).items():
+        if _is_classvar(annotation):
+            continue
+        value = cls.__dict__.get(name, MISSING)
+        if isinstance(value, Field):
+            f = value
+        elif type(value).__name__ == "Field" and type(value).__module__ == "dataclasses":
+            unset = sys.modules["dataclasses"].MISSING  # (made by dataclasses.field)
+            f = Field(MISSING if value.default is unset else value.default,
+                      MISSING if value.default_factory is unset else value.default_factory,
+                      value.init, value.repr, value.hash, value.compare, value.metadata)
+        else:
+            f = Field(value)
+        if f.default is not MISSING and f.default.__class__.__hash__ is None:
+            raise ValueError(f"mutable default {type(f.default)} for field {name} is not "
+                             "allowed: use default_factory")
+        f.name, f.type = name, annotation
+        if f.default is MISSING:
+            if name in cls.__dict__:
+                type.__delattr__(cls, name)
+        else:
+            type.__setattr__(cls, name, f.default)
+        own.append(f)
+    return own
+
+
+def _all_fields(cls: type) -> tuple[Field, ...]:
+    merged: dict[str, Field] = {}
+    for base in cls.__mro__[-1:0:-1]:
+        if isinstance(base.__dict__.get("__dataclass_fields__"), dict):
+            raise TypeError(f"record {cls.__name__} cannot subclass the dataclass "
+                            f"{base.__name__}: make it a record")
+        merged.update((f.name, f) for f in base.__dict__.get("_record_own", ()))
+    own = _own_fields(cls)
+    type.__setattr__(cls, "_record_own", tuple(own))
+    merged.update((f.name, f) for f in own)
+    return tuple(merged.values())
+
+
+def _check_init(cls: type, all_fields: tuple[Field, ...]) -> None:
+    """What the __init__ made for these fields would refuse, refused now (it is compiled when
+    the class is first called)."""
+    defaulted = ""
+    for f in all_fields:
+        if f.name == "self":
+            raise TypeError(f"record {cls.__name__}: a field may not be named 'self'")
+        if not f.init:
+            continue
+        if f.default is MISSING and f.default_factory is MISSING:
+            if defaulted:
+                raise TypeError(f"non-default argument {f.name!r} follows default argument "
+                                f"{defaulted!r}")
+        else:
+            defaulted = defaulted or f.name
+
+
+def _init_code(cls: type, frozen: bool) -> Callable[..., None]:
+    """The class's __init__, compiled from its fields, as dataclass() writes it."""
+    names: dict[str, Any] = {"_set": object.__setattr__, "_MISSING": MISSING}
+    params, body = [], []
+    for i, f in enumerate(cls._record_fields):  # type: ignore[attr-defined]
+        value = f.name
+        if f.default_factory is not MISSING:
+            names[f"_factory{i}"] = f.default_factory
+            value = (f"_factory{i}() if {f.name} is _MISSING else {f.name}" if f.init
+                     else f"_factory{i}()")
+            default = "_MISSING"
+        elif f.default is not MISSING:
+            names[f"_default{i}"] = f.default
+            default, value = f"_default{i}", (f.name if f.init else f"_default{i}")
+        elif f.init:
+            default = ""
+        else:
+            continue  # init=False without a default: not set
+        if f.init:
+            params.append(f"{f.name}={default}" if default else f.name)
+        body.append(f"    _set(self, {f.name!r}, {value})" if frozen
+                    else f"    self.{f.name} = {value}")
+    if hasattr(cls, "__post_init__"):
+        body.append("    self.__post_init__()")
+    source = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass")
+    made: dict[str, Any] = {}
+    exec(source, names, made)  # the source is made here, from the class's field names
+    init: Callable[..., None] = made["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init
+
+
+def _lazy_init(cls: type, frozen: bool) -> Callable[..., None]:
+    """An __init__ that compiles the real one the first time it is called, and calls it."""
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init = cls.__dict__["__init__"]
+        if init is __init__:  # (another thread may have compiled it meanwhile)
+            init = _init_code(cls, frozen)
+            type.__setattr__(cls, "__init__", init)
+        init(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
+def _make(cls: type, *, init: bool, repr: bool, eq: bool, frozen: bool, slots: bool) -> type:
+    all_fields = _all_fields(cls)
+    if init and "__init__" not in cls.__dict__:
+        _check_init(cls, all_fields)
+    if slots:
+        cls = _with_slots(cls, all_fields)
+    own = cls.__dict__
+
+    def put(name: str, value: Any) -> None:
+        type.__setattr__(cls, name, value)
+
+    put("_record_fields", all_fields)
+    put("_record_flags", dict(init=init, repr=repr, eq=eq, frozen=frozen, slots=slots))
+    put("_record_compared", tuple(f.name for f in all_fields if f.compare))
+    put("_record_hashed", tuple(f.name for f in all_fields
+                                if (f.compare if f.hash is None else f.hash)))
+    put("_record_shown", tuple(f.name for f in all_fields if f.repr))
+    put("__dataclass_fields__", _DATACLASS_FIELDS)
+    put("__dataclass_params__", _DATACLASS_PARAMS)
+    if "__match_args__" not in own:
+        put("__match_args__", tuple(f.name for f in all_fields if f.init))
+    if not own.get("__doc__"):
+        put("__doc__", f"{cls.__name__}({', '.join(f.name for f in all_fields if f.init)})")
+    if init and "__init__" not in own:
+        put("__init__", _lazy_init(cls, frozen))
+    if repr and "__repr__" not in own:
+        put("__repr__", _repr)
+    explicit_hash = own.get("__hash__", MISSING) is not MISSING and not (
+        own["__hash__"] is None and "__eq__" in own)
+    if eq:
+        if "__eq__" not in own:
+            put("__eq__", _eq)
+        if not explicit_hash:
+            put("__hash__", _hash if frozen else None)
+    if frozen:
+        for name, method in (("__setattr__", _frozen_setattr), ("__delattr__", _frozen_delattr)):
+            if name in own:
+                raise TypeError(f"cannot overwrite attribute {name} in class {cls.__name__}")
+            put(name, method)
+        if slots:
+            if "__getstate__" not in own:
+                put("__getstate__", _getstate)
+            if "__setstate__" not in own:
+                put("__setstate__", _setstate)
+    return cls
+
+
+def _with_slots(cls: type, all_fields: tuple[Field, ...]) -> type:
+    """The class made again with __slots__ for its fields (as dataclass(slots=True) does)."""
+    inherited = {name for base in cls.__mro__[1:-1]
+                 for name in _slot_names(base)}
+    namespace = dict(cls.__dict__)
+    namespace["__slots__"] = tuple(f.name for f in all_fields if f.name not in inherited)
+    for f in all_fields:
+        namespace.pop(f.name, None)
+    namespace.pop("__dict__", None)
+    namespace.pop("__weakref__", None)
+    made = type(cls)(cls.__name__, cls.__bases__, namespace)
+    made.__qualname__ = cls.__qualname__
+    return made
+
+
+def _slot_names(cls: type) -> tuple[str, ...]:
+    slots = cls.__dict__.get("__slots__", ())
+    return (slots,) if isinstance(slots, str) else tuple(slots)
+
+
+if TYPE_CHECKING:  # type checkers see what it is: a dataclass, frozen unless told
+    @overload
+    @dataclass_transform(frozen_default=True, field_specifiers=(field, Field))
+    def record(cls: type[T], /) -> type[T]: ...
+
+    @overload
+    @dataclass_transform(frozen_default=True, field_specifiers=(field, Field))
+    def record(*, frozen: bool = True, slots: bool = True, eq: bool = True,
+               repr: bool = True, init: bool = True) -> Callable[[type[T]], type[T]]: ...
+
+    def record(cls: Any = None, /, *, frozen: bool = True, slots: bool = True, eq: bool = True,
+               repr: bool = True, init: bool = True) -> Any: ...
+else:
+    def record(cls=None, /, *, frozen=True, slots=True, eq=True, repr=True, init=True):
+        """@dataclass(frozen=True, slots=True), or with the flags given, as a record."""
+        def make(cls):
+            return _make(cls, init=init, repr=repr, eq=eq, frozen=frozen, slots=slots)
+
+        return make if cls is None else make(cls)
+
+
+def kind_fields(cls: type[T]) -> type[T]:
+    """A layer kind's fields, as a frozen record's, without any of the methods (Kind defines
+    __init__, __eq__, __hash__, __repr__ and frozen's __setattr__ for every kind)."""
+    made: type[T] = _make(cls, init=False, repr=False, eq=False, frozen=False, slots=False)
+    made._record_flags["frozen"] = True  # type: ignore[attr-defined]  # (Kind's __setattr__)
+    return made
+
+
+__all__ = ["MISSING", "Field", "asdict", "field", "fields", "frozen_error", "is_record",
+           "kind_fields", "record", "replace"]

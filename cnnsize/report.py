@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, field, fields, replace
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
 
 from .conventions import Conventions
-from .record import record
+from .record import asdict, field, fields, record, replace
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     import pandas
 
     from .layers import Kind
@@ -194,7 +195,7 @@ class Totals:
     trainable_params: int = 0  # params whose module trains (not frozen with trainable: false)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out: dict[str, Any] = asdict(self)
         out["receptive_field"] = list(self.receptive_field) if self.receptive_field else None
         out["peak_live"] = [{"name": n, "bytes": b} for n, b in self.peak_live]
         return out

@@ -9,10 +9,10 @@ side, S the stride, D the dilation, OP the output padding.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 
 from .errors import ShapeError
+from .record import record
 
 
 def fmt(n: int | Fraction) -> str:
@@ -27,7 +27,7 @@ def fmt(n: int | Fraction) -> str:
     return f"{n:,}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Dim:
     """One output size: the integer used, the exact value of the formula, and the formula."""
 
@@ -113,7 +113,7 @@ def floor_sum(n: int, m: int, a: int, b: int) -> int:
         m, a = a, m
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Bins:
     """The bins of an adaptive pool in one dim: bin i spans [⌊i·W1/W2⌋, ⌈(i+1)·W1/W2⌉)."""
 

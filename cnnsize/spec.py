@@ -13,8 +13,6 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
 
 from .errors import CnnsizeError, SpecError, SpecTypeError
 from .expr import substitute
@@ -24,7 +22,11 @@ from .layers import Kind, is_kind, lookup
 from .layers.base import MAX_SIZE, did_you_mean, is_int
 from .layers.merge import Add, Cat, Mul
 from .pause import collector_paused
-from .record import record
+from .record import record, replace
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["CONTAINERS", "Concat", "Layer", "Network", "Node", "Residual", "Sequential",
            "dump_yaml", "load", "loads", "parse", "parse_input", "parse_inputs", "read_yaml",
@@ -199,7 +201,7 @@ def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], what: str)
                             hint=did_you_mean(str(key), list(allowed), "valid keys"))
 
 
-@dataclass(eq=False, repr=False)  # compared and shown nowhere
+@record(frozen=False, slots=False, eq=False, repr=False)  # compared and shown nowhere
 class _Parser:
     data: Mapping[str, Any]
     source: str

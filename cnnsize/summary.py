@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Any
 
 from .analyze import SpecLike, analyze
 from .conventions import DTYPE_BYTES, Conventions
 from .errors import SpecTypeError
+from .record import replace
 from .report import Report
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # torchinfo's defaults are ("output_size", "num_params"); the type says what each row is.
 DEFAULT_COLUMNS = ("type", "output", "params")

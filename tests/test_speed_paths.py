@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -53,6 +54,7 @@ def test_a_json_report_imports_no_table_renderer_no_yaml_and_only_the_kinds_it_u
     modules = imported("report", "vgg16", "--format", "json", env=env)
     assert "tabulate" not in modules
     assert "yaml" not in modules  # the zoo's spec comes from its cache
+    assert not {"dataclasses", "inspect"} & modules  # records (cnnsize/record.py)
     # nothing the report does not show or need: formulas, tables, checks, Keras's names
     for name in ("cnnsize.explain", "cnnsize.render.rows", "cnnsize.claims",
                  "cnnsize.comparison", "cnnsize.keras_names", "cnnsize.verify"):
@@ -296,3 +298,68 @@ def test_a_record_compares_hashes_and_shows_itself_as_a_frozen_dataclass_does():
     assert hash(made(1, "y")) == hash(plain(1, "y")) and made(1) != plain(1)
     report = cnnsize.analyze("lenet5")
     assert pickle.loads(pickle.dumps(report)) == report
+
+
+def test_a_record_is_made_as_dataclass_makes_its_class():
+    """record() without the dataclasses module: the same fields, defaults, factories, errors and
+    flavours; and to dataclasses it is one (fields, replace, asdict, a @dataclass subclass)."""
+    import copy
+
+    from cnnsize import record as rec
+
+    made_after = []
+
+    @rec.record
+    class Point:
+        x: int
+        y: int = 2
+        tags: tuple[str, ...] = rec.field(default_factory=tuple, compare=False)
+        kind: ClassVar[str] = "point"  # (a string annotation: not a field)
+
+    @rec.record(frozen=False, slots=False, eq=False, repr=False)
+    class Loose:
+        n: int
+        seen: list[int] = rec.field(default_factory=list)
+        later: int = rec.field(default=0, init=False)
+
+        def __post_init__(self) -> None:
+            made_after.append(self.n)
+
+    p = Point(1, tags=("a",))
+    assert [f.name for f in rec.fields(Point)] == ["x", "y", "tags"] and Point.kind == "point"
+    assert p == Point(1) and hash(p) == hash(Point(1)) and p != Point(1, 3)
+    assert repr(p).endswith(".Point(x=1, y=2, tags=('a',))")
+    assert Point.__match_args__ == ("x", "y", "tags")
+    assert rec.replace(p, y=5) == Point(1, 5) and rec.replace(p, y=5).tags == ("a",)
+    assert dataclasses.replace(p, y=5) == Point(1, 5)
+    assert rec.asdict(p) == dataclasses.asdict(p) == {"x": 1, "y": 2, "tags": ("a",)}
+    assert dataclasses.is_dataclass(p) and rec.is_record(Point) and not rec.is_record(1)
+    assert [f.name for f in dataclasses.fields(Point)] == ["x", "y", "tags"]
+    assert copy.deepcopy(p) == p and copy.copy(p).tags == ("a",)  # (pickle: the test above)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.x = 3
+    with pytest.raises(AttributeError):
+        del p.y
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'x'"):
+        Point()
+
+    a, b = Loose(1), Loose(1)
+    assert a != b and a.seen is not b.seen and a.later == 0 and made_after == [1, 1]
+    a.n = 4
+    assert a.n == 4 and hasattr(a, "__dict__")
+    with pytest.raises(ValueError, match="init=False"):
+        rec.replace(a, later=1)
+    assert rec.replace(a, n=7).n == 7 and made_after[-1] == 7
+
+    @dataclasses.dataclass(frozen=True)
+    class Point3(Point):  # a dataclass made from a record, as from a dataclass
+        z: int = 0
+
+    assert Point3(1, z=3).z == 3 and [f.name for f in dataclasses.fields(Point3)][-1] == "z"
+    with pytest.raises(TypeError, match="non-frozen dataclass"):
+        dataclasses.dataclass(type("Thawed", (Point,), {"__annotations__": {"w": "int"}}))
+
+    with pytest.raises(ValueError, match="mutable default"):
+        rec.record(type("Bad", (), {"__annotations__": {"v": "list"}, "v": []}))
+    with pytest.raises(TypeError, match="non-default argument 'w' follows default argument"):
+        rec.record(type("Bad", (), {"__annotations__": {"v": "int", "w": "int"}, "v": 1}))

@@ -4,8 +4,6 @@ needs one of its kinds; `REGISTRY` and `FUNCTIONS` read from this package hold e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .base import (
     FAMILIES,
     Cost,
@@ -19,7 +17,10 @@ from .base import (
     register,
 )
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:  # what __getattr__ gives, for type checkers
+    from typing import Any
+
     from . import (
         activation,
         attention,

@@ -10,11 +10,10 @@ input's memory; dropout (at inference) and identity always do.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import Any, ClassVar, Literal
 
 from ..errors import ShapeError, SpecError
+from ..record import replace
 from .base import (
     SAVE_INPUT,
     SAVE_OUTPUT,
@@ -38,11 +37,18 @@ from .base import (
 )
 from .merge import _dim
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Literal
+
 # What autograd saves for each activation (PyTorch's derivatives.yaml; tests/test_saved.py checks
 # every kind against torch.autograd.graph.saved_tensors_hooks): its input or its output; run in
 # place, the output (the same storage) or, where the backward needs the input that the op
 # overwrites, a copy of it.
-SaveRule = Literal["input", "output", "none"]
+if TYPE_CHECKING:
+    SaveRule = Literal["input", "output", "none"]
+else:  # (typing is not imported at run time)
+    SaveRule = str
 
 
 @kind_class(frozen=True)
@@ -196,7 +202,7 @@ def _along(cost: Cost, dim: int | None, shape: Shape, type_name: str) -> Cost:
     or spatial axis, unchanged over channels)."""
     if dim is None:
         return cost
-    return dataclasses.replace(cost, rf=Mixes((_dim(dim, len(shape), type_name),)))
+    return replace(cost, rf=Mixes((_dim(dim, len(shape), type_name),)))
 
 
 @register
@@ -234,7 +240,7 @@ class PReLU(_Elementwise):
                                   "channel), as PyTorch's prelu requires")
         cost = _Elementwise.analyze_one(self, shape)
         what = "one slope for all channels" if n == 1 else "one slope per channel"
-        return dataclasses.replace(cost, weights=n, explain=(
+        return replace(cost, weights=n, explain=(
             f"weights = num_parameters = {n:,} ({what})", *cost.explain))
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from ..errors import ShapeError, SpecError
 from .base import (
@@ -54,6 +53,10 @@ from .base import (
     to_int,
     to_optional,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @register

@@ -7,21 +7,19 @@ shape, the formulas behind them, and the torch.nn module it stands for.
 
 from __future__ import annotations
 
-import _thread
-import contextlib
-import dataclasses
-import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from ..errors import ShapeError, SpecError
-from ..record import record
+from ..record import MISSING, Field, field, frozen_error, kind_fields, record, replace
 from ..shape import Dim, fmt, require_positive, sliding_window
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:  # pragma: no cover
+    import inspect
+    from typing import Any, ClassVar, Literal, TypeVar
+
     import torch
 
 Shape = tuple[int, ...]
@@ -64,7 +62,10 @@ class Moves:
 # the largest over all paths); "global" (every output sees the whole input); "gated" (like
 # "same", but a global input only rescales the others: a squeeze-excite gate); Mixes (whole
 # along some axes).
-RFEffect = tuple[Window, ...] | Literal["same", "global", "gated"] | Mixes
+if TYPE_CHECKING:
+    RFEffect = tuple[Window, ...] | Literal["same", "global", "gated"] | Mixes
+else:  # (what the aliases are at run time, where typing is not imported)
+    RFEffect = tuple | str | Mixes
 
 
 # Where a layer's output lives (docs/conventions.md, "Activation memory"):
@@ -77,11 +78,18 @@ RFEffect = tuple[Window, ...] | Literal["same", "global", "gated"] | Mixes
 #   "reshape":    a view where PyTorch's view rule allows it for the input's strides (reshape,
 #                 flatten), else a new contiguous tensor;
 #   "contiguous": the input itself where it is contiguous, else a new contiguous tensor.
-Storage = Literal["new", "view", "activation", "eval_noop", "inplace", "reshape", "contiguous"]
+if TYPE_CHECKING:
+    Storage = Literal["new", "view", "activation", "eval_noop", "inplace", "reshape",
+                      "contiguous"]
+else:
+    Storage = str
 
 # What autograd keeps of a tensor for the backward pass: one of the op's inputs, its output, or
 # a tensor of its own (max-pool indices, BatchNorm's batch statistics, a dropout mask).
-SavedWhat = Literal["input", "output", "new"]
+if TYPE_CHECKING:
+    SavedWhat = Literal["input", "output", "new"]
+else:
+    SavedWhat = str
 
 
 @record
@@ -162,7 +170,10 @@ def window_dims(ndim: int, spatial: tuple[int, ...], kernel: tuple[int, ...],
 
 # ---------------------------------------------------------------- argument converters
 
-Converter = Callable[[Any, "type[Kind]", str], Any]
+if TYPE_CHECKING:
+    Converter = Callable[[Any, "type[Kind]", str], Any]
+else:
+    Converter = Callable
 
 
 def _type_error(value: Any, expected: str) -> SpecError:
@@ -275,9 +286,9 @@ def arg(default: Any = REQUIRED, convert: Converter | None = None, *, sizes: boo
 
 # ---------------------------------------------------------------- the kind base class
 
-K = TypeVar("K", bound="type[Kind]")
-
 if TYPE_CHECKING:  # type checkers see what a kind is: a frozen dataclass
+    K = TypeVar("K", bound="type[Kind]")
+
     from typing_extensions import dataclass_transform
 
     @dataclass_transform(frozen_default=True, field_specifiers=(field,))
@@ -286,19 +297,22 @@ else:
     def kind_class(*, frozen: bool = True) -> Callable[[type[Any]], type[Any]]:
         """@dataclass(frozen=True) for a layer kind, without generating code for each class.
 
-        dataclass() compiles an __init__, __repr__, __eq__, __hash__, __setattr__ and
-        __delattr__ for every class it makes, which for the 54 kinds was a third of the time
-        `cnnsize report` took to start. Kinds are all alike (keyword fields with defaults), so
-        Kind defines these once, generically, from the fields; dataclass() here only records
-        the fields (dataclasses.fields, replace and asdict work as for any dataclass).
+        Kinds are all alike (keyword fields with defaults), so Kind defines __init__, __eq__,
+        __hash__, __repr__ and frozen's __setattr__ once, generically, from the fields; here
+        only the fields are recorded (record.kind_fields; dataclasses.fields, replace and asdict
+        work as for any dataclass).
         """
         if not frozen:
             raise TypeError("layer kinds are frozen")
 
         def make(cls: type[Any]) -> type[Any]:
-            cls = _record_fields(cls)
-            fields = dataclasses.fields(cls)
-            lacking = [f.name for f in fields if f.default is dataclasses.MISSING]
+            if not cls.__doc__:  # what it is, rather than its signature
+                cls.__doc__ = (f"The layer kind {cls.type_name!r}" if cls.type_name
+                               else "A layer kind") \
+                    + (f" (torch.nn.{cls.torch_name})." if cls.torch_name else ".")
+            cls = kind_fields(cls)
+            fields = cls._record_fields
+            lacking = [f.name for f in fields if f.default is MISSING]
             if lacking:
                 raise TypeError(f"{cls.__name__}: every argument of a kind has a default "
                                 f"(arg() gives one), not {', '.join(lacking)}")
@@ -309,46 +323,18 @@ else:
         return make
 
 
-def _record_fields(cls: type[Any]) -> type[Any]:
-    """dataclass(frozen=True) of a kind, minus the __setattr__ and __delattr__ it would compile
-    for each (two-thirds of the time importing the kinds took): Kind's own make every kind
-    frozen. The class is made as a non-frozen dataclass, its dataclass bases (kinds) seen as
-    non-frozen meanwhile, and then marked frozen in the flags dataclasses keep for it
-    (`__dataclass_params__`), so that frozen dataclasses may subclass it as before. Where this
-    Python's dataclasses keep no such flag, dataclass(frozen=True) as before."""
-    if not cls.__doc__:  # dataclass() would write one from inspect.signature, for each kind
-        cls.__doc__ = (f"The layer kind {cls.type_name!r}" if cls.type_name else "A layer kind") \
-            + (f" (torch.nn.{cls.torch_name})." if cls.torch_name else ".")
-    bases = [b.__dict__["__dataclass_params__"] for b in cls.__mro__[1:]
-             if "__dataclass_params__" in b.__dict__]
-    with _MAKING:
-        try:
-            for params in bases:
-                params.frozen = False
-            made = dataclass(init=False, repr=False, eq=False)(cls)
-            made.__dataclass_params__.frozen = True
-            return made
-        except AttributeError:  # no flag to set: what dataclass() itself does
-            return dataclass(init=False, repr=False, eq=False, frozen=True)(cls)
-        finally:
-            for params in bases:
-                with contextlib.suppress(AttributeError):
-                    params.frozen = True
-
-
-_MAKING = _thread.allocate_lock()  # held while a kind is made: the bases' flags change
-
-
 class _Signature:
     """Kind.__signature__: its fields, with their defaults, for each kind class."""
 
     def __get__(self, obj: object, owner: type[Kind]) -> inspect.Signature:
         sig = _SIGNATURES.get(owner)
         if sig is None:
+            import inspect  # (not at import: a report never asks)
+
             sig = inspect.Signature([
                 inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
                 for name, default in owner._defaults.items()])
-            if "_defaults" in owner.__dict__:  # not while dataclass() makes the class
+            if "_defaults" in owner.__dict__:  # not while kind_class makes the class
                 _SIGNATURES[owner] = sig
         return sig
 
@@ -434,10 +420,10 @@ class Kind:
         return tuple(getattr(self, name) for name in self._field_names)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        raise frozen_error(name)
 
     def __delattr__(self, name: str) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        raise frozen_error(name, "delete")
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -455,7 +441,7 @@ class Kind:
     def docs_row(cls) -> str:
         """Its row in the tables of docs/spec.md (tests/test_docs.py keeps them in step)."""
         args = []
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        for f in _fields(cls):
             if f.metadata.get("required"):
                 args.append(f"`{f.name}` (required)")
                 continue
@@ -622,7 +608,7 @@ class Kind:
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
         """Constructor arguments for the matching torch.nn module, given the input shape."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)  # type: ignore[arg-type]
+        return {f.name: getattr(self, f.name) for f in _fields(type(self))
                 if f.name not in self.spec_only}
 
     def torch_module(self, shape: Shape) -> torch.nn.Module:
@@ -698,10 +684,10 @@ def over_windows(cost: Cost, k: int) -> Cost:
     """The cost of a layer run once on each of k windows (PerWindow): the per-window output
     k times; weights, biases and buffers once; the work and what training saves k times."""
     def more(saved: tuple[Saved, ...]) -> tuple[Saved, ...]:
-        return tuple(dataclasses.replace(s, elements=s.elements * k)
+        return tuple(replace(s, elements=s.elements * k)
                      if s.what == "new" and s.per_batch else s for s in saved)
 
-    return dataclasses.replace(
+    return replace(
         cost, output_shape=(k, *cost.output_shape), connections=cost.connections * k,
         bias_connections=cost.bias_connections * k, macs=cost.macs * k,
         elementwise_flops=cost.elementwise_flops * k, bias_adds=cost.bias_adds * k,
@@ -718,9 +704,6 @@ def over_windows(cost: Cost, k: int) -> Cost:
                  *([f"MACs = {k}·{cost.macs:,} = {k * cost.macs:,}"] if cost.macs else []),
                  *([f"FLOPs = {k}·{cost.elementwise_flops:,} = {k * cost.elementwise_flops:,}"]
                    if cost.elementwise_flops else [])))
-
-
-_FIELDS: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
 
 
 _KINDS: dict[tuple[Any, ...], Kind] = {}
@@ -759,11 +742,10 @@ def _frozen(value: Any) -> Any:
     return (type(value), value)
 
 
-def _fields(cls: type[Kind]) -> tuple[dataclasses.Field[Any], ...]:
-    """dataclasses.fields of a kind, computed once per class."""
-    if cls not in _FIELDS:
-        _FIELDS[cls] = dataclasses.fields(cls)  # type: ignore[arg-type]
-    return _FIELDS[cls]
+def _fields(cls: type[Kind]) -> tuple[Field, ...]:
+    """The fields of a kind (kind_class records them)."""
+    fields: tuple[Field, ...] = cls._record_fields  # type: ignore[attr-defined]
+    return fields
 
 
 def _compact(value: Any) -> Any:

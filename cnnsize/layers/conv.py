@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from typing import Any
 
 from ..errors import CnnsizeError, ShapeError, SpecError
 from ..shape import transposed
@@ -40,6 +39,10 @@ from .base import (
     to_padding,
     window_dims,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def padding_pairs(padding: tuple[int, ...] | str, kernel: tuple[int, ...],

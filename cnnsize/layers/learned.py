@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
 from .base import (
@@ -41,6 +40,10 @@ from .base import (
     to_optional,
 )
 from .merge import broadcast
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 
 def to_parameter_shape(value: Any, cls: type[Kind], name: str) -> tuple[int, ...]:

@@ -10,7 +10,6 @@ connections = MACs = N_in · N_out.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from .base import (
     Cost,
@@ -28,6 +27,10 @@ from .base import (
     to_optional,
     window_dims,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @register

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from ..errors import ShapeError, SpecError
 from .base import (
@@ -28,6 +27,10 @@ from .base import (
     to_optional,
 )
 from .shape_ops import MAYBE_VIEW, reshape_moves
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @register

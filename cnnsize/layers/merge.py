@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
 
 from ..errors import ShapeError, SpecError
 from .base import (
@@ -33,6 +32,10 @@ from .base import (
     to_int,
     to_optional,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Literal
 
 
 def broadcast(shapes: Sequence[Shape]) -> Shape | None:

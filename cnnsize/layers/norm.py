@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ShapeError, SpecError
 from .base import (
@@ -56,7 +55,10 @@ from .base import (
     to_optional,
 )
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, ClassVar
+
     import torch
 
 # FLOPs per value of normalising by a group's own statistics: mean 1, variance 3, normalise 2.

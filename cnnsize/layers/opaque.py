@@ -13,10 +13,13 @@ Built, it is a stand-in that returns zeros of that shape (the graph runs, nothin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import SpecError
 from .base import Cost, Kind, Shape, arg, fmt_shape, is_int, kind_class, register, to_int
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def to_shape(value: Any, cls: type[Kind], name: str) -> tuple[int, ...]:

@@ -17,7 +17,6 @@ for constant and circular padding.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
 
 from ..errors import ShapeError, SpecError
 from .base import (
@@ -38,7 +37,14 @@ from .base import (
     to_optional,
 )
 
-PadMode = Literal["constant", "reflect", "replicate", "circular"]
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    PadMode = Literal["constant", "reflect", "replicate", "circular"]
+else:  # (typing is not imported at run time)
+    PadMode = str
 PAD_MODES: tuple[PadMode, ...] = ("constant", "reflect", "replicate", "circular")
 _WHAT = {"constant": "a constant", "reflect": "the input's reflection (edge not repeated)",
          "replicate": "copies of the edge value", "circular": "the other side's values (wrapped)"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
 
 from ..errors import ShapeError, SpecError
 from ..shape import adaptive_bins
@@ -35,6 +34,10 @@ from .base import (
     to_optional_ints,
     window_dims,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _saved(is_max: bool, units: int) -> tuple[Saved, ...]:

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from .base import Cost, Kind, Shape, arg, kind_class, register, to_choice
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 QUANTIZED_DTYPES = ("quint8", "qint8", "qint32")
 

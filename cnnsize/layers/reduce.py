@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
 
 from ..errors import SpecError
 from .base import (
@@ -37,6 +36,10 @@ from .base import (
     to_bool,
 )
 from .shape_ops import axis, to_dims
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 
 @kind_class(frozen=True)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from typing import Any, ClassVar, Literal
 
 from ..errors import ShapeError, SpecError
 from ..shape import Dim, fmt
@@ -43,7 +42,14 @@ from .base import (
     to_optional,
 )
 
-Mode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"]
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    Mode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"]
+else:  # (typing is not imported at run time)
+    Mode = str
 MODES: tuple[Mode, ...] = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear")
 TAPS: dict[str, int] = {"nearest": 1, "nearest-exact": 1, "linear": 2, "bilinear": 2,
                         "trilinear": 2, "bicubic": 4}

@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
-from typing import Any, ClassVar
 
 from ..errors import ShapeError, SpecError
 from .base import (
@@ -44,6 +43,10 @@ from .base import (
     to_int,
     to_optional,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 # ---------------------------------------------------------------- arguments and dims
 

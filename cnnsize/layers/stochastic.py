@@ -10,10 +10,12 @@ count is for inference; torch.utils.flop_counter and fvcore count 0).
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import SpecError
 from .base import Cost, Kind, Saved, Shape, arg, kind_class, register, to_choice, to_float
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @register

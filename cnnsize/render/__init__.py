@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnsizeError
 from ..pause import collector_paused
 from ..record import record
 from ..report import NOT_COUNTED, ContainerStats
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from ..report import LayerStats, Report
 
 FORMATS = ("text", "markdown", "csv", "json", "latex", "html")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from ..errors import CnnsizeError
 from ..layers.base import did_you_mean
 from ..record import record
 from ..report import ContainerStats
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:  # pragma: no cover
     from ..report import LayerStats, Report
 
