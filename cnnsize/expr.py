@@ -6,23 +6,25 @@ arithmetic, comparisons, and/or/not, `a if c else b`, min/max): specs are data, 
 
 from __future__ import annotations
 
-import ast
 import functools
 import operator
 import re
 from collections.abc import Mapping
+from keyword import iskeyword
 
 from .errors import SpecError
 
 TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:
+    import ast
     from typing import Any
 
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-           ast.Div: operator.truediv}
-_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-            ast.Gt: operator.gt, ast.GtE: operator.ge}
+# ast's operator classes by name: ast is imported when an expression is more than a name
+_BINARY = {"Add": operator.add, "Sub": operator.sub, "Mult": operator.mul,
+           "FloorDiv": operator.floordiv, "Mod": operator.mod, "Pow": operator.pow,
+           "Div": operator.truediv}
+_COMPARE = {"Eq": operator.eq, "NotEq": operator.ne, "Lt": operator.lt, "LtE": operator.le,
+            "Gt": operator.gt, "GtE": operator.ge}
 _FUNCS = {"min": min, "max": max}
 _WHOLE = re.compile(r"^\$(?:([A-Za-z_]\w*)|\{([^{}]*)\})$")
 _PART = re.compile(r"\$(?:([A-Za-z_]\w*)|\{([^{}]*)\})")
@@ -36,6 +38,8 @@ MAX_NODES = 200    # operators, names and constants in one expression
 def _parse(text: str) -> tuple[ast.expr, int] | None:
     """The expression's tree and its size (None: a syntax error); a spec repeats few distinct
     expressions."""
+    import ast
+
     try:
         tree = ast.parse(text.strip(), mode="eval").body
     except (SyntaxError, RecursionError, MemoryError, ValueError):
@@ -47,6 +51,8 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     """Evaluate one whitelisted expression over the variables in `env`."""
     if len(text) > MAX_TEXT:
         raise SpecError(f"an expression of {len(text):,} characters; the limit is {MAX_TEXT:,}")
+    if text.isidentifier() and not iskeyword(text):  # `$c`: a name, read without parsing
+        return _check_size(_variable(text, env, text), text)
     parsed = _parse(text)
     if parsed is None:
         raise SpecError(f"cannot parse expression {text[:80]!r}")
@@ -74,22 +80,28 @@ def _check_size(value: Any, text: str) -> Any:
     return value
 
 
+def _variable(name: str, env: Mapping[str, Any], text: str) -> Any:
+    if name not in env:
+        raise SpecError(f"unknown variable {name!r} in {text!r}",
+                        hint=f"variables here: {', '.join(sorted(env)) or 'none'}")
+    return env[name]
+
+
 def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
+    import ast
+
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool, str, type(None))):
         return node.value
     if isinstance(node, ast.Name):
-        if node.id not in env:
-            raise SpecError(f"unknown variable {node.id!r} in {text!r}",
-                            hint=f"variables here: {', '.join(sorted(env)) or 'none'}")
-        return env[node.id]
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return _variable(node.id, env, text)
+    if isinstance(node, ast.BinOp) and type(node.op).__name__ in _BINARY:
         left, right = _eval(node.left, env, text), _eval(node.right, env, text)
         if isinstance(node.op, ast.Pow) and abs(right) > 64:
             raise SpecError(f"exponent too large in {text!r}")
         if isinstance(node.op, ast.Mult) and isinstance(left, (str, list)) != isinstance(right, (str, list)):
             raise SpecError(f"cannot repeat a list or string in {text!r}",
                             hint="expressions compute numbers")
-        return _check_size(_BINARY[type(node.op)](left, right), text)
+        return _check_size(_BINARY[type(node.op).__name__](left, right), text)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
         value = _eval(node.operand, env, text)
         if isinstance(node.op, ast.Not):
@@ -102,11 +114,11 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
                 break
             value = _eval(operand, env, text)
         return value
-    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+    if isinstance(node, ast.Compare) and all(type(op).__name__ in _COMPARE for op in node.ops):
         left = _eval(node.left, env, text)
         for op, comp in zip(node.ops, node.comparators):
             right = _eval(comp, env, text)
-            if not _COMPARE[type(op)](left, right):
+            if not _COMPARE[type(op).__name__](left, right):
                 return False
             left = right
         return True

@@ -53,7 +53,8 @@ def test_a_text_report_imports_none_of_the_modules_it_does_not_use():
     """What `cnnsize report vgg16` to stdout leaves out: tabulate (the text table is
     render.simple_table), shutil (argparse's width), threading (the locks are _thread's),
     pathlib (os.path finds the zoo and reads files), dataclasses and inspect (the data classes
-    are records, cnnsize/record.py). Only what the report imports counts:
+    are records, cnnsize/record.py), typing (for type checkers only). Only what the report
+    imports counts:
     site's start-up may import them (a certifi .pth does, an editable install's finder too)."""
     code = textwrap.dedent("""
         import sys
@@ -61,7 +62,7 @@ def test_a_text_report_imports_none_of_the_modules_it_does_not_use():
         from cnnsize.cli import main
         main(["report", "vgg16"])
         print("UNUSED", sorted(m for m in ("tabulate", "shutil", "threading", "pathlib",
-                                                 "dataclasses", "inspect")
+                                                 "dataclasses", "inspect", "typing")
                                if m in sys.modules and m not in before))
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -363,3 +363,78 @@ def test_a_record_is_made_as_dataclass_makes_its_class():
         rec.record(type("Bad", (), {"__annotations__": {"v": "list"}, "v": []}))
     with pytest.raises(TypeError, match="non-default argument 'w' follows default argument"):
         rec.record(type("Bad", (), {"__annotations__": {"v": "int", "w": "int"}, "v": 1}))
+
+
+def test_a_class_made_from_a_record_keeps_its_own_fields_and_dataclass_rules():
+    """Subclasses (plain, @dataclass, a kind's) copy, replace and list their own fields; the
+    class-making errors and frozen rules are dataclass()'s; __init__ compiled when first looked
+    up, so a wrapper or inspect.signature sees the real one."""
+    import copy
+    import inspect
+    import pickle
+
+    from cnnsize import record as rec
+    from cnnsize.layers.activation import ReLU
+
+    @rec.record
+    class Point:
+        x: int
+        y: int = 2
+
+    @dataclasses.dataclass(frozen=True)
+    class Point3(Point):
+        z: int = 0
+
+    p = Point3(1, 2, 3)
+    assert copy.copy(p) == copy.deepcopy(p) == p and copy.deepcopy(p).z == 3
+    assert [f.name for f in rec.fields(p)] == ["x", "y", "z"] and rec.replace(p, x=5).z == 3
+    assert rec.asdict(p) == {"x": 1, "y": 2, "z": 3} and rec.is_record(Point3)
+
+    class Plain(Point):  # a plain subclass: its own attributes, the record's fields frozen
+        pass
+
+    q = Plain(1)
+    q.note = "ok"
+    assert q.note == "ok" and [f.name for f in rec.fields(q)] == ["x", "y"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        q.x = 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Point(1).note = "no"  # (a record's own instance: every name)
+
+    @dataclasses.dataclass(frozen=True)
+    class Tagged(ReLU):
+        tag: str = "t"
+
+    relu = Tagged(inplace=True, tag="y")
+    assert relu.arg_names() == ["inplace", "tag"] and relu.args() == {"inplace": True, "tag": "y"}
+    assert pickle.loads(pickle.dumps(ReLU(True))) == ReLU(True)
+
+    with pytest.raises(TypeError, match="cannot inherit non-frozen dataclass from a frozen one"):
+        rec.record(frozen=False)(type("Thawed", (Point,), {"__annotations__": {"w": "int"},
+                                                            "w": 0}))
+    with pytest.raises(TypeError, match="cannot inherit frozen dataclass from a non-frozen one"):
+        rec.record(type("Frozen", (rec.record(frozen=False)(type("Loose", (), {})),), {}))
+    for namespace, says in (({"b": rec.field(default=1)}, "'b' is a field but has no type"),
+                            ({"__slots__": ()}, "already specifies __slots__"),
+                            ({"__annotations__": {"a": "InitVar[int]"}}, "no InitVar"),
+                            ({"__annotations__": {"a": "int"},
+                              "a": dataclasses.field(kw_only=True)}, "no keyword-only")):
+        with pytest.raises(TypeError, match=says):
+            rec.record(type("Bad", (), namespace))
+
+    @rec.record
+    class Late:
+        a: int
+        b: str = "x"
+
+    assert Late.__doc__ == "Late(a: 'int', b: 'str' = 'x')"
+    assert str(inspect.signature(Late)) == "(a: 'int', b: 'str' = 'x') -> None"
+    real = Late.__init__
+    calls = []
+
+    def wrapper(self, *args, **kwargs):
+        calls.append(args)
+        real(self, *args, **kwargs)
+
+    Late.__init__ = wrapper
+    assert Late(1).a == 1 and calls == [(1,)]

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 from ..errors import ShapeError, SpecError
 from ..record import MISSING, Field, field, frozen_error, kind_fields, record, replace
+from ..record import fields as fields_of
 from ..shape import Dim, fmt, require_positive, sliding_window
 
 TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
@@ -743,9 +744,8 @@ def _frozen(value: Any) -> Any:
 
 
 def _fields(cls: type[Kind]) -> tuple[Field, ...]:
-    """The fields of a kind (kind_class records them)."""
-    fields: tuple[Field, ...] = cls._record_fields  # type: ignore[attr-defined]
-    return fields
+    """The fields of a kind (kind_class records them; a subclass's own)."""
+    return fields_of(cls)
 
 
 def _compact(value: Any) -> Any:
