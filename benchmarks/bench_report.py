@@ -16,9 +16,11 @@ of its wall time; the ratios are to the floor's CPU time.
 - in-process: `cnnsize.analyze` of VGG-16 and ResNet-152, spec parsing included: the first
   call (every cache of the process emptied: parsed zoo specs, kinds, costs; the zoo's file
   cache on disk is read, as by a new process) and a repeated one. The `--explain` lines are
-  made when read (LayerStats.explain), so neither call makes them.
+  made when read (LayerStats.explain), so neither call makes them;
+- with `--scaling`, then bench_scaling.py's table (100 to 100,000 layers per spec family), so
+  that one run prints all three.
 
-    python benchmarks/bench_report.py [--repeat 5] [--no-peers] [--peers-python PATH]
+    python benchmarks/bench_report.py [--repeat 5] [--no-peers] [--peers-python PATH] [--scaling]
 
 Run it with the interpreter of the install to measure: a base install (PyYAML and tabulate
 only) is what a student has; the header says whether site's start-up loads an editable
@@ -155,6 +157,8 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true", help="leave out torchinfo, fvcore, ptflops")
     parser.add_argument("--peers-python", default=sys.executable,
                         help="the interpreter that runs the peers (default: this one)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="then run bench_scaling.py and print its table (a few minutes)")
     args = parser.parse_args()
     compileall.compile_dir(str(ROOT / "cnnsize"), quiet=1)
     py = sys.executable
@@ -195,6 +199,9 @@ def main() -> None:
         in_process(name, 1, cold=False)
         print(f"  {name:<10} first call {in_process(name, 21, cold=True) * 1e3:7.2f} ms   "
               f"repeated {in_process(name, 21, cold=False) * 1e3:7.2f} ms")
+    if args.scaling:
+        print("\nscaling (benchmarks/bench_scaling.py):", flush=True)
+        subprocess.run([py, str(ROOT / "benchmarks" / "bench_scaling.py")], check=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """How the symbolic path scales with the number of layers, per spec family.
 
 Each family is written as a YAML file of N layers (100 to 100,000), then read, analysed and
-rendered in this process, timing each phase (median of a few runs). The table gives the cost per
-layer in µs and its ratio to the cost per layer at 1,000 layers: a family that scales linearly
-stays near 1.0.
+rendered in this process, timing each phase (the median of 5 runs, of 3 at 100,000). The table
+gives the cost per layer in µs and its ratio to the cost per layer at 1,000 layers: a family that
+scales linearly stays near 1.0.
 
 - flat: N items in one list (conv, relu, conv, relu, ...);
 - repeat: a block (conv, relu) repeated 1,000 times in a block that is repeated N/2,000 times;
@@ -114,7 +114,7 @@ def main() -> None:
         for family in args.families.split(","):
             measured = []
             for n in sizes:
-                rows, t = measure(FAMILIES[family](n), 5 if n <= 10_000 else 2, Path(tmp))
+                rows, t = measure(FAMILIES[family](n), 5 if n <= 10_000 else 3, Path(tmp))
                 measured.append((n, rows, t, sum(t.values()) / rows))
             base = next((per for n, _, _, per in measured if n == 1000), measured[0][3])
             for n, rows, t, per in measured:
