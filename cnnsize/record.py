@@ -194,15 +194,20 @@ def frozen_error(name: str, verb: str = "assign to") -> Exception:
     return dataclasses.FrozenInstanceError(f"cannot {verb} field {name!r}")
 
 
+def _refuses(self: Any, name: str) -> bool:
+    """As dataclass() writes frozen's __setattr__: a record's own instance refuses every name,
+    a subclass's its fields."""
+    return "_record_fields" in type(self).__dict__ or name in self._record_names
+
+
 def _frozen_setattr(self: Any, name: str, value: Any) -> None:
-    # as dataclass() writes it: a record's instance refuses every name, a subclass's its fields
-    if "_record_fields" in type(self).__dict__ or name in self._record_names:
+    if _refuses(self, name):
         raise frozen_error(name)
     object.__setattr__(self, name, value)
 
 
 def _frozen_delattr(self: Any, name: str) -> None:
-    if "_record_fields" in type(self).__dict__ or name in self._record_names:
+    if _refuses(self, name):
         raise frozen_error(name, "delete")
     object.__delattr__(self, name)
 

@@ -12,8 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 
 from ..errors import ShapeError, SpecError
-from ..record import MISSING, Field, field, frozen_error, kind_fields, record, replace
-from ..record import fields as fields_of
+from ..record import MISSING, field, fields, frozen_error, kind_fields, record, replace
 from ..shape import Dim, fmt, require_positive, sliding_window
 
 TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
@@ -312,13 +311,13 @@ else:
                                else "A layer kind") \
                     + (f" (torch.nn.{cls.torch_name})." if cls.torch_name else ".")
             cls = kind_fields(cls)
-            fields = cls._record_fields
-            lacking = [f.name for f in fields if f.default is MISSING]
+            made = fields(cls)
+            lacking = [f.name for f in made if f.default is MISSING]
             if lacking:
                 raise TypeError(f"{cls.__name__}: every argument of a kind has a default "
                                 f"(arg() gives one), not {', '.join(lacking)}")
-            type.__setattr__(cls, "_field_names", tuple(f.name for f in fields))
-            type.__setattr__(cls, "_defaults", {f.name: f.default for f in fields})
+            type.__setattr__(cls, "_field_names", tuple(f.name for f in made))
+            type.__setattr__(cls, "_defaults", {f.name: f.default for f in made})
             return cls
 
         return make
@@ -442,7 +441,7 @@ class Kind:
     def docs_row(cls) -> str:
         """Its row in the tables of docs/spec.md (tests/test_docs.py keeps them in step)."""
         args = []
-        for f in _fields(cls):
+        for f in fields(cls):
             if f.metadata.get("required"):
                 args.append(f"`{f.name}` (required)")
                 continue
@@ -458,7 +457,7 @@ class Kind:
 
     @classmethod
     def arg_names(cls) -> list[str]:
-        return [f.name for f in _fields(cls)]
+        return [f.name for f in fields(cls)]
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any], also: Sequence[str] = ()) -> Kind:
@@ -491,7 +490,7 @@ class Kind:
                     f"{cls.type_name} takes no arguments",
                 )
         values: dict[str, Any] = {}
-        for f in _fields(cls):
+        for f in fields(cls):
             if f.name not in args and f.metadata.get("required"):
                 raise SpecError(f"missing required argument {f.name!r} for {cls.type_name}",
                                 field=f.name)
@@ -565,7 +564,7 @@ class Kind:
                   in_shapes: Sequence[Shape], out_shape: Shape) -> dict[str, Any] | None:
         """Spec arguments from a call of one of `functions` (shapes with the batch dim), or
         None where the call is not this kind; a SpecError for an argument it does not have."""
-        names = {f.name for f in _fields(cls)}
+        names = {f.name for f in fields(cls)}
         extra = [repr(v) for v in positional[len(cls.function_args):]] + [
             f"{k}={v!r}" for k, v in keywords.items() if k not in names and v is not None]
         if extra:
@@ -609,7 +608,7 @@ class Kind:
 
     def torch_kwargs(self, shape: Shape) -> dict[str, Any]:
         """Constructor arguments for the matching torch.nn module, given the input shape."""
-        return {f.name: getattr(self, f.name) for f in _fields(type(self))
+        return {f.name: getattr(self, f.name) for f in fields(type(self))
                 if f.name not in self.spec_only}
 
     def torch_module(self, shape: Shape) -> torch.nn.Module:
@@ -620,7 +619,7 @@ class Kind:
     def args(self) -> dict[str, Any]:
         """The arguments that differ from PyTorch's defaults, for display."""
         out = {}
-        for f in _fields(type(self)):
+        for f in fields(type(self)):
             value = getattr(self, f.name)
             convert = f.metadata.get("convert")
             default = convert(f.default, type(self), f.name) if convert and f.default is not None \
@@ -741,11 +740,6 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, float):  # -0.0 == 0.0, but the spec said which
         return (float, value, math.copysign(1.0, value))
     return (type(value), value)
-
-
-def _fields(cls: type[Kind]) -> tuple[Field, ...]:
-    """The fields of a kind (kind_class records them; a subclass's own)."""
-    return fields_of(cls)
 
 
 def _compact(value: Any) -> Any:
